@@ -1,0 +1,64 @@
+"""The one place that decides how ngc_optim's Numba kernels are compiled and run.
+
+Settings are read from the environment once, when :mod:`ngc_optim` is first
+imported, because Numba applies them at decoration time:
+
+``NGC_OPTIM_PARALLEL`` (default ``1``)
+    ``0`` never runs the ``prange`` kernels.
+``NGC_OPTIM_PARALLEL_THRESHOLD`` (default ``131072``)
+    Arrays with at least this many elements take the ``prange`` kernel. Measured
+    with ``benchmarks/bench_optim.py --crossover`` on a 2-core machine: below
+    about 2**17 elements waking the worker threads costs more than it saves.
+``NGC_OPTIM_CACHE`` (default ``1``)
+    ``0`` disables Numba's on-disk cache.
+``NGC_OPTIM_FASTMATH`` (default ``0``)
+    ``1`` compiles with ``fastmath``: faster, but results no longer match the
+    reference formulas bit for bit. Numba's cache does not key on compiler flags,
+    so fastmath kernels are never cached (a cached exact kernel would otherwise be
+    loaded for a fastmath build, or the reverse).
+"""
+
+import os
+
+__all__ = ["CACHE", "FASTMATH", "PARALLEL", "PARALLEL_THRESHOLD", "jit_options"]
+
+
+def _flag(name, default):
+    value = os.environ.get(name, default).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={value!r}: expected 0 or 1")
+
+
+def _count(name, default):
+    value = os.environ.get(name, str(default)).strip()
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: expected a non-negative integer") from None
+    if count < 0:
+        raise ValueError(f"{name}={value!r}: expected a non-negative integer")
+    return count
+
+
+PARALLEL = _flag("NGC_OPTIM_PARALLEL", "1")
+PARALLEL_THRESHOLD = _count("NGC_OPTIM_PARALLEL_THRESHOLD", 2**17)
+FASTMATH = _flag("NGC_OPTIM_FASTMATH", "0")
+CACHE = _flag("NGC_OPTIM_CACHE", "1") and not FASTMATH
+
+
+def jit_options(parallel):
+    """Keyword arguments for ``numba.njit`` for a serial or a parallel kernel.
+
+    ``error_model='numpy'`` drops Python's zero-division check, which would stop
+    the loops from vectorising, and gives NumPy's inf/nan results instead.
+    """
+    return {
+        "parallel": parallel,
+        "cache": CACHE,
+        "fastmath": FASTMATH,
+        "error_model": "numpy",
+        "nogil": True,
+    }

@@ -1,0 +1,161 @@
+"""Fused, in-place Numba kernels: one pass over each parameter per optimizer step.
+
+Every kernel works on contiguous 1-D views of equal length and one dtype
+(float32 or float64). Hyperparameters arrive as Python floats and are cast to
+the array's dtype inside the kernel, so a float32 parameter is updated in
+float32 arithmetic throughout. Each rule is written once, as a ``prange`` loop,
+and compiled twice (see :func:`_serial_and_parallel`): the two variants run the
+same arithmetic and give bit-identical results; :func:`pick` chooses by size.
+
+Regularisation is fused into every rule: ``regularization`` is ``NO_PENALTY``,
+``L1`` or ``L2`` and replaces the update ``u`` by ``u + lam * sign(p)`` or
+``u + lam * p`` before the rule reads it.
+
+The formulas, with ``t`` the 1-based step count, are documented on the
+optimizer classes in :mod:`ngc_optim.optim`; the kernels follow them operation
+for operation (same order, same roundings) so that the NumPy reference in the
+tests can match them bit for bit.
+"""
+
+import types
+
+import numpy as np
+from numba import njit, prange
+
+from . import config
+
+__all__ = ["NO_PENALTY", "L1", "L2", "Kernel", "adam", "momentum", "nag", "pick", "rmsprop", "sgd"]
+
+NO_PENALTY = 0
+L1 = 1
+L2 = 2
+
+
+class Kernel:
+    """A serial and a ``prange`` compilation of one update rule."""
+
+    __slots__ = ("serial", "parallel")
+
+    def __init__(self, serial, parallel):
+        self.serial = serial
+        self.parallel = parallel
+
+
+def _serial_and_parallel(func):
+    """Compile ``func`` as a serial and as a parallel kernel.
+
+    Numba's on-disk cache is keyed on the function's qualified name, not on the
+    compiler flags, so two dispatchers built from one function object would share
+    (and corrupt) one cache entry. Each variant therefore gets its own function
+    object with its own name; in the serial one ``prange`` is plain ``range``.
+    """
+    variants = []
+    for suffix, parallel in (("serial", False), ("parallel", True)):
+        copy = types.FunctionType(func.__code__, func.__globals__, f"{func.__name__}_{suffix}",
+                                  func.__defaults__, func.__closure__)
+        copy.__qualname__ = f"{func.__qualname__}_{suffix}"
+        copy.__doc__ = func.__doc__
+        copy.__module__ = func.__module__
+        variants.append(njit(**config.jit_options(parallel))(copy))
+    return Kernel(*variants)
+
+
+def pick(kernel, size):
+    """The variant of ``kernel`` to run on ``size`` elements (see :mod:`ngc_optim.config`)."""
+    if config.PARALLEL and size >= config.PARALLEL_THRESHOLD:
+        return kernel.parallel
+    return kernel.serial
+
+
+@njit(inline="always")
+def _penalised(u, p, regularization, lam):
+    if regularization == L1:
+        return u + lam * np.sign(p)
+    if regularization == L2:
+        return u + lam * p
+    return u
+
+
+def _sgd(p, u, eta, regularization, lam):
+    """p = p - eta * u."""
+    dt = p.dtype.type
+    eta_, lam_ = dt(eta), dt(lam)
+    for i in prange(p.size):
+        p[i] = p[i] - eta_ * _penalised(u[i], p[i], regularization, lam_)
+
+
+def _nag(p, u, phi, eta, mu, t, regularization, lam):
+    """phi' = p - eta * u; p = phi' + mu * (phi' - phi) if t > 1 else phi'; phi = phi'."""
+    dt = p.dtype.type
+    eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
+    if t > 1:
+        for i in prange(p.size):
+            phi_new = p[i] - eta_ * _penalised(u[i], p[i], regularization, lam_)
+            p[i] = phi_new + mu_ * (phi_new - phi[i])
+            phi[i] = phi_new
+    else:
+        for i in prange(p.size):
+            phi_new = p[i] - eta_ * _penalised(u[i], p[i], regularization, lam_)
+            p[i] = phi_new
+            phi[i] = phi_new
+
+
+def _momentum(p, u, velocity, eta, mu, regularization, lam):
+    """v = mu * v - eta * u; p = p + v."""
+    dt = p.dtype.type
+    eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
+    for i in prange(p.size):
+        v = mu_ * velocity[i] - eta_ * _penalised(u[i], p[i], regularization, lam_)
+        velocity[i] = v
+        p[i] = p[i] + v
+
+
+def _rmsprop(p, u, cache, eta, decay, eps, regularization, lam):
+    """c = decay * c + (1 - decay) * u**2; p = p - eta * u / (sqrt(c) + eps)."""
+    dt = p.dtype.type
+    eta_, decay_, keep_, eps_, lam_ = dt(eta), dt(decay), dt(1.0 - decay), dt(eps), dt(lam)
+    for i in prange(p.size):
+        g = _penalised(u[i], p[i], regularization, lam_)
+        c = decay_ * cache[i] + keep_ * (g * g)
+        cache[i] = c
+        p[i] = p[i] - eta_ * g / (np.sqrt(c) + eps_)
+
+
+def _adam(p, u, g1, g2, eta, beta1, beta2, eps, correction1, correction2, decoupled_decay,
+          regularization, lam):
+    """Adam, with AdamW's decoupled decay when ``decoupled_decay`` is not zero.
+
+    g1 = b1*g1 + (1-b1)*u; g2 = b2*g2 + (1-b2)*u**2;
+    p = p - (eta*decoupled_decay)*p  (only if decoupled_decay != 0);
+    p = p - eta * (g1/correction1) / (sqrt(g2/correction2) + eps),
+    with correction_k = 1 - b_k**t computed in float64 by the caller.
+    """
+    dt = p.dtype.type
+    eta_, b1, b2, eps_ = dt(eta), dt(beta1), dt(beta2), dt(eps)
+    a1, a2 = dt(1.0 - beta1), dt(1.0 - beta2)
+    c1, c2, lam_ = dt(correction1), dt(correction2), dt(lam)
+    shrink = dt(eta * decoupled_decay)
+    if decoupled_decay != 0.0:
+        for i in prange(p.size):
+            g = _penalised(u[i], p[i], regularization, lam_)
+            m = b1 * g1[i] + a1 * g
+            v = b2 * g2[i] + a2 * (g * g)
+            g1[i] = m
+            g2[i] = v
+            q = p[i] - shrink * p[i]
+            p[i] = q - eta_ * (m / c1) / (np.sqrt(v / c2) + eps_)
+    else:
+        for i in prange(p.size):
+            g = _penalised(u[i], p[i], regularization, lam_)
+            m = b1 * g1[i] + a1 * g
+            v = b2 * g2[i] + a2 * (g * g)
+            g1[i] = m
+            g2[i] = v
+            p[i] = p[i] - eta_ * (m / c1) / (np.sqrt(v / c2) + eps_)
+
+
+sgd = _serial_and_parallel(_sgd)
+nag = _serial_and_parallel(_nag)
+momentum = _serial_and_parallel(_momentum)
+rmsprop = _serial_and_parallel(_rmsprop)
+adam = _serial_and_parallel(_adam)
