@@ -1,0 +1,52 @@
+"""The installed layout: components and models live under ngc_optim, never at the top level."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
+                   check=True, capture_output=True)
+    (path,) = out.glob("ngc_optim-*.whl")
+    return path
+
+
+def test_wheel_installs_components_and_models_under_ngc_optim(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "ngc_optim/components/__init__.py" in names
+    assert "ngc_optim/models/__init__.py" in names
+    assert "ngc_optim/kernels.py" in names
+    top_level = {name.split("/")[0] for name in names}
+    assert top_level == {"ngc_optim", next(n for n in top_level if n.endswith(".dist-info"))}
+
+
+def test_plain_install_imports_and_has_no_top_level_components(wheel, tmp_path):
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target),
+                    str(wheel)], check=True, capture_output=True)
+    script = (
+        "import importlib.util, ngc_optim, ngc_optim.components, ngc_optim.models\n"
+        "assert ngc_optim.__file__.startswith(%r), ngc_optim.__file__\n"
+        "assert importlib.util.find_spec('components') is None\n"
+        "assert importlib.util.find_spec('models') is None\n"
+        "print(ngc_optim.adam(eta=0.1))\n" % str(target)
+    )
+    completed = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r})\n"
+                                + script], cwd=tmp_path, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("adam(eta=0.1")
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    blocks = readme.split("Run the tests:", 1)[1].split("```bash\n", 1)[1].split("\n```", 1)[0]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert ci[-1] == blocks.strip()
