@@ -7,12 +7,49 @@ compiled kernels live in :mod:`ngc_optim.kernels` and are configured in
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .optim import *  # noqa: F403
-from .optim import __all__ as _optim_all
+from . import optim
+from .optim import (
+    NAG,
+    OPTIMIZERS,
+    SGD,
+    Adam,
+    AdamState,
+    AdamW,
+    Hyperparameter,
+    Momentum,
+    MomentumState,
+    NAGState,
+    Optimizer,
+    OptimizerState,
+    RMSprop,
+    RMSpropState,
+    SGDState,
+    adam,
+    adam_init,
+    adam_step,
+    adamw,
+    get_opt_init_fn,
+    get_opt_step_fn,
+    get_optimizer,
+    momentum,
+    nag,
+    nag_init,
+    nag_step,
+    rmsprop,
+    sgd,
+    sgd_init,
+    sgd_step,
+)
 
 try:
     __version__ = version("ngc-optim")
 except PackageNotFoundError:
     __version__ = "0+unknown"
 
-__all__ = ["__version__", *_optim_all]
+__all__ = [
+    "NAG", "OPTIMIZERS", "SGD", "Adam", "AdamState", "AdamW", "Hyperparameter", "Momentum",
+    "MomentumState", "NAGState", "Optimizer", "OptimizerState", "RMSprop", "RMSpropState", "SGDState",
+    "__version__", "adam", "adam_init", "adam_step", "adamw", "get_opt_init_fn", "get_opt_step_fn",
+    "get_optimizer", "momentum", "nag", "nag_init", "nag_step", "optim", "rmsprop", "sgd", "sgd_init",
+    "sgd_step",
+]

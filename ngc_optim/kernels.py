@@ -24,7 +24,7 @@ from numba import njit, prange
 
 from . import config
 
-__all__ = ["NO_PENALTY", "L1", "L2", "Kernel", "adam", "momentum", "nag", "pick", "rmsprop", "sgd"]
+__all__ = ["L1", "L2", "NO_PENALTY", "Kernel", "adam", "momentum", "nag", "pick", "rmsprop", "sgd"]
 
 NO_PENALTY = 0
 L1 = 1
@@ -34,7 +34,7 @@ L2 = 2
 class Kernel:
     """A serial and a ``prange`` compilation of one update rule."""
 
-    __slots__ = ("serial", "parallel")
+    __slots__ = ("parallel", "serial")
 
     def __init__(self, serial, parallel):
         self.serial = serial

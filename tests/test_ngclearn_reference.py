@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import naive
 import ngc_optim
 import ngc_optim.optim
+
+import naive
 
 VECTORS = np.load(Path(__file__).parent / "data" / "ngclearn_optim_vectors.npz")
 META = json.loads(str(VECTORS["meta_json"]))
@@ -86,7 +87,7 @@ def test_functional_steps_leave_their_arguments_untouched(optimizer):
 
 def test_float_time_step_from_ngclearn_is_accepted():
     theta = [np.ones(3, np.float32)]
-    (g1, g2, t), _ = ngc_optim.adam_step((ngc_optim.adam_init(theta)[0], ngc_optim.adam_init(theta)[1],
+    (_, _, t), _ = ngc_optim.adam_step((ngc_optim.adam_init(theta)[0], ngc_optim.adam_init(theta)[1],
                                           np.float32(4.0)), theta, [np.ones(3, np.float32)])
     assert t == 5 and isinstance(t, int)
 

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-import naive
 import ngc_optim
-from cases import CASES, case_id
 from ngc_optim import config
+
+import naive
+from cases import CASES, case_id
 
 DTYPES = [np.float32, np.float64]
 PARALLEL_SIZE = config.PARALLEL_THRESHOLD + 3
@@ -68,7 +69,7 @@ def test_fortran_ordered_parameter_is_updated_in_place(case):
     name, hyperparameters = case
     p, updates = random_problem((9, 6), np.float64, steps=6, seed=4)
     p = np.asfortranarray(p)
-    param, state = run_object_api(name, hyperparameters, p, updates)
+    param, _ = run_object_api(name, hyperparameters, p, updates)
     assert param.flags.f_contiguous
     expected, _ = naive.run(name, p, updates, **hyperparameters)
     np.testing.assert_array_equal(param, expected)
@@ -109,9 +110,9 @@ def test_several_parameters_step_together(case):
     state = optimizer.init(params)
     for update in updates:
         optimizer.step(params, update, state)
-    for key in params:
+    for key, param in params.items():
         expected, _ = naive.run(name, originals[key], [u[key] for u in updates], **hyperparameters)
-        np.testing.assert_array_equal(params[key], expected, err_msg=key)
+        np.testing.assert_array_equal(param, expected, err_msg=key)
 
 
 def test_replacing_a_parameter_array_between_steps_is_followed():

@@ -33,14 +33,15 @@ def test_plain_install_imports_and_has_no_top_level_components(wheel, tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target),
                     str(wheel)], check=True, capture_output=True)
     script = (
+        f"import sys; sys.path.insert(0, {str(target)!r})\n"
         "import importlib.util, ngc_optim, ngc_optim.components, ngc_optim.models\n"
-        "assert ngc_optim.__file__.startswith(%r), ngc_optim.__file__\n"
+        f"assert ngc_optim.__file__.startswith({str(target)!r}), ngc_optim.__file__\n"
         "assert importlib.util.find_spec('components') is None\n"
         "assert importlib.util.find_spec('models') is None\n"
-        "print(ngc_optim.adam(eta=0.1))\n" % str(target)
+        "print(ngc_optim.adam(eta=0.1))\n"
     )
-    completed = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r})\n"
-                                + script], cwd=tmp_path, capture_output=True, text=True)
+    completed = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True,
+                               text=True, check=False)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.startswith("adam(eta=0.1")
 
@@ -50,3 +51,12 @@ def test_ci_runs_exactly_the_readme_test_command():
     blocks = readme.split("Run the tests:", 1)[1].split("```bash\n", 1)[1].split("\n```", 1)[0]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert ci[-1] == blocks.strip()
+
+
+def test_top_level_exports_everything_the_optim_package_exports():
+    import ngc_optim
+    import ngc_optim.optim
+
+    assert set(ngc_optim.optim.__all__) <= set(ngc_optim.__all__)
+    for name in ngc_optim.__all__:
+        assert hasattr(ngc_optim, name), name

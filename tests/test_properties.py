@@ -3,10 +3,12 @@
 import math
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ngc_optim
 
 import naive
-import ngc_optim
 
 SETTINGS = settings(max_examples=60, deadline=None)
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import ngc_optim
+
 from cases import CASES, case_id
 
 

@@ -64,7 +64,7 @@ _WEIGHT_DECAY = Hyperparameter("weight_decay", 0.0, doc="lambda of the l1 or l2 
 class _Binding:
     """A parameter array checked against its state, with the flat views a kernel needs."""
 
-    __slots__ = ("param", "shape", "dtype", "order", "flat", "slot_flats", "kernel")
+    __slots__ = ("dtype", "flat", "kernel", "order", "param", "shape", "slot_flats")
 
     def __init__(self, param, shape, dtype, order, flat, slot_flats, kernel):
         self.param = param
@@ -259,10 +259,10 @@ class Optimizer:
                         or update.shape != binding.shape:
                     _check_update(name, update, binding)
                 work.append((binding, update.ravel(binding.order)))
-        except (KeyError, TypeError) as error:
+        except (KeyError, TypeError):
             _check_names("params", params, state._names)
             _check_names("updates", updates, state._names)
-            raise error
+            raise
         state.count += 1
         scalars = self._step_scalars(state.count)
         for binding, update in work:

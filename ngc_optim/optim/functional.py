@@ -27,10 +27,18 @@ import numbers
 
 import numpy as np
 
-from .optimizers import OPTIMIZERS, SGD, NAG, Adam
+from .optimizers import NAG, OPTIMIZERS, SGD, Adam
 
-__all__ = ["sgd_init", "sgd_step", "nag_init", "nag_step", "adam_init", "adam_step",
-           "get_opt_init_fn", "get_opt_step_fn"]
+__all__ = [
+    "adam_init",
+    "adam_step",
+    "get_opt_init_fn",
+    "get_opt_step_fn",
+    "nag_init",
+    "nag_step",
+    "sgd_init",
+    "sgd_step",
+]
 
 
 def _step_count(time_step):

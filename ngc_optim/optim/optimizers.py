@@ -11,10 +11,25 @@ from .. import kernels
 from .base import Hyperparameter, Optimizer, OptimizerState, _slot_property
 
 __all__ = [
-    "SGD", "NAG", "Momentum", "RMSprop", "Adam", "AdamW",
-    "SGDState", "NAGState", "MomentumState", "RMSpropState", "AdamState",
-    "OPTIMIZERS", "get_optimizer",
-    "sgd", "nag", "momentum", "rmsprop", "adam", "adamw",
+    "NAG",
+    "OPTIMIZERS",
+    "SGD",
+    "Adam",
+    "AdamState",
+    "AdamW",
+    "Momentum",
+    "MomentumState",
+    "NAGState",
+    "RMSprop",
+    "RMSpropState",
+    "SGDState",
+    "adam",
+    "adamw",
+    "get_optimizer",
+    "momentum",
+    "nag",
+    "rmsprop",
+    "sgd",
 ]
 
 _ETA_DOC = "step size"
