@@ -1,5 +1,9 @@
 """The serial and prange variants of every kernel give bit-identical results."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -56,3 +60,32 @@ def test_variants_have_their_own_cache_names():
     assert len(names) == 10
     assert kernels.adam.parallel.targetoptions["parallel"] is True
     assert kernels.adam.serial.targetoptions["parallel"] is False
+
+
+CACHE_PROBE = """
+import numpy as np
+from ngc_optim import kernels
+rng = np.random.default_rng(0)
+start = rng.standard_normal(1000).astype(np.float32)
+u = rng.standard_normal(1000).astype(np.float32)
+results = []
+for variant in (kernels.adam.serial, kernels.adam.parallel):
+    p, g1, g2 = start.copy(), np.zeros_like(start), np.zeros_like(start)
+    variant(p, u, g1, g2, 0.01, 0.9, 0.999, 1e-8, 0.1, 0.001, 0.0, 0, 0.0)
+    results.append(p)
+assert np.array_equal(*results) and not np.array_equal(results[0], start)
+print(*(sum(v.stats.cache_hits.values()) for v in (kernels.adam.serial, kernels.adam.parallel)))
+"""
+
+
+def test_cached_serial_and_parallel_kernels_load_separately_in_a_fresh_process(tmp_path):
+    environment = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NGC_OPTIM_CACHE": "1"}
+    runs = [subprocess.run([sys.executable, "-c", CACHE_PROBE], env=environment, capture_output=True,
+                           text=True, check=False) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    cold, warm = (run.stdout.split() for run in runs)
+    assert cold == ["0", "0"]
+    assert warm == ["1", "1"]
+    index_files = sorted(path.name.split("-")[0] for path in tmp_path.rglob("*.nbi"))
+    assert "kernels._adam_parallel" in index_files and "kernels._adam_serial" in index_files
