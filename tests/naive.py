@@ -4,8 +4,8 @@ Each function takes one parameter array ``p``, its update ``u``, its state slots
 (a dict of arrays), the hyperparameters and the 1-based step ``t``, and returns
 new arrays; nothing is changed in place. Hyperparameters are rounded to the
 parameter's dtype first, so a float32 parameter is updated in float32, as the
-optimizers promise; Adam's bias corrections are computed in float64 and then
-rounded. The operation order is the one in the optimizers' docstrings, which
+optimizers promise; Adam's inverse bias corrections are computed in float64 and
+then rounded. The operation order is the one in the optimizers' docstrings, which
 makes the results comparable bit for bit.
 """
 
@@ -61,11 +61,11 @@ def step(name, p, u, slots, t, **hyperparameters):
     beta1, beta2 = h["beta1"], h["beta2"]
     g1 = d(beta1) * slots["g1"] + d(1.0 - beta1) * u
     g2 = d(beta2) * slots["g2"] + d(1.0 - beta2) * (u * u)
-    correction1 = d(1.0 - beta1 ** t)
-    correction2 = d(1.0 - beta2 ** t)
+    inverse_correction1 = d(1.0 / (1.0 - beta1 ** t))
+    inverse_correction2 = d(1.0 / (1.0 - beta2 ** t))
     if name == "adamw":
         p = p - d(h["eta"] * h["decoupled_weight_decay"]) * p
-    new_p = p - eta * (g1 / correction1) / (np.sqrt(g2 / correction2) + d(h["eps"]))
+    new_p = p - eta * (g1 * inverse_correction1) / (np.sqrt(g2 * inverse_correction2) + d(h["eps"]))
     return new_p, {"g1": g1, "g2": g2}
 
 

@@ -17,8 +17,8 @@ KERNEL_CALLS = {
     "nag": (kernels.nag, 1, lambda t: (0.01, 0.9, t)),
     "momentum": (kernels.momentum, 1, lambda t: (0.01, 0.9)),
     "rmsprop": (kernels.rmsprop, 1, lambda t: (0.01, 0.9, 1e-8)),
-    "adam": (kernels.adam, 2, lambda t: (0.01, 0.9, 0.999, 1e-8, 1.0 - 0.9**t, 1.0 - 0.999**t, 0.0)),
-    "adamw": (kernels.adam, 2, lambda t: (0.01, 0.9, 0.999, 1e-8, 1.0 - 0.9**t, 1.0 - 0.999**t, 0.05)),
+    "adam": (kernels.adam, 2, lambda t: (0.01, 0.9, 0.999, 1e-8, 1 / (1 - 0.9**t), 1 / (1 - 0.999**t), 0.0)),
+    "adamw": (kernels.adam, 2, lambda t: (0.01, 0.9, 0.999, 1e-8, 1 / (1 - 0.9**t), 1 / (1 - 0.999**t), 0.05)),
 }
 PENALTIES = [(kernels.NO_PENALTY, 0.0), (kernels.L1, 0.01), (kernels.L2, 0.02)]
 
@@ -71,7 +71,7 @@ u = rng.standard_normal(1000).astype(np.float32)
 results = []
 for variant in (kernels.adam.serial, kernels.adam.parallel):
     p, g1, g2 = start.copy(), np.zeros_like(start), np.zeros_like(start)
-    variant(p, u, g1, g2, 0.01, 0.9, 0.999, 1e-8, 0.1, 0.001, 0.0, 0, 0.0)
+    variant(p, u, g1, g2, 0.01, 0.9, 0.999, 1e-8, 10.0, 1000.0, 0.0, 0, 0.0)
     results.append(p)
 assert np.array_equal(*results) and not np.array_equal(results[0], start)
 print(*(sum(v.stats.cache_hits.values()) for v in (kernels.adam.serial, kernels.adam.parallel)))

@@ -3,8 +3,8 @@
 In the formulas ``u`` is the update handed to ``step`` (a gradient, or a Hebbian
 or predictive-coding adjustment; with ``regularization`` set, the penalty term is
 already added to it) and ``t`` is the 1-based step count after increment. All
-arithmetic is done in the parameter's dtype, except the Adam bias corrections,
-which are computed in float64 and then rounded to it.
+arithmetic is done in the parameter's dtype, except the inverse Adam bias
+corrections, which are computed in float64 and then rounded to it.
 """
 
 from .. import kernels
@@ -164,7 +164,13 @@ class Adam(Optimizer):
 
     g1 = beta1 * g1 + (1 - beta1) * u
     g2 = beta2 * g2 + (1 - beta2) * u**2
-    p  = p - eta * (g1 / (1 - beta1**t)) / (sqrt(g2 / (1 - beta2**t)) + eps)
+    p  = p - eta * (g1 * k1) / (sqrt(g2 * k2) + eps),   k1 = 1 / (1 - beta1**t), k2 = 1 / (1 - beta2**t)
+
+    This is ngc-learn's ``p - eta * (g1 / (1 - beta1**t)) / (sqrt(g2 / (1 - beta2**t)) + eps)``
+    with the bias corrections applied as multiplications by their inverses, which
+    are computed in float64 and rounded to the parameter's dtype once per step:
+    one division per element instead of three, and a result that differs from the
+    literal divisions by at most rounding in the last bit of the corrected moments.
 
     Args:
         eta: step size (>= 0). Default 0.001.
@@ -183,9 +189,9 @@ class Adam(Optimizer):
         return 0.0
 
     def _step_scalars(self, t):
-        correction1 = 1.0 - self.beta1 ** t
-        correction2 = 1.0 - self.beta2 ** t
-        return (self.eta, self.beta1, self.beta2, self.eps, correction1, correction2,
+        inverse_correction1 = 1.0 / (1.0 - self.beta1 ** t)
+        inverse_correction2 = 1.0 / (1.0 - self.beta2 ** t)
+        return (self.eta, self.beta1, self.beta2, self.eps, inverse_correction1, inverse_correction2,
                 self._decoupled_weight_decay(), *self._penalty)
 
 
@@ -196,7 +202,7 @@ class AdamW(Adam):
     applied to the shrunk parameter:
 
     p = p - (eta * decoupled_weight_decay) * p
-    p = p - eta * (g1 / (1 - beta1**t)) / (sqrt(g2 / (1 - beta2**t)) + eps)
+    p = p - eta * (g1 * k1) / (sqrt(g2 * k2) + eps)
 
     The decay is not part of ``u``, so it never enters the moments; ``regularization``
     with ``weight_decay`` (a penalty added to ``u``) remains available as well.
