@@ -136,6 +136,50 @@ class OptimizerState:
         """Names of the parameters this state was created for, in creation order."""
         return self._order
 
+    @property
+    def shapes(self):
+        """Parameter name -> shape, for the parameters this state was created for."""
+        return dict(self._shapes)
+
+    def state_dict(self):
+        """The state as plain data: ``{"count": int, slot: {name: array}}``.
+
+        The arrays are this state's own (not copies): copy them to keep a snapshot.
+        """
+        return {"count": self.count, **{slot: dict(self._slots[slot]) for slot in self.slot_names}}
+
+    def load_state_dict(self, data, *, what="state"):
+        """Copy ``data`` (the form :meth:`state_dict` returns) into this state's arrays.
+
+        Everything is checked before anything is copied: the count must be a
+        non-negative int; each slot must name exactly this state's parameters with
+        their shapes and dtypes. On error nothing is changed.
+
+        Raises:
+            ValueError: a missing or unexpected slot or name, a bad count, or a shape
+                or dtype that does not match (the message names the entry, prefixed
+                by ``what``).
+        """
+        expected = {"count", *self.slot_names}
+        if set(data) != expected:
+            raise ValueError(f"{what}: has entries {sorted(data)}; expected {sorted(expected)}")
+        count = data["count"]
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+            raise ValueError(f"{what}: count={count!r} is not a non-negative integer")
+        for slot in self.slot_names:
+            arrays = data[slot]
+            if set(arrays) != self._names:
+                raise ValueError(f"{what}: {slot} holds {sorted(arrays)}; expected {sorted(self._names)}")
+            for name, array in arrays.items():
+                own = self._slots[slot][name]
+                if array.shape != own.shape or array.dtype != own.dtype:
+                    raise ValueError(f"{what}: {slot}[{name!r}] is {array.dtype}{list(array.shape)}; "
+                                     f"expected {own.dtype}{list(own.shape)}")
+        for slot in self.slot_names:
+            for name, array in data[slot].items():
+                np.copyto(self._slots[slot][name], array)
+        self.count = int(count)
+
 
 def _slot_property(slot_name, doc):
     return property(lambda state: state.slot(slot_name), doc=doc)

@@ -1,0 +1,324 @@
+"""HDF5 checkpoints: exact resume, atomic writes, strict restore, damaged files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import ngc_optim
+from cases import CASES, case_id
+from ngc_optim.checkpoint import (FORMAT, CheckpointError, load_checkpoint, restore_checkpoint,
+                                  save_checkpoint)
+
+STEPS, SPLIT = 12, 5
+
+
+def problem(seed=0, dtype=np.float32):
+    """Parameters of two components and a deterministic stream of updates."""
+    rng = np.random.default_rng(seed)
+    params = {"W1": {"weights": rng.standard_normal((6, 4)).astype(dtype),
+                     "biases": rng.standard_normal((1, 4)).astype(dtype)},
+              "W2": {"weights": rng.standard_normal((4, 3)).astype(dtype)}}
+    updates = [{group: {name: rng.standard_normal(a.shape).astype(dtype) for name, a in arrays.items()}
+                for group, arrays in params.items()} for _ in range(STEPS)]
+    return params, updates
+
+
+def make_optimizers(name, hyperparameters, params):
+    return {group: (optimizer, optimizer.init(arrays))
+            for group, arrays in params.items()
+            for optimizer in [ngc_optim.get_optimizer(name, **hyperparameters)]}
+
+
+def run(optimizers, params, updates):
+    for update in updates:
+        for group, (optimizer, state) in optimizers.items():
+            optimizer.step(params[group], update[group], state)
+
+
+def snapshot(params, optimizers):
+    arrays = {f"{g}/{n}": a.copy() for g, group in params.items() for n, a in group.items()}
+    for g, (_, state) in optimizers.items():
+        data = state.state_dict()
+        arrays[f"{g}/count"] = np.array(data.pop("count"))
+        arrays.update({f"{g}/{slot}/{n}": a.copy() for slot, named in data.items() for n, a in named.items()})
+    return arrays
+
+
+def assert_identical(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key].dtype == b[key].dtype, key
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+RESUME_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    import json
+    from test_checkpoint import SPLIT, make_optimizers, problem, run
+    from ngc_optim.checkpoint import restore_checkpoint, save_checkpoint
+    for case, (name, hyperparameters) in enumerate(json.loads({cases!r})):
+        _, updates = problem(seed=case)
+        params = {{g: {{n: a * 0 for n, a in arrays.items()}} for g, arrays in problem(seed=case)[0].items()}}
+        optimizers = make_optimizers(name, hyperparameters, params)
+        restore_checkpoint({directory!r} + f"/half-{{case}}.h5", params, optimizers)
+        run(optimizers, params, updates[SPLIT:])
+        save_checkpoint({directory!r} + f"/resumed-{{case}}.h5", params, optimizers)
+""")
+
+
+def test_resume_in_a_fresh_process_is_bit_identical_for_every_optimizer(tmp_path):
+    straight = []
+    for case, (name, hyperparameters) in enumerate(CASES):
+        params, updates = problem(seed=case)
+        optimizers = make_optimizers(name, hyperparameters, params)
+        run(optimizers, params, updates[:SPLIT])
+        save_checkpoint(tmp_path / f"half-{case}.h5", params, optimizers, step=SPLIT)
+        run(optimizers, params, updates[SPLIT:])
+        straight.append(snapshot(params, optimizers))
+    script = RESUME_SCRIPT.format(tests=str(Path(__file__).parent), cases=json.dumps(CASES),
+                                  directory=str(tmp_path))
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    for case, (name, hyperparameters) in enumerate(CASES):
+        resumed = load_checkpoint(tmp_path / f"resumed-{case}.h5")
+        assert_identical(snapshot(resumed.params, resumed.optimizers), straight[case])
+        assert resumed.optimizers["W1"][0] == ngc_optim.get_optimizer(name, **hyperparameters)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_load_checkpoint_rebuilds_optimizers_that_continue_identically(case, tmp_path):
+    name, hyperparameters = case
+    params, updates = problem()
+    optimizers = make_optimizers(name, hyperparameters, params)
+    run(optimizers, params, updates[:SPLIT])
+    save_checkpoint(tmp_path / "c.h5", params, optimizers, step=SPLIT, metadata={"epoch": 1})
+    loaded = load_checkpoint(tmp_path / "c.h5")
+    run(optimizers, params, updates[SPLIT:])
+    run(loaded.optimizers, loaded.params, updates[SPLIT:])
+    assert_identical(snapshot(loaded.params, loaded.optimizers), snapshot(params, optimizers))
+    assert (loaded.step, loaded.metadata) == (SPLIT, {"epoch": 1})
+
+
+def test_file_is_self_describing_for_plain_h5py(tmp_path):
+    params, updates = problem()
+    optimizers = make_optimizers("adam", {"eta": 0.01}, params)
+    run(optimizers, params, updates[:3])
+    save_checkpoint(tmp_path / "c.h5", params, optimizers, step=3, metadata={"note": "x"})
+    with h5py.File(tmp_path / "c.h5", "r") as file:
+        assert file.attrs["format"] == FORMAT and file.attrs["format_version"] == 1
+        assert file.attrs["ngc_optim_version"] == ngc_optim.__version__
+        assert file.attrs["step"] == 3 and json.loads(file.attrs["metadata"]) == {"note": "x"}
+        node = file["W1/optimizer"]
+        assert node.attrs["optimizer"] == "adam" and node.attrs["count"] == 3
+        assert json.loads(node.attrs["hyperparameters"])["eta"] == 0.01
+        assert node.attrs["dtype"] == "float32"
+        assert json.loads(node.attrs["param_names"]) == ["weights", "biases"]
+        np.testing.assert_array_equal(file["W1/optimizer/g2/weights"][()], optimizers["W1"][1].g2["weights"])
+        np.testing.assert_array_equal(file["W2/weights"][()], params["W2"]["weights"])
+        assert all(file[path].fletcher32 for path in ("W1/weights", "W1/optimizer/g1/biases"))
+
+
+@pytest.mark.parametrize("compression", ["gzip", "lzf"])
+def test_compression_round_trips(compression, tmp_path):
+    params = {"x": np.zeros((1000, 100)), "y": np.arange(10, dtype=np.int32), "flag": np.array(True),
+              "empty": np.zeros((0, 3), np.float32)}
+    save_checkpoint(tmp_path / "c.h5", params, compression=compression)
+    assert (tmp_path / "c.h5").stat().st_size < 100_000
+    assert_identical(load_checkpoint(tmp_path / "c.h5").params, params)
+
+
+def test_cast_converts_between_float_widths_only_when_asked(tmp_path):
+    params, updates = problem(dtype=np.float32)
+    optimizers = make_optimizers("adam", {}, params)
+    run(optimizers, params, updates[:2])
+    save_checkpoint(tmp_path / "c.h5", params, optimizers)
+    wide = {g: {n: np.zeros(a.shape) for n, a in arrays.items()} for g, arrays in params.items()}
+    wide_optimizers = make_optimizers("adam", {}, wide)
+    with pytest.raises(CheckpointError, match=r"'W1/weights' is float32 in the file, float64 here .*cast=True"):
+        restore_checkpoint(tmp_path / "c.h5", wide, wide_optimizers)
+    assert not wide["W1"]["weights"].any()
+    restore_checkpoint(tmp_path / "c.h5", wide, wide_optimizers, cast=True)
+    np.testing.assert_array_equal(wide["W1"]["weights"], params["W1"]["weights"].astype(np.float64))
+    assert wide_optimizers["W1"][1].g1["weights"].dtype == np.float64
+    assert wide_optimizers["W1"][1].count == 2
+
+
+def mismatches(params, optimizers):
+    """(description, params, optimizers, message) for restores that must be refused."""
+    other = {g: {n: a.copy() for n, a in arrays.items()} for g, arrays in params.items()}
+    yield "missing param", {**other, "W3": {"w": np.zeros(2)}}, optimizers, r"missing in the file \['W3/w'\]"
+    yield "unexpected param", {"W1": other["W1"]}, {"W1": optimizers["W1"]}, \
+        r"unexpected in the file \['W2/weights'\]"
+    yield "shape", {**other, "W2": {"weights": np.zeros((3, 4), np.float32)}}, optimizers, \
+        r"'W2/weights' has shape \(4, 3\) in the file, \(3, 4\) here"
+    yield "dtype", {**other, "W2": {"weights": np.zeros((4, 3), np.int32)}}, optimizers, \
+        r"'W2/weights' is float32 in the file, int32 here"
+    nag = ngc_optim.nag()
+    yield "optimizer type", other, {**optimizers, "W2": (nag, nag.init(other["W2"]))}, \
+        r"optimizer of group 'W2' is adam in the file, nag here"
+    adam = ngc_optim.adam(eta=0.5)
+    yield "hyperparameters", other, {**optimizers, "W2": (adam, adam.init(other["W2"]))}, \
+        r"hyperparameters differ: eta=0.001 in the file, 0.5 here"
+    yield "missing optimizer", other, {"W1": optimizers["W1"]}, r"unexpected in the file \['W2'\]"
+
+
+def test_strict_restore_refuses_mismatches_and_changes_nothing(tmp_path):
+    params, updates = problem()
+    optimizers = make_optimizers("adam", {}, params)
+    run(optimizers, params, updates[:2])
+    save_checkpoint(tmp_path / "c.h5", params, optimizers)
+    fresh, _ = problem(seed=1)
+    fresh_optimizers = make_optimizers("adam", {}, fresh)
+    run(fresh_optimizers, fresh, updates[:1])
+    for description, bad_params, bad_optimizers, message in mismatches(fresh, fresh_optimizers):
+        before = snapshot(fresh, fresh_optimizers)
+        with pytest.raises(CheckpointError, match=message) as error:
+            restore_checkpoint(tmp_path / "c.h5", bad_params, bad_optimizers)
+        assert str(tmp_path / "c.h5") in str(error.value), description
+        assert_identical(snapshot(fresh, fresh_optimizers), before)
+    assert issubclass(CheckpointError, ValueError)
+
+
+def test_newer_format_version_and_foreign_files_are_refused(tmp_path):
+    save_checkpoint(tmp_path / "c.h5", {"x": np.ones(3)})
+    with h5py.File(tmp_path / "c.h5", "r+") as file:
+        file.attrs["format_version"] = 2
+    with pytest.raises(CheckpointError, match="format version 2 is newer"):
+        load_checkpoint(tmp_path / "c.h5")
+    with h5py.File(tmp_path / "other.h5", "w") as file:
+        file["x"] = np.ones(3)
+    with pytest.raises(CheckpointError, match=r"other.h5: .* has no attribute 'format'"):
+        load_checkpoint(tmp_path / "other.h5")
+    (tmp_path / "text.h5").write_text("not hdf5")
+    with pytest.raises(CheckpointError, match="text.h5: not a readable HDF5 file"):
+        load_checkpoint(tmp_path / "text.h5")
+    with pytest.raises(CheckpointError, match="missing.h5: no such file"):
+        load_checkpoint(tmp_path / "missing.h5")
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda p: save_checkpoint(p, {"a/b": np.ones(2)}), r"'a/b' is not a valid entry name"),
+    (lambda p: save_checkpoint(p, {"x": [1.0]}), r"'x' is a list; expected a numpy array"),
+    (lambda p: save_checkpoint(p, {"x": np.array(["s"])}), r"'x' has dtype <U1"),
+    (lambda p: save_checkpoint(p, {"g": {"optimizer": np.ones(2)}}), r"'g/optimizer': 'optimizer' is reserved"),
+    (lambda p: save_checkpoint(p, {"x": np.ones(2)}, step=-1), r"step=-1 is not a non-negative integer"),
+    (lambda p: save_checkpoint(p, {"x": np.ones(2)}, metadata={"f": np.ones(1)}), r"metadata is not JSON"),
+    (lambda p: save_checkpoint(p, {"x": np.ones(2)}, compression="zstd"), r"compression='zstd'"),
+    (lambda p: save_checkpoint(p, {"x": np.ones(2)}, {"x": (ngc_optim.sgd(), None)}), r"an \(optimizer, state\) pair"),
+    (lambda p: save_checkpoint(p, {"g": {"x": np.ones(2)}}, {"g": (ngc_optim.sgd(), ngc_optim.sgd().init({"y": np.ones(2)}))}),
+     r"covers 'y' \(2,\), which params\['g'\] does not hold"),
+])
+def test_bad_saves_are_refused_and_leave_the_old_file(bad, message, tmp_path):
+    path = tmp_path / "c.h5"
+    save_checkpoint(path, {"old": np.arange(3.0)})
+    with pytest.raises(CheckpointError, match=message):
+        bad(path)
+    np.testing.assert_array_equal(load_checkpoint(path).params["old"], np.arange(3.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5"]
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from ngc_optim.checkpoint import save_checkpoint
+    big = np.zeros(8_000_000, np.float32)
+    for k in range(1, 1000):
+        big[:] = k
+        print(k, flush=True)
+        save_checkpoint(sys.argv[1], {"version": np.array(k), "big": big})
+""")
+
+
+def test_a_save_killed_midway_leaves_a_complete_checkpoint(tmp_path):
+    path = tmp_path / "c.h5"
+    save_checkpoint(path, {"version": np.array(0), "big": np.zeros(8_000_000, np.float32)})
+    for delay in (0.0, 0.02, 0.05, 0.1):
+        child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(path)], stdout=subprocess.PIPE, text=True)
+        started = [int(child.stdout.readline()) for _ in range(2)]
+        time.sleep(delay)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        loaded = load_checkpoint(path).params
+        version = int(loaded["version"])
+        assert version >= started[0]
+        assert loaded["big"].min() == loaded["big"].max() == version
+    interrupted = list(tmp_path.glob(".c.h5.*.tmp"))
+    assert interrupted, "no kill landed during a save"
+
+
+CORRUPTION_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from ngc_optim.checkpoint import CheckpointError, load_checkpoint
+    reference = {k: np.load(sys.argv[2])[k] for k in np.load(sys.argv[2]).files}
+    outcomes = {}
+    for path in sys.argv[3:]:
+        try:
+            checkpoint = load_checkpoint(path)
+        except CheckpointError as error:
+            outcomes[path] = "error" if path in str(error) else "unnamed"
+            continue
+        arrays = {"W1/weights": checkpoint.params["W1"]["weights"], "g1": checkpoint.optimizers["W1"][1].g1["weights"],
+                  "count": np.array(checkpoint.optimizers["W1"][1].count)}
+        same = all(np.array_equal(arrays[k], reference[k]) for k in reference)
+        outcomes[path] = "same" if same else "different"
+    json.dump(outcomes, open(sys.argv[1], "w"))
+""")
+
+
+def test_damaged_files_raise_checkpoint_error_never_wrong_data_or_a_crash(tmp_path):
+    params, updates = problem()
+    params["W1"]["weights"] = np.random.default_rng(1).standard_normal((64, 64)).astype(np.float32)
+    optimizers = {"W1": (ngc_optim.adam(), ngc_optim.adam().init(params["W1"]))}
+    run(optimizers, params, [{"W1": {n: np.ones_like(a) for n, a in params["W1"].items()}}] * 3)
+    good = tmp_path / "good.h5"
+    save_checkpoint(good, params, optimizers, step=3)
+    np.savez(tmp_path / "reference.npz", **{"W1/weights": params["W1"]["weights"],
+                                            "g1": optimizers["W1"][1].g1["weights"], "count": np.array(3)})
+    data = good.read_bytes()
+    damaged = []
+    for offset in range(0, len(data), max(1, len(data) // 300)):
+        flipped = bytearray(data)
+        flipped[offset] ^= 0xFF
+        damaged.append(tmp_path / f"flip-{offset}.h5")
+        damaged[-1].write_bytes(bytes(flipped))
+    for cut in (0, 8, 100, 1000, len(data) // 3, len(data) // 2, len(data) - 100, len(data) - 1):
+        damaged.append(tmp_path / f"cut-{cut}.h5")
+        damaged[-1].write_bytes(data[:cut])
+    report = tmp_path / "outcomes.json"
+    completed = subprocess.run([sys.executable, "-c", CORRUPTION_SCRIPT, str(report), str(tmp_path / "reference.npz"),
+                                *map(str, damaged)], capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    outcomes = json.loads(report.read_text())
+    assert not [p for p, outcome in outcomes.items() if outcome in ("different", "unnamed")]
+    assert all(outcomes[str(p)] == "error" for p in damaged if p.name.startswith("cut-"))
+    assert sum(outcome == "error" for outcome in outcomes.values()) > len(outcomes) // 2
+
+
+def test_state_dict_round_trip_and_its_validation():
+    params, updates = problem()
+    optimizer = ngc_optim.nag()
+    state = optimizer.init(params["W1"])
+    run({"W1": (optimizer, state)}, params, updates[:2])
+    other = optimizer.init({n: a.copy() for n, a in params["W1"].items()})
+    other.load_state_dict(state.state_dict())
+    assert other.count == 2
+    np.testing.assert_array_equal(other.phi["weights"], state.phi["weights"])
+    for bad, message in [({"count": 1}, r"has entries \['count'\]; expected \['count', 'phi'\]"),
+                         ({**state.state_dict(), "count": -1}, "count=-1 is not a non-negative integer"),
+                         ({"count": 1, "phi": {"weights": state.phi["weights"]}}, r"phi holds \['weights'\]"),
+                         ({"count": 1, "phi": {**state.phi, "biases": np.zeros((1, 4))}},
+                          r"phi\['biases'\] is float64\[1, 4\]; expected float32\[1, 4\]")]:
+        with pytest.raises(ValueError, match=message):
+            other.load_state_dict(bad)
+    assert other.count == 2
