@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import ngc_optim
+from ngc_optim.checkpoint import FORMAT, CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
+
 from cases import CASES, case_id
-from ngc_optim.checkpoint import (FORMAT, CheckpointError, load_checkpoint, restore_checkpoint,
-                                  save_checkpoint)
 
 STEPS, SPLIT = 12, 5
 
@@ -277,7 +277,7 @@ CORRUPTION_SCRIPT = textwrap.dedent("""
 
 
 def test_damaged_files_raise_checkpoint_error_never_wrong_data_or_a_crash(tmp_path):
-    params, updates = problem()
+    params, _ = problem()
     params["W1"]["weights"] = np.random.default_rng(1).standard_normal((64, 64)).astype(np.float32)
     optimizers = {"W1": (ngc_optim.adam(), ngc_optim.adam().init(params["W1"]))}
     run(optimizers, params, [{"W1": {n: np.ones_like(a) for n, a in params["W1"].items()}}] * 3)
