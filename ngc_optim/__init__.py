@@ -1,6 +1,7 @@
 """ngc-optim: fast CPU predictive-coding and spiking simulations for ngcsimlib, with Numba.
 
-The optimizers are importable from here and from :mod:`ngc_optim.optim`; the
+The optimizers are importable from here and from :mod:`ngc_optim.optim`, the
+HDF5 checkpoint functions from here and from :mod:`ngc_optim.checkpoint`; the
 compiled kernels live in :mod:`ngc_optim.kernels` and are configured in
 :mod:`ngc_optim.config`.
 """
@@ -8,6 +9,7 @@ compiled kernels live in :mod:`ngc_optim.kernels` and are configured in
 from importlib.metadata import PackageNotFoundError, version
 
 from . import optim
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
 from .optim import (
     NAG,
     OPTIMIZERS,
@@ -47,9 +49,41 @@ except PackageNotFoundError:
     __version__ = "0+unknown"
 
 __all__ = [
-    "NAG", "OPTIMIZERS", "SGD", "Adam", "AdamState", "AdamW", "Hyperparameter", "Momentum",
-    "MomentumState", "NAGState", "Optimizer", "OptimizerState", "RMSprop", "RMSpropState", "SGDState",
-    "__version__", "adam", "adam_init", "adam_step", "adamw", "get_opt_init_fn", "get_opt_step_fn",
-    "get_optimizer", "momentum", "nag", "nag_init", "nag_step", "optim", "rmsprop", "sgd", "sgd_init",
+    "NAG",
+    "OPTIMIZERS",
+    "SGD",
+    "Adam",
+    "AdamState",
+    "AdamW",
+    "Checkpoint",
+    "CheckpointError",
+    "Hyperparameter",
+    "Momentum",
+    "MomentumState",
+    "NAGState",
+    "Optimizer",
+    "OptimizerState",
+    "RMSprop",
+    "RMSpropState",
+    "SGDState",
+    "__version__",
+    "adam",
+    "adam_init",
+    "adam_step",
+    "adamw",
+    "get_opt_init_fn",
+    "get_opt_step_fn",
+    "get_optimizer",
+    "load_checkpoint",
+    "momentum",
+    "nag",
+    "nag_init",
+    "nag_step",
+    "optim",
+    "restore_checkpoint",
+    "rmsprop",
+    "save_checkpoint",
+    "sgd",
+    "sgd_init",
     "sgd_step",
 ]
