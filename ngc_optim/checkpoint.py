@@ -13,6 +13,10 @@ In short::
 
 Every dataset with at least one element is chunked and protected by HDF5's
 fletcher32 checksum; compression (gzip or lzf) is optional. No pickle is used.
+Uncompressed chunks are checksummed and verified by ngc_optim's own vectorised
+fletcher32 (:mod:`ngc_optim.fletcher32`) and written and read as whole chunks,
+several times faster than HDF5's filter pipeline; the checksums are HDF5's own,
+which any HDF5 reader verifies.
 
 Saving writes to a temporary file in the destination's directory, flushes and
 fsyncs it, and renames it over the destination, so a reader (or a crash) sees the
@@ -23,6 +27,7 @@ being restored untouched.
 """
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -30,6 +35,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from .fletcher32 import fletcher32
 from .optim import OPTIMIZERS, Optimizer, OptimizerState
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Checkpoint", "CheckpointError", "load_checkpoint",
@@ -112,17 +118,63 @@ def _nested_get(tree, group):
 
 
 def _chunks(array):
-    rows = max(1, _CHUNK_BYTES // max(1, array[0].nbytes)) if array.ndim else 1
+    rows = max(1, _CHUNK_BYTES // max(1, array[0].nbytes))
     return (min(rows, array.shape[0]), *array.shape[1:])
 
 
 def _write_array(group, name, array, compression):
+    """One dataset; uncompressed chunks are checksummed here and written directly."""
     if array.size == 0 or array.ndim == 0:
         group.create_dataset(name, data=array)
         return
-    array = np.ascontiguousarray(array)
-    group.create_dataset(name, data=array, chunks=_chunks(array), fletcher32=True,
-                         **_COMPRESSION[compression])
+    chunks = _chunks(array)
+    if compression is not None:
+        group.create_dataset(name, data=np.ascontiguousarray(array), chunks=chunks, fletcher32=True,
+                             **_COMPRESSION[compression])
+        return
+    dataset = group.create_dataset(name, shape=array.shape, dtype=array.dtype, chunks=chunks, fletcher32=True)
+    buffer = np.zeros(math.prod(chunks) * array.dtype.itemsize + 4, np.uint8)
+    body = buffer[:-4].view(array.dtype).reshape(chunks)
+    rows = chunks[0]
+    for start in range(0, array.shape[0], rows):
+        part = array[start:start + rows]
+        body[:len(part)] = part
+        body[len(part):] = 0
+        buffer[-4:] = np.frombuffer(fletcher32(buffer[:-4]).to_bytes(4, "little"), np.uint8)
+        dataset.id.write_direct_chunk((start,) + (0,) * (array.ndim - 1), buffer)
+
+
+def _directly_readable(dataset):
+    """Whether ``dataset`` is laid out as :func:`_write_array` writes uncompressed arrays."""
+    return (dataset.chunks is not None and dataset.fletcher32 and dataset.compression is None
+            and not dataset.shuffle and dataset.scaleoffset is None
+            and dataset.chunks[1:] == dataset.shape[1:] and dataset.id.get_create_plist().get_nfilters() == 1)
+
+
+def _read_direct(path, dataset):
+    """Read chunk by chunk straight into the result, verifying each checksum with the fast kernel.
+
+    A chunk's bytes land at their place in the result; its 4 checksum bytes spill
+    into the start of the next chunk's place, which the next read overwrites. The
+    last chunk, which may be padded, goes through a scratch buffer.
+    """
+    out = np.empty(dataset.shape, dataset.dtype)
+    flat = out.reshape(-1).view(np.uint8)
+    rows = dataset.chunks[0]
+    size = math.prod(dataset.chunks) * dataset.dtype.itemsize
+    scratch = np.empty(size + 4, np.uint8)
+    for start in range(0, dataset.shape[0], rows):
+        offset = start * (size // rows)
+        last = offset + size + 4 > flat.size
+        target = scratch if last else flat[offset:offset + size + 4]
+        mask, read = dataset.id.read_direct_chunk((start,) + (0,) * (dataset.ndim - 1), out=target)
+        if mask != 0 or len(read) != size + 4 \
+                or fletcher32(target[:size]) != int.from_bytes(target[size:size + 4].tobytes(), "little"):
+            raise CheckpointError(f"{path}: dataset {dataset.name}: chunk at row {start} fails its "
+                                  f"checksum (damaged file)")
+        if last:
+            flat[offset:] = scratch[:flat.size - offset]
+    return out
 
 
 def _json(path, what, value):
@@ -253,6 +305,8 @@ def _json_attribute(path, node, key):
 
 def _read_dataset(path, dataset):
     try:
+        if _directly_readable(dataset):
+            return _read_direct(path, dataset)
         return np.asarray(dataset[()])
     except (OSError, ValueError, TypeError) as error:
         raise CheckpointError(f"{path}: dataset {dataset.name} cannot be read (damaged file?): {error}") from None

@@ -322,3 +322,25 @@ def test_state_dict_round_trip_and_its_validation():
         with pytest.raises(ValueError, match=message):
             other.load_state_dict(bad)
     assert other.count == 2
+
+
+@pytest.mark.parametrize("shape, dtype", [((3_000_001,), np.float32), ((1500, 999), np.float64),
+                                          ((5_000_003,), np.bool_), ((9, 4, 100_000), np.int16)], ids=str)
+def test_many_chunks_round_trip_and_carry_checksums_any_hdf5_reader_verifies(shape, dtype, tmp_path):
+    rng = np.random.default_rng(0)
+    array = (rng.standard_normal(shape) * 100).astype(dtype)
+    save_checkpoint(tmp_path / "c.h5", {"x": array})
+    with h5py.File(tmp_path / "c.h5", "r") as file:
+        dataset = file["x"]
+        assert dataset.fletcher32 and dataset.shape[0] > dataset.chunks[0] > 0
+        assert dataset.shape[0] % dataset.chunks[0] != 0
+        np.testing.assert_array_equal(dataset[()], array)
+        chunk_offset = dataset.id.get_chunk_info(1).byte_offset
+    np.testing.assert_array_equal(load_checkpoint(tmp_path / "c.h5").params["x"], array)
+    data = bytearray((tmp_path / "c.h5").read_bytes())
+    data[chunk_offset + 1000] ^= 0x01
+    (tmp_path / "bad.h5").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"bad.h5: dataset /x: chunk at row \d+ fails its checksum"):
+        load_checkpoint(tmp_path / "bad.h5")
+    with h5py.File(tmp_path / "bad.h5", "r") as file, pytest.raises(OSError):
+        file["x"][()]
