@@ -11,15 +11,18 @@ CPU is memory bandwidth. The benchmark reports, for each rule, dtype and size N:
   g1, g2, write p, g1, g2; twice that in float64).
 * ``stream``: a Numba kernel with exactly that traffic and no arithmetic
   (``p += u``; ``p += u; s += u``; ``p += u; g1 += u; g2 += u``), run in the same
-  mode as ours. It is the practical roofline: ``%stream`` = ours' GB/s as a
-  percentage of the stream kernel's GB/s; 100 % means the rule costs nothing but
-  its memory traffic.
+  mode as ours. It is the practical roofline: ``%stream`` = stream time / our
+  time, i.e. ours' GB/s as a percentage of the stream kernel's GB/s; 100 % means
+  the rule costs nothing but its memory traffic.
 * ``numpy``: the same formula written as in-place NumPy ufunc calls (``out=``,
-  preallocated scratch); ``np/ours`` = NumPy time / our time (> 1: ours faster).
+  preallocated scratch), checked at start-up to give the kernel's results bit for
+  bit; ``np/ours`` = NumPy time / our time (> 1: ours faster).
 * torch: ``torch.optim`` on CPU with ``p.grad`` set to u (plain = ``foreach=False``,
   foreach, fused); the columns are torch time / our time (> 1: ours faster).
-  Torch runs in a subprocess (``--torch-worker``), never in the process that runs
-  Numba: it loads a second OpenMP runtime that disturbs Numba's worker threads.
+  Torch runs in a worker subprocess (``--torch-worker``), never in the process that
+  runs Numba: it loads a second OpenMP runtime that disturbs Numba's worker
+  threads. The worker times batches on request, so its batches interleave with
+  ours like the other candidates of the row.
 
 Then the cost of the object API at N = 1e3 (``opt.step`` per parameter array,
 with 1 and 4 arrays, against calling the kernel directly and against NumPy), the
@@ -32,13 +35,22 @@ rule in float32 for N = 2**12 .. 2**22 and prints the smallest N from which the
 parallel kernel is faster at every size: the evidence for the default
 ``NGC_OPTIM_PARALLEL_THRESHOLD`` in ``ngc_optim/config.py``.
 
-Timing: each figure is a median over batches of calls (a batch lasts about a
+Timing: each time is a median over batches of calls (a batch lasts about a
 tenth of ``--budget``; there are at least ``--min-repeats`` batches). The
-candidates of one row are measured in interleaved rounds, so that the noise of a
-shared machine falls on all of them alike. Arrays are reused from step to step,
-so the small sizes run from cache. Run with the benchmark environment, e.g.
-``/work/bench-venv/bin/python benchmarks/bench_optim.py``; without torch
-installed the torch columns are skipped.
+candidates of one row (ours, stream, NumPy, the torch variants) are measured in
+interleaved rounds, one batch each, so that the noise of a shared machine falls
+on all of them alike, with a short pause whenever the timing passes between this
+process and the torch worker (see ``SETTLE_SECONDS``). Every ratio is the median
+of the per-round ratios of the two candidates' batches (:func:`paired_ratio`),
+so it may differ a little from the ratio of the two printed medians. Every row
+is measured ``--passes`` times and the least disturbed pass is reported (see
+:func:`least_disturbed`): other work on a small machine only ever adds time, it
+stalls two-thread parallel regions (Numba's and torch's alike) by whole
+scheduler time slices, and the memory bandwidth this virtual machine gets
+varies from minute to minute. Arrays are reused from step to step, so the small
+sizes run from cache, as they would in a training loop. Run with the benchmark
+environment, e.g. ``/work/bench-venv/bin/python benchmarks/bench_optim.py``;
+without torch installed the torch columns are skipped.
 """
 
 import argparse
@@ -84,6 +96,9 @@ TORCH_COLUMNS = ("plain", "foreach", "fused")
 
 
 _STREAM_OPTIONS = {"error_model": "numpy", "nogil": True, "cache": False}
+"""The stream kernels' Numba options: the library's, without the on-disk cache (they compile in
+well under a second). Each serial and parallel variant is a function of its own, never two
+dispatchers of one function object."""
 
 
 @njit(parallel=False, **_STREAM_OPTIONS)
@@ -135,9 +150,9 @@ def stream28_parallel(p, u, g1, g2):
 
 
 STREAM_KERNELS = {
-    0: kernels.Kernel(stream12_serial, stream12_parallel),
-    1: kernels.Kernel(stream20_serial, stream20_parallel),
-    2: kernels.Kernel(stream28_serial, stream28_parallel),
+    0: kernels.Kernel("stream12", stream12_serial, stream12_parallel),
+    1: kernels.Kernel("stream20", stream20_serial, stream20_parallel),
+    2: kernels.Kernel("stream28", stream28_serial, stream28_parallel),
 }
 """Stream kernel by number of state arrays."""
 
@@ -179,8 +194,13 @@ def numpy_rmsprop(p, u, cache, tmp, tmp2, eta, decay, eps):
     np.subtract(p, tmp2, out=p)
 
 
-def numpy_adam(p, u, g1, g2, tmp, tmp2, eta, beta1, beta2, eps, correction1, correction2, shrink):
-    """Adam (AdamW when ``shrink`` = eta * decoupled_decay is not zero), as ``kernels.adam``."""
+def numpy_adam(p, u, g1, g2, tmp, tmp2, eta, beta1, beta2, eps, inverse_correction1,
+               inverse_correction2, shrink):
+    """Adam (AdamW when ``shrink`` = eta * decoupled_decay is not zero), as ``kernels.adam``.
+
+    g1 = b1*g1 + (1-b1)*u; g2 = b2*g2 + (1-b2)*u**2; p = p - shrink*p;
+    p = p - eta * (g1*k1) / (sqrt(g2*k2) + eps), with k_j the inverse bias corrections.
+    """
     np.multiply(g1, beta1, out=g1)
     np.multiply(u, 1.0 - beta1, out=tmp)
     np.add(g1, tmp, out=g1)
@@ -191,10 +211,10 @@ def numpy_adam(p, u, g1, g2, tmp, tmp2, eta, beta1, beta2, eps, correction1, cor
     if shrink != 0.0:
         np.multiply(p, shrink, out=tmp)
         np.subtract(p, tmp, out=p)
-    np.divide(g2, correction2, out=tmp)
+    np.multiply(g2, inverse_correction2, out=tmp)
     np.sqrt(tmp, out=tmp)
     np.add(tmp, eps, out=tmp)
-    np.divide(g1, correction1, out=tmp2)
+    np.multiply(g1, inverse_correction1, out=tmp2)
     np.multiply(tmp2, eta, out=tmp2)
     np.divide(tmp2, tmp, out=tmp2)
     np.subtract(p, tmp2, out=p)
@@ -208,7 +228,7 @@ class Rule:
         name: optimizer name, as ``ngc_optim.get_optimizer`` takes it.
         kernel: the ``kernels.Kernel``.
         slots: number of state arrays.
-        kernel_scalars: kernel arguments after the arrays (no penalty).
+        kernel_scalars: kernel arguments after the arrays (as ``opt.step`` passes them).
         numpy_fn: the NumPy implementation, called as ``(p, u, *state, *scratch, *numpy_scalars)``.
         scratch: number of scratch arrays ``numpy_fn`` needs.
         numpy_scalars: ``numpy_fn`` arguments after the arrays.
@@ -228,27 +248,49 @@ class Rule:
 
 
 def build_rules():
-    """The rules, with the default hyperparameters of the optimizers and t = ``STEP``."""
-    hyper = {name: ngc_optim.get_optimizer(name) for name in RULE_NAMES}
-    penalty = (kernels.NO_PENALTY, 0.0)
-    sgd, nag, momentum, rmsprop = (hyper[name] for name in ("sgd", "nag", "momentum", "rmsprop"))
+    """The rules, with the optimizers' default hyperparameters, at step t = ``STEP``.
+
+    The kernel scalars are taken from the optimizer (``_step_scalars``), so the
+    kernel is timed with exactly the arguments ``opt.step`` passes it.
+    """
+    optimizers = {name: ngc_optim.get_optimizer(name) for name in RULE_NAMES}
+    kernel_scalars = {name: tuple(opt._step_scalars(STEP)) for name, opt in optimizers.items()}
+    sgd, nag, momentum, rmsprop = (optimizers[name] for name in ("sgd", "nag", "momentum", "rmsprop"))
     rules = {
-        "sgd": Rule("sgd", kernels.sgd, 0, (sgd.eta, *penalty), numpy_sgd, 1, (sgd.eta,)),
-        "nag": Rule("nag", kernels.nag, 1, (nag.eta, nag.mu, STEP, *penalty), numpy_nag, 1,
-                    (nag.eta, nag.mu)),
-        "momentum": Rule("momentum", kernels.momentum, 1, (momentum.eta, momentum.mu, *penalty),
-                         numpy_momentum, 1, (momentum.eta, momentum.mu)),
-        "rmsprop": Rule("rmsprop", kernels.rmsprop, 1,
-                        (rmsprop.eta, rmsprop.decay, rmsprop.eps, *penalty), numpy_rmsprop, 2,
+        "sgd": Rule("sgd", kernels.sgd, 0, kernel_scalars["sgd"], numpy_sgd, 1, (sgd.eta,)),
+        "nag": Rule("nag", kernels.nag, 1, kernel_scalars["nag"], numpy_nag, 1, (nag.eta, nag.mu)),
+        "momentum": Rule("momentum", kernels.momentum, 1, kernel_scalars["momentum"], numpy_momentum, 1,
+                         (momentum.eta, momentum.mu)),
+        "rmsprop": Rule("rmsprop", kernels.rmsprop, 1, kernel_scalars["rmsprop"], numpy_rmsprop, 2,
                         (rmsprop.eta, rmsprop.decay, rmsprop.eps)),
     }
-    for name, decay in (("adam", 0.0), ("adamw", hyper["adamw"].decoupled_weight_decay)):
-        opt = hyper[name]
-        corrections = (1.0 - opt.beta1**STEP, 1.0 - opt.beta2**STEP)
-        common = (opt.eta, opt.beta1, opt.beta2, opt.eps, *corrections)
-        rules[name] = Rule(name, kernels.adam, 2, (*common, decay, *penalty), numpy_adam, 2,
-                           (*common, opt.eta * decay))
+    for name in ("adam", "adamw"):
+        opt = optimizers[name]
+        decay = opt.decoupled_weight_decay if name == "adamw" else 0.0
+        inverse_corrections = (1.0 / (1.0 - opt.beta1**STEP), 1.0 / (1.0 - opt.beta2**STEP))
+        rules[name] = Rule(name, kernels.adam, 2, kernel_scalars[name], numpy_adam, 2,
+                           (opt.eta, opt.beta1, opt.beta2, opt.eps, *inverse_corrections, opt.eta * decay))
     return rules
+
+
+def check_numpy_twins(rules, dtypes):
+    """Raise ``RuntimeError`` unless every NumPy implementation reproduces its kernel bit for bit.
+
+    Three steps on 1000 elements with non-zero state, so that the NumPy side of the
+    comparison provably runs the same formula, with the same roundings, as the kernel.
+    """
+    rng = np.random.default_rng(3)
+    for dtype_name in dtypes:
+        for rule in rules.values():
+            p, u, _, scratch = _arrays(rule, 1000, DTYPES[dtype_name], rng)
+            state = [np.abs(_random(1000, DTYPES[dtype_name], rng)) for _ in range(rule.slots)]
+            p_numpy, state_numpy = p.copy(), [array.copy() for array in state]
+            for _ in range(3):
+                rule.kernel.serial(p, u, *state, *rule.kernel_scalars)
+                rule.numpy_fn(p_numpy, u, *state_numpy, *scratch, *rule.numpy_scalars)
+            if not all(np.array_equal(a, b) for a, b in zip([p, *state], [p_numpy, *state_numpy])):
+                raise RuntimeError(f"the NumPy implementation of {rule.name} does not reproduce "
+                                   f"its kernel in {dtype_name}")
 
 
 def _run_batch(fn, args, count):
@@ -269,34 +311,114 @@ def _batch_count(fn, args, target):
         count = max(2 * count, min(int(count * target / max(elapsed, 1e-9)), 16 * count))
 
 
+class Batch:
+    """A candidate timed in this process: ``fn(*args)`` called ``count`` times back to back."""
+
+    remote = False
+
+    def __init__(self, fn, args):
+        self.fn = fn
+        self.args = args
+        self.count = 1
+
+    def prepare(self, target):
+        """Call once (compilation, page faults), then size a batch to about ``target`` seconds."""
+        self.fn(*self.args)
+        self.count = _batch_count(self.fn, self.args, target)
+
+    def run(self):
+        """Seconds per call over one batch."""
+        return _run_batch(self.fn, self.args, self.count)
+
+
+class RemoteBatch:
+    """A candidate timed by the torch worker process (prepared by :meth:`TorchWorker.setup`)."""
+
+    remote = True
+
+    def __init__(self, worker, index, count):
+        self.worker = worker
+        self.index = index
+        self.count = count
+
+    def prepare(self, target):
+        """Nothing to do: the worker has warmed up and sized the batch."""
+
+    def run(self):
+        """Seconds per call over one batch, timed inside the worker."""
+        return self.worker.request(command="run", index=self.index)["seconds"]
+
+
+SETTLE_SECONDS = 0.02
+"""Pause when the timing passes between this process and the torch worker.
+
+After a parallel region an OpenMP worker thread spins for a few milliseconds
+before it sleeps; the pause lets the spinning threads of one process fall asleep
+before the other process needs both cores.
+"""
+
+
 def measure(candidates, budget, min_repeats, max_rounds=400):
-    """Median seconds per call of each candidate, measured in interleaved rounds.
+    """Seconds per call of each candidate, measured in interleaved rounds.
 
     Args:
-        candidates: list of ``(fn, args)``; each is called once first (compilation,
-            page faults), then calibrated to batches of about ``budget / 10`` seconds.
+        candidates: list of :class:`Batch` or :class:`RemoteBatch`; each is
+            prepared first, with batches of about ``budget / 10`` seconds.
         budget: seconds to spend per candidate (after calibration).
         min_repeats: least number of batches per candidate.
         max_rounds: most number of batches per candidate.
 
     Returns:
-        list of median seconds per call, in the order of ``candidates``.
+        one list per candidate, in the order of ``candidates``, of its seconds per
+        call in each round; entry r of every list comes from the same round r.
     """
-    for fn, args in candidates:
-        fn(*args)
-    counts = [_batch_count(fn, args, budget / 10) for fn, args in candidates]
+    for candidate in candidates:
+        candidate.prepare(budget / 10)
     samples = [[] for _ in candidates]
     spent = 0.0
     rounds = 0
+    last_remote = None
     while rounds < max_rounds and (rounds < min_repeats or spent < budget * len(candidates)):
         for k in range(len(candidates)):
             index = (rounds + k) % len(candidates)
-            fn, args = candidates[index]
-            seconds = _run_batch(fn, args, counts[index])
+            candidate = candidates[index]
+            if last_remote is not None and candidate.remote != last_remote:
+                time.sleep(SETTLE_SECONDS)
+            last_remote = candidate.remote
+            seconds = candidate.run()
             samples[index].append(seconds)
-            spent += seconds * counts[index]
+            spent += seconds * candidate.count
         rounds += 1
-    return [statistics.median(times) for times in samples]
+    return samples
+
+
+def paired_ratio(numerators, denominators):
+    """The median over rounds of the ratio of two candidates' times in the same round.
+
+    Pairing cancels what changes between rounds, e.g. the memory bandwidth this
+    virtual machine gets, which switches between two levels every few seconds.
+    """
+    return statistics.median(a / b for a, b in zip(numerators, denominators))
+
+
+def _times(figures):
+    """All the times (floats) in ``figures``, a dict that may nest dicts."""
+    for value in figures.values():
+        if isinstance(value, dict):
+            yield from _times(value)
+        else:
+            yield value
+
+
+def least_disturbed(passes):
+    """The pass with the lowest geometric mean of its times (``pass["times"]``).
+
+    Other work on a shared machine only ever adds time, so that pass is the least
+    disturbed one. All its figures are kept together: a ratio then compares two
+    figures measured in the same interleaved rounds, never figures from passes
+    that ran while the memory bandwidth available to this machine differed.
+    """
+    return min(passes, key=lambda figures: statistics.fmean(math.log(t) for t in _times(figures["times"])))
 
 
 def _random(size, dtype, rng):
@@ -312,12 +434,19 @@ def _arrays(rule, size, dtype, rng):
     return p, u, state, scratch
 
 
-def measure_rule(rule, size, dtype, budget, min_repeats, rng):
-    """Time our kernel, the stream kernel in the same mode, and NumPy for one rule and size.
+def measure_rule(rule, size, dtype_name, budget, min_repeats, rng, worker):
+    """Time our kernel, the stream kernel in the same mode, NumPy and torch for one rule and size.
+
+    Args:
+        worker: a :class:`TorchWorker`, or None to leave torch out.
 
     Returns:
-        dict with ``mode`` ("ser"/"par") and seconds per step ``ours``, ``stream``, ``numpy``.
+        dict with ``mode`` ("ser"/"par"); ``times``: median seconds per step of
+        ``ours``, ``stream``, ``numpy`` and ``torch`` ({variant: seconds}); and
+        ``ratios``: the paired ratios ``stream``, ``numpy`` and ``torch`` ({variant:
+        ratio}), each that candidate's time over ours.
     """
+    dtype = DTYPES[dtype_name]
     ours = kernels.pick(rule.kernel, size)
     parallel = ours is rule.kernel.parallel
     stream_kernel = STREAM_KERNELS[rule.slots]
@@ -327,12 +456,22 @@ def measure_rule(rule, size, dtype, budget, min_repeats, rng):
     numpy_p = p.copy()
     numpy_state = [np.zeros(size, dtype) for _ in range(rule.slots)]
     candidates = [
-        (ours, (p, u, *state, *rule.kernel_scalars)),
-        (stream, (stream_arrays[0], u, *stream_arrays[1:])),
-        (rule.numpy_fn, (numpy_p, u, *numpy_state, *scratch, *rule.numpy_scalars)),
+        Batch(ours, (p, u, *state, *rule.kernel_scalars)),
+        Batch(stream, (stream_arrays[0], u, *stream_arrays[1:])),
+        Batch(rule.numpy_fn, (numpy_p, u, *numpy_state, *scratch, *rule.numpy_scalars)),
     ]
-    ours_s, stream_s, numpy_s = measure(candidates, budget, min_repeats)
-    return {"mode": "par" if parallel else "ser", "ours": ours_s, "stream": stream_s, "numpy": numpy_s}
+    remote = worker.setup(dtype_name, size, rule.name, budget / 10) if worker else {}
+    variants = list(remote)
+    candidates += remote.values()
+    ours_s, stream_s, numpy_s, *torch_s = measure(candidates, budget, min_repeats)
+    return {
+        "mode": "par" if parallel else "ser",
+        "times": {"ours": statistics.median(ours_s), "stream": statistics.median(stream_s),
+                  "numpy": statistics.median(numpy_s),
+                  "torch": {variant: statistics.median(s) for variant, s in zip(variants, torch_s)}},
+        "ratios": {"stream": paired_ratio(stream_s, ours_s), "numpy": paired_ratio(numpy_s, ours_s),
+                   "torch": {variant: paired_ratio(s, ours_s) for variant, s in zip(variants, torch_s)}},
+    }
 
 
 def torch_available():
@@ -340,52 +479,110 @@ def torch_available():
     return importlib.util.find_spec("torch") is not None
 
 
-def run_torch_worker_process(dtype_name, size, rule_names, budget, min_repeats):
-    """Run ``--torch-worker`` in a subprocess for one dtype and size.
+class TorchWorker:
+    """This script run with ``--torch-worker``: times torch.optim batches on request.
 
-    Returns:
-        ``(info, times, error)``: the worker's torch version and thread count, its
-        times as {rule: {variant: seconds}}, and an error message (or None).
+    The two processes exchange one JSON object a line over the worker's stdin and
+    stdout, so that torch batches interleave with the Numba batches of the same
+    row without torch ever being imported here.
     """
-    rules = [name for name in rule_names if name in TORCH_VARIANTS]
-    if not rules:
-        return None, {}, None
-    command = [sys.executable, os.path.abspath(__file__), "--torch-worker", "--dtypes", dtype_name,
-               "--sizes", str(size), "--rules", *rules, "--budget", str(budget),
-               "--min-repeats", str(min_repeats)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        lines = result.stderr.strip().splitlines()
-        return None, {}, f"torch worker failed ({result.returncode}): {lines[-1] if lines else ''}"
-    report = json.loads(result.stdout)
-    return report["info"], report["times"][str(size)], None
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--torch-worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.info = self._reply()
+        self.errors = {}
+
+    def _reply(self):
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"torch worker exited with code {self.process.wait()}")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"torch worker: {reply['error']}")
+        return reply
+
+    def request(self, **message):
+        """Send one request and return the worker's reply (a dict)."""
+        self.process.stdin.write(json.dumps(message) + "\n")
+        return self._reply()
+
+    def setup(self, dtype_name, size, rule_name, target):
+        """Build, warm up and size the torch variants of one rule.
+
+        Returns:
+            {variant: :class:`RemoteBatch`} for the variants that work; the others
+            are left out and their error is kept in ``errors``.
+        """
+        if rule_name not in TORCH_VARIANTS:
+            return {}
+        reply = self.request(command="setup", dtype=dtype_name, size=size, rule=rule_name,
+                             target=target)
+        batches = {}
+        for index, (variant, count) in enumerate(zip(TORCH_VARIANTS[rule_name], reply["counts"])):
+            if count is None:
+                self.errors[(rule_name, variant, dtype_name)] = reply["errors"][variant]
+            else:
+                batches[variant] = RemoteBatch(self, index, count)
+        return batches
+
+    def close(self):
+        """Ask the worker to exit and wait for it."""
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait()
 
 
-def torch_worker(args):
-    """Time torch.optim on CPU and print the medians as JSON: {"info": ..., "times": {N: {rule: {variant: s}}}}."""
-    import torch
+def torch_worker():
+    """Serve timing requests (``--torch-worker``): read JSON lines on stdin, answer on stdout.
 
-    dtype = getattr(torch, args.dtypes[0])
+    Requests: ``{"command": "setup", "dtype", "size", "rule", "target"}`` builds the
+    torch variants of a rule (``TORCH_VARIANTS``) with ``p.grad`` set, steps each
+    once and sizes its batches to ``target`` seconds, answering ``{"counts": [...],
+    "errors": {variant: message}}`` (count None for a variant that fails);
+    ``{"command": "run", "index"}`` times one batch of a variant, answering
+    ``{"seconds": seconds per step}``. The first line sent is ``{"version", "threads"}``;
+    end of input ends the worker.
+    """
+    try:
+        import torch
+    except ImportError as error:
+        print(json.dumps({"error": str(error)}), flush=True)
+        return
+    print(json.dumps({"version": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
     rules = build_rules()
-    times = {}
-    for size in args.sizes:
-        generator = torch.Generator().manual_seed(size)
-        grad = torch.randn(size, dtype=dtype, generator=generator)
-        labels, candidates = [], []
-        for name in args.rules:
-            for variant in TORCH_VARIANTS.get(name, ()):
-                param = torch.nn.Parameter(torch.randn(size, dtype=dtype, generator=generator))
-                param.grad = grad
-                optimizer = _torch_optimizer(torch, name, variant, param, rules[name])
-                labels.append((name, variant))
-                candidates.append((optimizer.step, ()))
-        medians = measure(candidates, args.budget, args.min_repeats)
-        per_rule = {}
-        for (name, variant), seconds in zip(labels, medians):
-            per_rule.setdefault(name, {})[variant] = seconds
-        times[str(size)] = per_rule
-    info = {"version": torch.__version__, "threads": torch.get_num_threads()}
-    print(json.dumps({"info": info, "times": times}))
+    steps, counts = [], []
+    for line in sys.stdin:
+        message = json.loads(line)
+        try:
+            if message["command"] == "setup":
+                steps, counts, errors = [], [], {}
+                dtype = getattr(torch, message["dtype"])
+                size = message["size"]
+                generator = torch.Generator().manual_seed(size)
+                grad = torch.randn(size, dtype=dtype, generator=generator)
+                for variant in TORCH_VARIANTS[message["rule"]]:
+                    param = torch.nn.Parameter(torch.randn(size, dtype=dtype, generator=generator))
+                    param.grad = grad
+                    try:
+                        optimizer = _torch_optimizer(torch, message["rule"], variant, param,
+                                                     rules[message["rule"]])
+                        optimizer.step()
+                    except (RuntimeError, ValueError, TypeError) as error:
+                        steps.append(None)
+                        counts.append(None)
+                        errors[variant] = f"{type(error).__name__}: {error}"
+                        continue
+                    steps.append(optimizer.step)
+                    counts.append(_batch_count(optimizer.step, (), message["target"]))
+                reply = {"counts": counts, "errors": errors}
+            else:
+                index = message["index"]
+                reply = {"seconds": _run_batch(steps[index], (), counts[index])}
+        except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
+            reply = {"error": f"{type(error).__name__}: {error}"}
+        print(json.dumps(reply), flush=True)
 
 
 def _torch_optimizer(torch, name, variant, param, rule):
@@ -402,13 +599,13 @@ def _torch_optimizer(torch, name, variant, param, rule):
     eta, beta1, beta2, eps = scalars[:4]
     if name == "adam":
         return torch.optim.Adam([param], lr=eta, betas=(beta1, beta2), eps=eps, **flags)
-    decay = rule.kernel_scalars[6]
+    decay = ngc_optim.get_optimizer("adamw").decoupled_weight_decay
     return torch.optim.AdamW([param], lr=eta, betas=(beta1, beta2), eps=eps, weight_decay=decay, **flags)
 
 
 def format_size(size):
     """``1000`` -> ``1e3``, ``16000000`` -> ``1.6e7``."""
-    exponent = int(math.floor(math.log10(size)))
+    exponent = len(str(size)) - 1
     mantissa = size / 10**exponent
     if abs(mantissa - round(mantissa, 2)) > 1e-9 or exponent < 3:
         return str(size)
@@ -425,10 +622,9 @@ def format_us(seconds):
     return f"{us:.0f}"
 
 
-def _ratio(numerator, denominator, suffix="x"):
-    if numerator is None or denominator is None:
-        return "-"
-    return f"{numerator / denominator:.2f}{suffix}"
+def _times_x(ratio):
+    """A ratio as ``1.23x``, or ``-`` for None."""
+    return "-" if ratio is None else f"{ratio:.2f}x"
 
 
 def _gbps(bytes_per_step, seconds):
@@ -440,53 +636,47 @@ THROUGHPUT_HEADER = (f"{'N':>7} {'rule':<8} {'mode':<4} {'B/el':>4} {'ours us':>
                      f"{'plain':>6} {'foreach':>7} {'fused':>6}")
 
 
-def throughput_row(size, rule, itemsize, result, torch_times):
+def throughput_row(size, rule, itemsize, result):
     """One line of the throughput table."""
+    times, ratios = result["times"], result["ratios"]
     bytes_per_step = rule.bytes_per_element(itemsize) * size
-    ours_gbps = _gbps(bytes_per_step, result["ours"])
-    stream_gbps = _gbps(bytes_per_step, result["stream"])
-    torch_cells = [_ratio(torch_times.get(column), result["ours"]) if column in torch_times else "-"
-                   for column in TORCH_COLUMNS]
+    torch_cells = [_times_x(ratios["torch"].get(column)) for column in TORCH_COLUMNS]
     return (f"{format_size(size):>7} {rule.name:<8} {result['mode']:<4} "
-            f"{rule.bytes_per_element(itemsize):>4} {format_us(result['ours']):>9} {ours_gbps:>6.1f} "
-            f"{stream_gbps:>6.1f} {100 * ours_gbps / stream_gbps:>6.0f}% "
-            f"{format_us(result['numpy']):>9} {_ratio(result['numpy'], result['ours']):>7} | "
+            f"{rule.bytes_per_element(itemsize):>4} {format_us(times['ours']):>9} "
+            f"{_gbps(bytes_per_step, times['ours']):>6.1f} {_gbps(bytes_per_step, times['stream']):>6.1f} "
+            f"{100 * ratios['stream']:>6.0f}% "
+            f"{format_us(times['numpy']):>9} {_times_x(ratios['numpy']):>7} | "
             f"{torch_cells[0]:>6} {torch_cells[1]:>7} {torch_cells[2]:>6}")
 
 
-def run_throughput(args, rules, use_torch):
+def run_throughput(args, rules, worker):
     """Measure and print the throughput table of every dtype.
 
+    Args:
+        worker: a :class:`TorchWorker`, or None to leave torch out.
+
     Returns:
-        ``(results, torch_info)``: results keyed by (dtype name, N, rule name), each
-        a dict as :func:`measure_rule` returns plus ``"torch"``: {variant: seconds}.
+        results keyed by (dtype name, N, rule name), each a dict as :func:`measure_rule` returns.
     """
     rng = np.random.default_rng(0)
     results = {}
-    torch_info = None
     for dtype_name in args.dtypes:
-        dtype = DTYPES[dtype_name]
-        itemsize = np.dtype(dtype).itemsize
+        itemsize = np.dtype(DTYPES[dtype_name]).itemsize
         print(f"\n== Throughput, {dtype_name}: time per step and bandwidth "
               f"(torch columns: torch time / ours) ==")
         print(THROUGHPUT_HEADER)
         print("-" * len(THROUGHPUT_HEADER))
         for size in args.sizes:
-            block = {name: measure_rule(rules[name], size, dtype, args.budget, args.min_repeats, rng)
-                     for name in args.rules}
-            torch_times = {}
-            if use_torch:
-                info, torch_times, error = run_torch_worker_process(
-                    dtype_name, size, args.rules, args.budget, args.min_repeats)
-                torch_info = info or torch_info
-                if error:
-                    print(f"  {error}")
+            passes = [{name: measure_rule(rules[name], size, dtype_name, args.budget, args.min_repeats,
+                                          rng, worker)
+                       for name in args.rules}
+                      for _ in range(args.passes)]
             for name in args.rules:
-                block[name]["torch"] = torch_times.get(name, {})
-                results[(dtype_name, size, name)] = block[name]
-                print(throughput_row(size, rules[name], itemsize, block[name], block[name]["torch"]))
+                result = least_disturbed([block[name] for block in passes])
+                results[(dtype_name, size, name)] = result
+                print(throughput_row(size, rules[name], itemsize, result))
             sys.stdout.flush()
-    return results, torch_info
+    return results
 
 
 def _call_each(fn, argument_lists):
@@ -499,7 +689,8 @@ def measure_api(rule, count, dtype, budget, min_repeats, rng):
     """Seconds per parameter array of ``opt.step``, the direct kernel call and NumPy, N = ``API_SIZE``.
 
     Returns:
-        dict with ``step``, ``kernel`` and ``numpy``.
+        dict with ``times`` (median seconds per array of ``step``, ``kernel`` and
+        ``numpy``) and ``ratios`` (``numpy``: NumPy time / ``opt.step`` time, paired).
     """
     optimizer = ngc_optim.get_optimizer(rule.name)
     params = {f"w{i}": _random(API_SIZE, dtype, rng) for i in range(count)}
@@ -513,12 +704,15 @@ def measure_api(rule, count, dtype, budget, min_repeats, rng):
         numpy_arguments.append((p.copy(), update, *[s.copy() for s in slots], *scratch,
                                 *rule.numpy_scalars))
     candidates = [
-        (optimizer.step, (params, updates, state)),
-        (_call_each, (kernel, kernel_arguments)),
-        (_call_each, (rule.numpy_fn, numpy_arguments)),
+        Batch(optimizer.step, (params, updates, state)),
+        Batch(_call_each, (kernel, kernel_arguments)),
+        Batch(_call_each, (rule.numpy_fn, numpy_arguments)),
     ]
     step_s, kernel_s, numpy_s = measure(candidates, budget, min_repeats)
-    return {"step": step_s / count, "kernel": kernel_s / count, "numpy": numpy_s / count}
+    return {"times": {"step": statistics.median(step_s) / count,
+                      "kernel": statistics.median(kernel_s) / count,
+                      "numpy": statistics.median(numpy_s) / count},
+            "ratios": {"numpy": paired_ratio(numpy_s, step_s)}}
 
 
 def api_limit(rule_name):
@@ -540,19 +734,21 @@ def run_api(args, rules):
     results = {}
     print(f"\n== Object API at N = {format_size(API_SIZE)}: microseconds per parameter array "
           f"(opt.step vs direct kernel call vs NumPy) ==")
+    print("(verdict: met when opt.step is within the limit and at least 5x faster than NumPy)")
     print(API_HEADER)
     print("-" * len(API_HEADER))
     for dtype_name in args.dtypes:
         for name in args.rules:
             for count in API_ARRAY_COUNTS:
-                result = measure_api(rules[name], count, DTYPES[dtype_name], args.budget,
-                                     args.min_repeats, rng)
+                result = least_disturbed([measure_api(rules[name], count, DTYPES[dtype_name],
+                                                      args.budget, args.min_repeats, rng)
+                                          for _ in range(args.passes)])
                 results[(dtype_name, name, count)] = result
-                met = result["step"] <= api_limit(name) and result["numpy"] >= 5 * result["step"]
-                print(f"{dtype_name:<7} {name:<8} {count:>6} {format_us(result['step']):>8} "
-                      f"{format_us(result['kernel']):>9} {format_us(result['numpy']):>8} "
-                      f"{format_us(result['step'] - result['kernel']):>11} "
-                      f"{_ratio(result['numpy'], result['step']):>7} "
+                times, numpy_ratio = result["times"], result["ratios"]["numpy"]
+                met = times["step"] <= api_limit(name) and numpy_ratio >= 5
+                print(f"{dtype_name:<7} {name:<8} {count:>6} {format_us(times['step']):>8} "
+                      f"{format_us(times['kernel']):>9} {format_us(times['numpy']):>8} "
+                      f"{format_us(times['step'] - times['kernel']):>11} {_times_x(numpy_ratio):>7} "
                       f"{format_us(api_limit(name)):>8}  {'met' if met else 'NOT MET'}")
                 sys.stdout.flush()
     return results
@@ -632,6 +828,7 @@ class TargetReport:
             self.lines.append((text, value, "met" if met else "NOT MET"))
 
     def print(self):
+        """Print the targets, one a line."""
         width = max(len(text) for text, _, _ in self.lines)
         print("\n== Targets ==")
         for text, value, verdict in self.lines:
@@ -644,13 +841,11 @@ def evaluate_targets(results, api, warm):
 
     def stream_share(size, name):
         result = results.get(("float32", size, name))
-        return None if result is None else result["stream"] / result["ours"]
+        return None if result is None else result["ratios"]["stream"]
 
     def torch_ratio(size, name, variant):
         result = results.get(("float32", size, name))
-        if result is None or variant not in result["torch"]:
-            return None
-        return result["torch"][variant] / result["ours"]
+        return None if result is None else result["ratios"]["torch"].get(variant)
 
     big = 16 * 10**6
     for name in ("adam", "nag", "sgd"):
@@ -671,14 +866,14 @@ def evaluate_targets(results, api, warm):
                        None if share is None else f"{100 * share:.0f}%",
                        share is not None and share >= 0.85)
     if api:
-        worst_step = max(api, key=lambda key: api[key]["step"] / api_limit(key[1]))
-        step = api[worst_step]["step"]
-        report.add("N=1e3: opt.step <= 2 us per array (sgd/nag <= 1 us), all rules and dtypes",
+        worst_step = max(api, key=lambda key: api[key]["times"]["step"] / api_limit(key[1]))
+        step = api[worst_step]["times"]["step"]
+        report.add("N=1e3: opt.step <= 2 us per array (sgd/nag <= 1 us), all measured rules, dtypes",
                    f"worst {worst_step[1]} {worst_step[0]} x{worst_step[2]}: {format_us(step)} us",
-                   all(result["step"] <= api_limit(key[1]) for key, result in api.items()))
-        worst_numpy = min(api, key=lambda key: api[key]["numpy"] / api[key]["step"])
-        ratio = api[worst_numpy]["numpy"] / api[worst_numpy]["step"]
-        report.add("N=1e3: opt.step >= 5x faster than NumPy, all rules and dtypes",
+                   all(result["times"]["step"] <= api_limit(key[1]) for key, result in api.items()))
+        worst_numpy = min(api, key=lambda key: api[key]["ratios"]["numpy"])
+        ratio = api[worst_numpy]["ratios"]["numpy"]
+        report.add("N=1e3: opt.step >= 5x faster than NumPy, all measured rules, dtypes",
                    f"worst {worst_numpy[1]} {worst_numpy[0]} x{worst_numpy[2]}: {ratio:.2f}x",
                    ratio >= 5)
     else:
@@ -715,63 +910,98 @@ def _threading_layer():
     return numba.threading_layer()
 
 
+def _load_average():
+    """The 1, 5 and 15 minute load averages, a hint of how busy the machine was."""
+    try:
+        return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
 def print_header(torch_note):
     """Print the machine, the library's settings and (unless None) the state of torch."""
     print("ngc_optim optimizer benchmark")
     print(f"  machine: {_cpu_name()}, {os.cpu_count()} logical CPUs; Python {platform.python_version()}, "
           f"NumPy {np.__version__}, Numba {numba.__version__} "
           f"({_threading_layer()} threading layer, {numba.config.NUMBA_NUM_THREADS} threads)")
-    print(f"  ngc_optim {ngc_optim.__version__}: parallel={config.PARALLEL}, "
-          f"threshold={config.PARALLEL_THRESHOLD} (2**{math.log2(max(config.PARALLEL_THRESHOLD, 1)):g}), "
+    thresholds = ", ".join(f"{rule} 2**{math.log2(max(size, 1)):g}" for rule, size in config.PARALLEL_THRESHOLDS.items())
+    print(f"  ngc_optim {ngc_optim.__version__}: parallel={config.PARALLEL}, thresholds: {thresholds}, "
           f"fastmath={config.FASTMATH}, cache={config.CACHE}")
     if torch_note:
         print(f"  torch: {torch_note}")
+    print(f"  {_load_average()} at start")
 
 
 def run_default(args):
     """The default run: throughput, object API, start-up, targets."""
     rules = build_rules()
-    use_torch = not args.no_torch and torch_available()
-    if args.no_torch:
-        torch_note = "skipped (--no-torch)"
-    elif use_torch:
-        torch_note = "measured in a subprocess per dtype and size (--torch-worker)"
-    else:
+    check_numpy_twins(rules, args.dtypes)
+    worker, torch_note = None, "skipped (--no-torch)"
+    if not args.no_torch and not torch_available():
         torch_note = f"not importable by {sys.executable}: torch columns skipped"
+    elif not args.no_torch:
+        try:
+            worker = TorchWorker()
+        except RuntimeError as error:
+            torch_note = f"{error}: torch columns skipped"
+        else:
+            torch_note = (f"{worker.info['version']}, {worker.info['threads']} threads, in a worker "
+                          f"subprocess (--torch-worker) whose batches interleave with ours")
     print_header(torch_note)
     print(TARGETS_TEXT)
     print(f"Timing: median over interleaved batches, budget {args.budget:g} s per candidate, "
-          f">= {args.min_repeats} batches; Adam/NAG run with t = {STEP}.")
-    results, torch_info = run_throughput(args, rules, use_torch)
-    if torch_info:
-        print(f"(torch {torch_info['version']}, {torch_info['threads']} threads; "
-              f"plain = foreach=False; momentum = SGD(momentum), rmsprop = RMSprop, same formulas)")
+          f">= {args.min_repeats} batches, least disturbed of {args.passes} pass(es); "
+          f"Adam/NAG run with t = {STEP}.")
+    try:
+        results = run_throughput(args, rules, worker)
+    finally:
+        if worker:
+            worker.close()
+    if worker:
+        print("(torch: plain = foreach=False; momentum = SGD(momentum), rmsprop = RMSprop: the same "
+              "formulas; NAG has no torch counterpart)")
+        for (name, variant, dtype_name), error in sorted(worker.errors.items()):
+            print(f"(torch {name} {variant} {dtype_name} failed: {error})")
     api = {} if args.skip_api else run_api(args, rules)
     warm = None
     if not args.skip_startup:
         _, warm = run_startup(args.warm_runs)
     evaluate_targets(results, api, warm).print()
+    print(f"\n{_load_average()} at end")
 
 
-def crossover_size(sizes, serial, parallel):
-    """The smallest size from which the parallel time is below the serial time at every size, or None."""
+def crossover_size(sizes, speedups):
+    """The smallest size from which the parallel kernel is faster (speedup > 1) at every size, or None."""
     found = None
-    for size, serial_s, parallel_s in sorted(zip(sizes, serial, parallel), reverse=True):
-        if parallel_s >= serial_s:
+    for size, speedup in sorted(zip(sizes, speedups), reverse=True):
+        if speedup <= 1:
             break
         found = size
     return found
+
+
+def _serial_and_parallel(rule, size, budget, min_repeats, rng):
+    """Seconds per step of the serial and the parallel kernel of ``rule`` on float32 arrays of ``size``."""
+    p, u, state, _ = _arrays(rule, size, np.float32, rng)
+    p_parallel, state_parallel = p.copy(), [s.copy() for s in state]
+    serial_s, parallel_s = measure(
+        [Batch(rule.kernel.serial, (p, u, *state, *rule.kernel_scalars)),
+         Batch(rule.kernel.parallel, (p_parallel, u, *state_parallel, *rule.kernel_scalars))],
+        budget, min_repeats)
+    return {"times": {"serial": statistics.median(serial_s), "parallel": statistics.median(parallel_s)},
+            "ratios": {"speedup": paired_ratio(serial_s, parallel_s)}}
 
 
 def run_crossover(args):
     """Time serial against parallel kernels in float32 for N = 2**12 .. 2**22 and print the crossover."""
     print_header(None)
     print(f"Crossover, float32: serial vs prange kernel, median over interleaved batches "
-          f"(budget {args.budget:g} s, >= {args.min_repeats} batches); ser/par > 1: parallel faster.")
+          f"(budget {args.budget:g} s, >= {args.min_repeats} batches, least disturbed of {args.passes} "
+          f"pass(es)); ratio = serial / parallel time (median of paired rounds), > 1: parallel faster.")
     rules = build_rules()
     rng = np.random.default_rng(2)
     sizes = [2**exponent for exponent in CROSSOVER_EXPONENTS]
-    timings = {name: ([], []) for name in args.rules}
+    speedups = {name: [] for name in args.rules}
     header = f"{'N':>10} " + " ".join(f"{name:>18}" for name in args.rules)
     print(header)
     print(f"{'':>10} " + " ".join(f"{'ser us/par us/ratio':>18}" for _ in args.rules))
@@ -780,27 +1010,21 @@ def run_crossover(args):
         cells = []
         for name in args.rules:
             rule = rules[name]
-            p, u, state, _ = _arrays(rule, size, np.float32, rng)
-            p_parallel, state_parallel = p.copy(), [s.copy() for s in state]
-            serial_s, parallel_s = measure(
-                [(rule.kernel.serial, (p, u, *state, *rule.kernel_scalars)),
-                 (rule.kernel.parallel, (p_parallel, u, *state_parallel, *rule.kernel_scalars))],
-                args.budget, args.min_repeats)
-            timings[name][0].append(serial_s)
-            timings[name][1].append(parallel_s)
-            cells.append(f"{format_us(serial_s)}/{format_us(parallel_s)}/{serial_s / parallel_s:.2f}")
+            best = least_disturbed([_serial_and_parallel(rule, size, args.budget, args.min_repeats, rng)
+                                    for _ in range(args.passes)])
+            speedup = best["ratios"]["speedup"]
+            speedups[name].append(speedup)
+            cells.append(f"{format_us(best['times']['serial'])}/{format_us(best['times']['parallel'])}/"
+                          f"{speedup:.2f}")
         print(f"{'2**' + str(exponent):>10} " + " ".join(f"{cell:>18}" for cell in cells))
         sys.stdout.flush()
     print("\nSmallest N from which the parallel kernel is faster at every larger size:")
-    found = {name: crossover_size(sizes, *timings[name]) for name in args.rules}
+    found = {name: crossover_size(sizes, speedups[name]) for name in args.rules}
     for name, size in found.items():
-        print(f"  {name:<8} {'never' if size is None else f'2**{int(math.log2(size))} = {size}'}")
-    if all(size is not None for size in found.values()):
-        overall = max(found.values())
-        print(f"  all rules: 2**{int(math.log2(overall))} = {overall} "
-              f"(configured threshold: {config.PARALLEL_THRESHOLD})")
-    else:
-        print(f"  all rules: none (configured threshold: {config.PARALLEL_THRESHOLD})")
+        measured = "never" if size is None else f"2**{size.bit_length() - 1} = {size}"
+        configured = config.PARALLEL_THRESHOLDS[ngc_optim.OPTIMIZERS[name].kernel.name]
+        print(f"  {name:<8} {measured:<16} (configured threshold: {configured})")
+    print(f"\n{_load_average()} at end")
 
 
 def _size(text):
@@ -811,9 +1035,9 @@ def _size(text):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        description="Benchmark ngc_optim's optimizer kernels against a same-traffic stream kernel, "
-                    "NumPy and torch.optim; see the module docstring for how to read the ratios.")
+    """The command line options, with the defaults that depend on ``--quick`` filled in."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=_size, nargs="+", default=None, metavar="N",
                         help="array sizes, e.g. 1e3 1.6e7 (default: 1e3 1e4 1e5 1e6 1.6e7)")
     parser.add_argument("--dtypes", nargs="+", choices=sorted(DTYPES), default=list(DTYPES),
@@ -824,6 +1048,9 @@ def parse_args(argv):
                         help="seconds of timing per candidate and row (default 0.3, --quick 0.05)")
     parser.add_argument("--min-repeats", type=int, default=None,
                         help="least number of timed batches per candidate (default 5, --quick 3)")
+    parser.add_argument("--passes", type=int, default=None,
+                        help="measure every row this many times and report the least disturbed "
+                             "pass (default 2, --quick 1)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: N = 1e3 and 1e4, short budget, no start-up measurement")
     parser.add_argument("--no-torch", action="store_true", help="skip the torch comparison")
@@ -842,10 +1069,12 @@ def parse_args(argv):
         args.budget = 0.05 if args.quick else 0.3
     if args.min_repeats is None:
         args.min_repeats = 3 if args.quick else 5
+    if args.passes is None:
+        args.passes = 1 if args.quick else 2
     if args.quick:
         args.skip_startup = True
-    if args.budget <= 0 or args.min_repeats < 1 or args.warm_runs < 1:
-        parser.error("--budget, --min-repeats and --warm-runs must be positive")
+    if args.budget <= 0 or min(args.min_repeats, args.passes, args.warm_runs) < 1:
+        parser.error("--budget, --min-repeats, --passes and --warm-runs must be positive")
     return args
 
 
@@ -853,7 +1082,7 @@ def main(argv=None):
     """Entry point; see ``--help``."""
     args = parse_args(argv)
     if args.torch_worker:
-        torch_worker(args)
+        torch_worker()
     elif args.crossover:
         run_crossover(args)
     else:

@@ -5,10 +5,16 @@ imported, because Numba applies them at decoration time:
 
 ``NGC_OPTIM_PARALLEL`` (default ``1``)
     ``0`` never runs the ``prange`` kernels.
-``NGC_OPTIM_PARALLEL_THRESHOLD`` (default ``131072``)
-    Arrays with at least this many elements take the ``prange`` kernel. Measured
-    with ``benchmarks/bench_optim.py --crossover`` on a 2-core machine: below
-    about 2**17 elements waking the worker threads costs more than it saves.
+``NGC_OPTIM_PARALLEL_THRESHOLD`` (default: per rule, see ``PARALLEL_THRESHOLDS``)
+    Arrays with at least this many elements take the ``prange`` kernel; when set,
+    one threshold for every rule. The defaults are twice the crossover measured
+    with ``benchmarks/bench_optim.py --crossover`` on a 2-core machine (the
+    smallest size from which the parallel kernel was faster at every larger size:
+    2**16 for SGD, 2**15 for NAG, 2**14 for the others, whose division and square
+    root make them compute-bound in cache). The margin is there because a
+    parallel region stalls for a whole scheduler time slice (milliseconds) when
+    another process holds the second core: on a busy shared machine set
+    ``NGC_OPTIM_PARALLEL=0``.
 ``NGC_OPTIM_CACHE`` (default ``1``)
     ``0`` disables Numba's on-disk cache.
 ``NGC_OPTIM_FASTMATH`` (default ``0``)
@@ -20,7 +26,7 @@ imported, because Numba applies them at decoration time:
 
 import os
 
-__all__ = ["CACHE", "FASTMATH", "PARALLEL", "PARALLEL_THRESHOLD", "jit_options"]
+__all__ = ["CACHE", "FASTMATH", "PARALLEL", "PARALLEL_THRESHOLDS", "jit_options"]
 
 
 def _flag(name, default):
@@ -44,7 +50,11 @@ def _count(name, default):
 
 
 PARALLEL = _flag("NGC_OPTIM_PARALLEL", "1")
-PARALLEL_THRESHOLD = _count("NGC_OPTIM_PARALLEL_THRESHOLD", 2**17)
+_MEASURED_CROSSOVER = {"sgd": 2**16, "nag": 2**15, "momentum": 2**14, "rmsprop": 2**14, "adam": 2**14}
+if "NGC_OPTIM_PARALLEL_THRESHOLD" in os.environ:
+    PARALLEL_THRESHOLDS = dict.fromkeys(_MEASURED_CROSSOVER, _count("NGC_OPTIM_PARALLEL_THRESHOLD", 0))
+else:
+    PARALLEL_THRESHOLDS = {rule: 2 * size for rule, size in _MEASURED_CROSSOVER.items()}
 FASTMATH = _flag("NGC_OPTIM_FASTMATH", "0")
 CACHE = _flag("NGC_OPTIM_CACHE", "1") and not FASTMATH
 

@@ -32,11 +32,12 @@ L2 = 2
 
 
 class Kernel:
-    """A serial and a ``prange`` compilation of one update rule."""
+    """A serial and a ``prange`` compilation of the update rule ``name``."""
 
-    __slots__ = ("parallel", "serial")
+    __slots__ = ("name", "parallel", "serial")
 
-    def __init__(self, serial, parallel):
+    def __init__(self, name, serial, parallel):
+        self.name = name
         self.serial = serial
         self.parallel = parallel
 
@@ -57,12 +58,12 @@ def _serial_and_parallel(func):
         copy.__doc__ = func.__doc__
         copy.__module__ = func.__module__
         variants.append(njit(**config.jit_options(parallel))(copy))
-    return Kernel(*variants)
+    return Kernel(func.__name__.lstrip("_"), *variants)
 
 
 def pick(kernel, size):
     """The variant of ``kernel`` to run on ``size`` elements (see :mod:`ngc_optim.config`)."""
-    if config.PARALLEL and size >= config.PARALLEL_THRESHOLD:
+    if config.PARALLEL and size >= config.PARALLEL_THRESHOLDS[kernel.name]:
         return kernel.parallel
     return kernel.serial
 

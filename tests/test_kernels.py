@@ -46,9 +46,11 @@ def test_serial_and_parallel_are_bit_identical(rule, dtype, size, penalty):
 
 def test_pick_chooses_by_size(monkeypatch):
     monkeypatch.setattr(kernels.config, "PARALLEL", True)
-    monkeypatch.setattr(kernels.config, "PARALLEL_THRESHOLD", 100)
+    monkeypatch.setitem(kernels.config.PARALLEL_THRESHOLDS, "sgd", 100)
     assert kernels.pick(kernels.sgd, 99) is kernels.sgd.serial
     assert kernels.pick(kernels.sgd, 100) is kernels.sgd.parallel
+    assert {kernel.name for kernel in (kernels.sgd, kernels.nag, kernels.momentum, kernels.rmsprop,
+                                       kernels.adam)} == set(kernels.config.PARALLEL_THRESHOLDS)
     monkeypatch.setattr(kernels.config, "PARALLEL", False)
     assert kernels.pick(kernels.sgd, 10**9) is kernels.sgd.serial
 

@@ -10,7 +10,7 @@ import naive
 from cases import CASES, case_id
 
 DTYPES = [np.float32, np.float64]
-PARALLEL_SIZE = config.PARALLEL_THRESHOLD + 3
+PARALLEL_SIZE = max(config.PARALLEL_THRESHOLDS.values()) + 3
 
 
 def random_problem(shape, dtype, steps, seed):
