@@ -30,6 +30,7 @@ import json
 import math
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
@@ -118,8 +119,10 @@ def _nested_get(tree, group):
 
 
 def _chunks(array):
-    rows = max(1, _CHUNK_BYTES // max(1, array[0].nbytes))
-    return (min(rows, array.shape[0]), *array.shape[1:])
+    """Chunks of whole rows, about _CHUNK_BYTES each, as even as the rows allow (little padding)."""
+    rows = array.shape[0]
+    count = -(-rows // max(1, _CHUNK_BYTES // max(1, array[0].nbytes)))
+    return (-(-rows // count), *array.shape[1:])
 
 
 def _write_array(group, name, array, compression):
@@ -155,25 +158,32 @@ def _read_direct(path, dataset):
     """Read chunk by chunk straight into the result, verifying each checksum with the fast kernel.
 
     A chunk's bytes land at their place in the result; its 4 checksum bytes spill
-    into the start of the next chunk's place, which the next read overwrites. The
-    last chunk, which may be padded, goes through a scratch buffer.
+    into the start of the next chunk's place (they are taken before the next read
+    overwrites them). The last chunk, which may be padded, goes through a scratch
+    buffer. A worker thread verifies chunk k (the kernel releases the GIL) while
+    this thread reads chunk k + 1.
     """
     out = np.empty(dataset.shape, dataset.dtype)
     flat = out.reshape(-1).view(np.uint8)
     rows = dataset.chunks[0]
     size = math.prod(dataset.chunks) * dataset.dtype.itemsize
     scratch = np.empty(size + 4, np.uint8)
-    for start in range(0, dataset.shape[0], rows):
-        offset = start * (size // rows)
-        last = offset + size + 4 > flat.size
-        target = scratch if last else flat[offset:offset + size + 4]
-        mask, read = dataset.id.read_direct_chunk((start,) + (0,) * (dataset.ndim - 1), out=target)
-        if mask != 0 or len(read) != size + 4 \
-                or fletcher32(target[:size]) != int.from_bytes(target[size:size + 4].tobytes(), "little"):
-            raise CheckpointError(f"{path}: dataset {dataset.name}: chunk at row {start} fails its "
-                                  f"checksum (damaged file)")
-        if last:
-            flat[offset:] = scratch[:flat.size - offset]
+    checks = []
+    with ThreadPoolExecutor(max_workers=1) as verifier:
+        for start in range(0, dataset.shape[0], rows):
+            offset = start * (size // rows)
+            last = offset + size + 4 > flat.size
+            target = scratch if last else flat[offset:offset + size + 4]
+            mask, read = dataset.id.read_direct_chunk((start,) + (0,) * (dataset.ndim - 1), out=target)
+            stored = int.from_bytes(target[size:size + 4].tobytes(), "little")
+            valid = mask == 0 and len(read) == size + 4
+            checks.append((start, valid, stored, verifier.submit(fletcher32, target[:size])))
+            if last:
+                flat[offset:] = scratch[:flat.size - offset]
+        for start, valid, stored, checksum in checks:
+            if not valid or checksum.result() != stored:
+                raise CheckpointError(f"{path}: dataset {dataset.name}: chunk at row {start} fails its "
+                                      f"checksum (damaged file)")
     return out
 
 
