@@ -241,7 +241,9 @@ def save_checkpoint(path, params, optimizers=None, *, step=None, metadata=None, 
     hyperparameters = {group: _json(path, f"optimizers[{group!r}] hyperparameters",
                                     optimizer.get_hyperparameters())
                        for group, (optimizer, _) in optimizers.items()}
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = path.parent
+    if not directory.is_dir():
+        raise CheckpointError(f"{path}: directory {str(directory)!r} does not exist")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "r+b") as stream:

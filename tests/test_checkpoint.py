@@ -214,6 +214,7 @@ def test_newer_format_version_and_foreign_files_are_refused(tmp_path):
     (lambda p: save_checkpoint(p, {"x": np.ones(2)}, step=-1), r"step=-1 is not a non-negative integer"),
     (lambda p: save_checkpoint(p, {"x": np.ones(2)}, metadata={"f": np.ones(1)}), r"metadata is not JSON"),
     (lambda p: save_checkpoint(p, {"x": np.ones(2)}, compression="zstd"), r"compression='zstd'"),
+    (lambda p: save_checkpoint(p.parent / "no" / "c.h5", {"x": np.ones(2)}), r"directory '.*no' does not exist"),
     (lambda p: save_checkpoint(p, {"x": np.ones(2)}, {"x": (ngc_optim.sgd(), None)}), r"an \(optimizer, state\) pair"),
     (lambda p: save_checkpoint(p, {"g": {"x": np.ones(2)}}, {"g": (ngc_optim.sgd(), ngc_optim.sgd().init({"y": np.ones(2)}))}),
      r"covers 'y' \(2,\), which params\['g'\] does not hold"),
