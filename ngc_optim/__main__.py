@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import __version__
 
@@ -23,6 +24,8 @@ def _parser():
     demo.add_argument("--columns", type=_positive_int, default=500, help="parameters, columns of A (500)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the problem (0)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    demo.add_argument("--checkpoint", type=Path, default=Path("runs/demo/checkpoint.h5"),
+                      help="where to save the final parameters and optimizer states (runs/demo/checkpoint.h5)")
     return parser
 
 
@@ -31,9 +34,11 @@ def main(argv=None):
     if args.command == "demo":
         from .demo import format_results, run_demo
 
+        args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         results = run_demo(steps=args.steps, rows=args.rows, columns=args.columns, seed=args.seed,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, checkpoint=args.checkpoint)
         print(format_results(results))
+        print(f"checkpoint: {args.checkpoint}")
     return 0
 
 

@@ -270,12 +270,23 @@ def save_checkpoint(path, params, optimizers=None, *, step=None, metadata=None, 
                         for name, array in data[slot].items():
                             _write_array(slot_group, name, array, compression)
             stream.flush()
+            os.chmod(temporary, _file_mode(path))
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     _fsync_directory(directory)
+
+
+def _file_mode(path):
+    """The mode of the checkpoint being replaced, or the one ``open`` would give a new file."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _fsync_directory(directory):

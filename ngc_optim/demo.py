@@ -12,6 +12,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from .checkpoint import save_checkpoint
 from .optim import get_optimizer
 
 __all__ = ["DEMO_OPTIMIZERS", "least_squares_problem", "run_demo"]
@@ -40,15 +41,17 @@ def _loss(A, y, x):
     return float(0.5 * np.dot(residual, residual))
 
 
-def run_demo(steps=500, rows=2000, columns=500, seed=0, progress=True):
+def run_demo(steps=500, rows=2000, columns=500, seed=0, progress=True, checkpoint=None):
     """Run every optimizer of ``DEMO_OPTIMIZERS``; returns one result dict per optimizer.
 
     Each result holds the optimizer's name and hyperparameters, the initial and
     final loss, and the median microseconds per optimizer step (the kernel and
-    its Python call, without the gradient).
+    its Python call, without the gradient). With ``checkpoint`` (a path), every
+    optimizer's final ``x`` and state are saved there, one group per optimizer.
     """
     A, y, x0 = least_squares_problem(rows, columns, seed)
     results = []
+    finals = {}
     bar = tqdm(total=steps * len(DEMO_OPTIMIZERS), disable=not progress, unit="step")
     for name, hyperparameters in DEMO_OPTIMIZERS.items():
         optimizer = get_optimizer(name, **hyperparameters)
@@ -66,7 +69,12 @@ def run_demo(steps=500, rows=2000, columns=500, seed=0, progress=True):
         results.append({"optimizer": name, "hyperparameters": optimizer.get_hyperparameters(),
                         "initial_loss": _loss(A, y, x0), "final_loss": loss,
                         "step_us": float(np.median(step_seconds) * 1e6)})
+        finals[name] = (params, optimizer, state)
     bar.close()
+    if checkpoint is not None:
+        save_checkpoint(checkpoint, {name: params for name, (params, _, _) in finals.items()},
+                        {name: (optimizer, state) for name, (_, optimizer, state) in finals.items()},
+                        step=steps, metadata={"demo": {"rows": rows, "columns": columns, "seed": seed}})
     return results
 
 

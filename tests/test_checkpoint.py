@@ -345,3 +345,15 @@ def test_many_chunks_round_trip_and_carry_checksums_any_hdf5_reader_verifies(sha
         load_checkpoint(tmp_path / "bad.h5")
     with h5py.File(tmp_path / "bad.h5", "r") as file, pytest.raises(OSError):
         file["x"][()]
+
+
+def test_file_mode_is_that_of_a_normal_file_or_of_the_file_replaced(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        save_checkpoint(tmp_path / "new.h5", {"x": np.ones(2)})
+        assert (tmp_path / "new.h5").stat().st_mode & 0o777 == 0o644
+        (tmp_path / "new.h5").chmod(0o640)
+        save_checkpoint(tmp_path / "new.h5", {"x": np.zeros(2)})
+        assert (tmp_path / "new.h5").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)
