@@ -1,1 +1,14 @@
-"""ngcsimlib components with NumPy state and Numba kernels (installed as ``ngc_optim.components``)."""
+"""ngcsimlib components with NumPy state and Numba kernels (installed as ``ngc_optim.components``).
+
+Wire them in an ngcsimlib ``Context`` with ``>>`` and run them with
+``MethodProcess``, as ngc-learn's; their constructor arguments follow ngc-learn
+3.2 and are all JSON-serialisable, so ``Context.save_to_json`` / ``Context.load``
+rebuild them, and their state is saved as HDF5 (see ``NumpyComponent``).
+"""
+
+from .dense_synapse import DenseSynapse
+from .gaussian_error_cell import GaussianErrorCell
+from .initializers import DISTRIBUTIONS, initialize
+from .numpy_component import NumpyComponent
+
+__all__ = ["DISTRIBUTIONS", "DenseSynapse", "GaussianErrorCell", "NumpyComponent", "initialize"]

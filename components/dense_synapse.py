@@ -1,0 +1,106 @@
+"""DenseSynapse: a fully (or sparsely) connected synaptic cable."""
+
+from typing import ClassVar
+
+import numpy as np
+from ngcsimlib.compartment import Compartment
+from ngcsimlib.parser import compilable
+
+from .initializers import initialize, validate
+from .numpy_component import NumpyComponent
+
+__all__ = ["DenseSynapse"]
+
+DEFAULT_WEIGHT_INIT = {"dist": "uniform", "amin": 0.025, "amax": 0.8}
+
+
+def _transmit(name, shape, inputs, weights, biases, factor):
+    """outputs = (inputs @ weights) * factor + biases."""
+    if inputs.shape != shape:
+        raise ValueError(f"{name!r}: inputs have shape {inputs.shape}; expected {shape}")
+    return (inputs @ weights) * factor + biases
+
+
+class DenseSynapse(NumpyComponent):
+    """A dense synaptic cable, as ngc-learn's.
+
+    outputs = (inputs @ (weights * mask)) * g_conduct_factor + biases
+
+    ``mask`` is the fixed connectivity drawn with ``p_conn`` (all ones for
+    p_conn = 1); the initial weights are masked too.
+
+    Args:
+        name: the synapse's name.
+        shape: (number of inputs, number of outputs).
+        weight_init: initialiser spec (see :mod:`ngc_optim.components.initializers`);
+            default ``{"dist": "uniform", "amin": 0.025, "amax": 0.8}``, ngc-learn's.
+        bias_init: initialiser spec for the (1, outputs) biases, or None for no biases (zeros, not added).
+        g_conduct_factor: multiplies the outputs (default 1).
+        p_conn: probability of each connection (0 < p_conn <= 1, default 1).
+        batch_size: rows of inputs and outputs (default 1).
+        seed: seed of the initialisers and of the connectivity mask (default 0).
+        dtype: "float32" (default) or "float64".
+    """
+
+    SPEC: ClassVar[dict] = {
+        "summary": "DenseSynapse: outputs = (inputs @ (weights * mask)) * g_conduct_factor + biases",
+        "compartments": {
+            "inputs": {"inputs": "(batch_size, shape[0]) presynaptic signal"},
+            "state": {"weights": "shape", "biases": "(1, shape[1])", "mask": "shape, fixed 0/1 connectivity"},
+            "outputs": {"outputs": "(batch_size, shape[1]) postsynaptic signal"},
+        },
+        "arguments": {"shape": "(inputs, outputs)", "weight_init": "initialiser spec",
+                      "bias_init": "initialiser spec or None", "g_conduct_factor": "output gain (1)",
+                      "p_conn": "connection probability (1)", "batch_size": "batch rows (1)",
+                      "seed": "initialiser seed (0)", "dtype": "float32 or float64"},
+    }
+
+    def __init__(self, name, shape, weight_init=None, bias_init=None, g_conduct_factor=1.0, p_conn=1.0,
+                 batch_size=1, seed=0, dtype="float32"):
+        super().__init__(name, dtype)
+        shape = tuple(shape) if isinstance(shape, (list, tuple)) else shape
+        if not (isinstance(shape, tuple) and len(shape) == 2 and all(isinstance(n, int) and n > 0 for n in shape)):
+            raise self._error(f"shape={shape!r} must be two positive ints")
+        if not (isinstance(batch_size, int) and batch_size > 0):
+            raise self._error(f"batch_size={batch_size!r} must be a positive int")
+        if not (isinstance(p_conn, (int, float)) and 0.0 < p_conn <= 1.0):
+            raise self._error(f"p_conn={p_conn!r} must be in (0, 1]")
+        if not (isinstance(g_conduct_factor, (int, float)) and np.isfinite(g_conduct_factor)):
+            raise self._error(f"g_conduct_factor={g_conduct_factor!r} must be a finite number")
+        weight_init = DEFAULT_WEIGHT_INIT if weight_init is None else weight_init
+        owner = f"{type(self).__name__} {name!r}"
+        validate(weight_init, f"{owner} weight_init")
+        if bias_init is not None:
+            validate(bias_init, f"{owner} bias_init")
+        self.shape = shape
+        self.batch_size = batch_size
+        self.g_conduct_factor = float(g_conduct_factor)
+        self.p_conn = float(p_conn)
+        self.has_bias = bias_init is not None
+        self.input_shape = (batch_size, shape[0])
+        rng = np.random.default_rng(seed)
+        weights = initialize(weight_init, shape, rng, self.dtype, f"{owner} weight_init")
+        mask = (rng.random(shape) < p_conn).astype(self.dtype) if p_conn < 1.0 else np.ones(shape, self.dtype)
+        biases = initialize(bias_init, (1, shape[1]), rng, self.dtype, f"{owner} bias_init") if self.has_bias \
+            else self._zeros((1, shape[1]))
+        self.inputs = Compartment(self._zeros(self.input_shape))
+        self.outputs = Compartment(self._zeros((batch_size, shape[1])))
+        self.weights = Compartment(weights * mask)
+        self.biases = Compartment(biases)
+        self.mask = Compartment(mask)
+
+    @compilable
+    def advance_state(self):
+        if self.p_conn < 1.0:
+            weights = self.weights.get() * self.mask.get()
+        else:
+            weights = self.weights.get()
+        self.outputs.set(_transmit(self.name, self.input_shape, self.inputs.get(), weights, self.biases.get(),
+                                   self.g_conduct_factor))
+
+    @compilable
+    def reset(self):
+        """Zero the outputs, and the inputs unless they are wired from another compartment."""
+        if not self.inputs.targeted:
+            self.inputs.set(self.inputs.get() * 0)
+        self.outputs.set(self.outputs.get() * 0)

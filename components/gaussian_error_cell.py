@@ -1,0 +1,99 @@
+"""GaussianErrorCell: the mismatch between a prediction and a target under a Gaussian."""
+
+from typing import ClassVar
+
+import numpy as np
+from ngcsimlib.compartment import Compartment
+from ngcsimlib.parser import compilable
+
+from .numpy_component import NumpyComponent
+
+__all__ = ["GaussianErrorCell"]
+
+
+def _gaussian_error(name, shape, mu, target, sigma, modulator, mask):
+    """dmu = (target - mu)/Sigma, dtarget = -dmu (both times modulator*mask), L = -0.5*sum((target - mu)**2)/Sigma."""
+    if mu.shape != shape or target.shape != shape:
+        raise ValueError(f"GaussianErrorCell {name!r}: mu {mu.shape} and target {target.shape} must be {shape}")
+    error = target - mu
+    dmu = error / sigma
+    loss = (-np.sum(error * error) * (0.5 / sigma)).reshape(())
+    gate = modulator * mask
+    return dmu * gate, -dmu * gate, loss
+
+
+class GaussianErrorCell(NumpyComponent):
+    """A (non-spiking) Gaussian error cell, as ngc-learn's.
+
+    dmu = (target - mu) / Sigma * modulator * mask
+    dtarget = -(target - mu) / Sigma * modulator * mask
+    L = -0.5 * sum((target - mu)**2) / Sigma        (a 0-d array)
+
+    The mask applies to one step: ``advance_state`` sets it back to ones.
+
+    Args:
+        name: the cell's name.
+        n_units: number of units.
+        batch_size: rows of every (batch_size, n_units) compartment (default 1).
+        sigma: the fixed variance Sigma (> 0, default 1).
+        dtype: "float32" (default) or "float64".
+    """
+
+    SPEC: ClassVar[dict] = {
+        "summary": "GaussianErrorCell: mismatch between a target and a prediction mu, scaled by 1/Sigma",
+        "compartments": {
+            "inputs": {"mu": "prediction", "target": "target value", "Sigma": "variance (fixed)",
+                       "modulator": "multiplies dmu and dtarget", "mask": "multiplies dmu and dtarget for one step"},
+            "outputs": {"dmu": "(target - mu)/Sigma", "dtarget": "-(target - mu)/Sigma",
+                        "dSigma": "ones (no derivative for Sigma)", "L": "-0.5*sum((target - mu)**2)/Sigma"},
+        },
+        "arguments": {"n_units": "number of units", "batch_size": "batch rows (1)",
+                      "sigma": "fixed variance (1)", "dtype": "float32 or float64"},
+    }
+
+    def __init__(self, name, n_units, batch_size=1, sigma=1.0, dtype="float32"):
+        super().__init__(name, dtype)
+        if not (isinstance(n_units, int) and n_units > 0 and isinstance(batch_size, int) and batch_size > 0):
+            raise self._error(f"n_units={n_units!r} and batch_size={batch_size!r} must be positive ints")
+        if not (isinstance(sigma, (int, float)) and np.isfinite(sigma) and sigma > 0):
+            raise self._error(f"sigma={sigma!r} must be a positive finite number")
+        self.n_units = n_units
+        self.batch_size = batch_size
+        self.sigma = float(sigma)
+        self.shape = (batch_size, n_units)
+        self.mu = Compartment(self._zeros(self.shape), display_name="prediction")
+        self.target = Compartment(self._zeros(self.shape), display_name="target")
+        self.Sigma = Compartment(np.full((1, 1), sigma, self.dtype), display_name="variance")
+        self.modulator = Compartment(np.ones(self.shape, self.dtype))
+        self.mask = Compartment(np.ones(self.shape, self.dtype))
+        self.dmu = Compartment(self._zeros(self.shape))
+        self.dtarget = Compartment(self._zeros(self.shape))
+        self.dSigma = Compartment(np.ones((1, 1), self.dtype))
+        self.L = Compartment(self._zeros(()), display_name="Gaussian log likelihood", units="nats")
+        self.ones = np.ones(self.shape, self.dtype)
+        self.zero = self._zeros(())
+
+    @compilable
+    def advance_state(self, dt):
+        dmu, dtarget, loss = _gaussian_error(self.name, self.shape, self.mu.get(), self.target.get(),
+                                             self.Sigma.get(), self.modulator.get(), self.mask.get())
+        self.dmu.set(dmu)
+        self.dtarget.set(dtarget)
+        self.L.set(loss)
+        if not self.mask.targeted:
+            self.mask.set(self.ones)
+
+    @compilable
+    def reset(self):
+        """Zero dmu, dtarget and L, and the cell's own (not wired) mu, target, modulator (ones) and mask (ones)."""
+        self.dmu.set(self.ones * 0)
+        self.dtarget.set(self.ones * 0)
+        self.L.set(self.zero)
+        if not self.mu.targeted:
+            self.mu.set(self.ones * 0)
+        if not self.target.targeted:
+            self.target.set(self.ones * 0)
+        if not self.modulator.targeted:
+            self.modulator.set(self.ones)
+        if not self.mask.targeted:
+            self.mask.set(self.ones)

@@ -1,0 +1,78 @@
+"""The base of ngc_optim's components: NumPy state, JSON arguments, HDF5 save/load, generated help.
+
+A component's compartments hold NumPy arrays of fixed shape and dtype (set at
+construction; a scalar such as a loss is a 0-d array). Its ``@compilable``
+methods read compartments, compute with NumPy or a Numba kernel, and set
+compartments; ngcsimlib compiles them into plain Python over its state dict.
+
+Every subclass describes itself once, in ``SPEC``: a summary, its compartments
+grouped by role (inputs, state, outputs) and its constructor arguments. ``help()``
+is generated from it.
+
+``save(directory)`` writes every compartment's own value to
+``<directory>/<name>.h5`` through :func:`ngc_optim.save_checkpoint`;
+``load(directory)`` restores them in place, strictly (same names, shapes and
+dtypes). ngcsimlib's ``Context.save_to_json`` and ``Context.load`` call them.
+"""
+
+import os
+from typing import ClassVar
+
+import numpy as np
+from ngcsimlib import Component
+from ngcsimlib.global_state import stateManager
+
+from ngc_optim.checkpoint import restore_checkpoint, save_checkpoint
+
+__all__ = ["DTYPES", "NumpyComponent"]
+
+DTYPES = ("float32", "float64")
+
+
+class NumpyComponent(Component):
+    """Base class: subclasses set ``SPEC`` and create their compartments in ``__init__``.
+
+    Args:
+        name: the component's name in its context.
+        dtype: "float32" (default, as ngc-learn's JAX) or "float64", for every compartment.
+    """
+
+    SPEC: ClassVar[dict] = {"summary": "", "compartments": {}, "arguments": {}}
+
+    def __init__(self, name, dtype="float32"):
+        if dtype not in DTYPES:
+            raise ValueError(f"{type(self).__name__} {name!r}: dtype={dtype!r}; expected one of {DTYPES}")
+        super().__init__(name)
+        self.dtype = np.dtype(dtype)
+
+    def _zeros(self, shape):
+        return np.zeros(shape, self.dtype)
+
+    def _error(self, message):
+        return ValueError(f"{type(self).__name__} {self.name!r}: {message}")
+
+    def _own_arrays(self):
+        """Each compartment's own value in the global state (for a wired one, the unused value under it)."""
+        return {name: stateManager.from_global_key(compartment.root)
+                for name, compartment in self.compartments if compartment.auto_save}
+
+    def save(self, directory):
+        """Write the value of every compartment to ``<directory>/<name>.h5``.
+
+        Wired compartments are saved too (their own, unused value), so that saving
+        and loading agree whether or not the wiring exists yet: ``Context.load``
+        loads components before it restores their connections.
+        """
+        save_checkpoint(os.path.join(directory, f"{self.name}.h5"), {self.name: self._own_arrays()},
+                        metadata={"component": type(self).__name__})
+
+    def load(self, directory):
+        """Restore what :meth:`save` wrote, in place; raises ``CheckpointError`` on any mismatch."""
+        restore_checkpoint(os.path.join(directory, f"{self.name}.h5"), {self.name: self._own_arrays()})
+
+    @classmethod
+    def help(cls):
+        """The component's description, compartments by role and arguments, from ``SPEC``."""
+        spec = cls.SPEC
+        return {cls.__name__: spec["summary"], "compartments": spec["compartments"],
+                "arguments": spec["arguments"]}

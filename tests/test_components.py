@@ -1,0 +1,160 @@
+"""Components: maths against NumPy formulas, wiring in a Context, JSON + HDF5 round trips, bad input."""
+
+import itertools
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from ngc_optim.components import DenseSynapse, GaussianErrorCell
+from ngcsimlib import MethodProcess
+from ngcsimlib.context import Context
+
+from ngc_optim.checkpoint import CheckpointError
+
+_names = itertools.count()
+
+
+def fresh(prefix):
+    """Context names are global in ngcsimlib: one new name per test."""
+    return f"{prefix}{next(_names)}"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gaussian_error_cell_follows_the_formulas(dtype):
+    rng = np.random.default_rng(0)
+    mu, target, modulator, mask = (rng.standard_normal((3, 5)).astype(dtype) for _ in range(4))
+    with Context(fresh("gauss")):
+        cell = GaussianErrorCell("e", 5, batch_size=3, sigma=2.5, dtype=dtype)
+        advance = MethodProcess("advance") >> cell.advance_state
+    for name, value in (("mu", mu), ("target", target), ("modulator", modulator), ("mask", mask)):
+        getattr(cell, name).set(value)
+    advance.run(dt=1.0)
+    sigma = np.asarray(2.5, dtype)
+    np.testing.assert_allclose(cell.dmu.get(), (target - mu) / sigma * modulator * mask, rtol=1e-6)
+    np.testing.assert_allclose(cell.dtarget.get(), -(target - mu) / sigma * modulator * mask, rtol=1e-6)
+    np.testing.assert_allclose(cell.L.get(), -0.5 * np.sum((target - mu) ** 2) / sigma, rtol=1e-6)
+    assert cell.L.get().shape == () and cell.L.get().dtype == dtype and cell.dmu.get().dtype == dtype
+    np.testing.assert_array_equal(cell.mask.get(), np.ones((3, 5)))
+
+
+@pytest.mark.parametrize("p_conn, bias_init", [(1.0, None), (0.5, {"dist": "gaussian", "sigma": 0.5})])
+def test_dense_synapse_follows_the_formula(p_conn, bias_init):
+    with Context(fresh("dense")):
+        synapse = DenseSynapse("W", (6, 4), weight_init={"dist": "uniform", "amin": -1, "amax": 1},
+                               bias_init=bias_init, g_conduct_factor=1.5, p_conn=p_conn, batch_size=3, seed=7,
+                               dtype="float64")
+        advance = MethodProcess("advance") >> synapse.advance_state
+    x = np.random.default_rng(1).standard_normal((3, 6))
+    synapse.inputs.set(x)
+    advance.run()
+    weights, mask, biases = synapse.weights.get(), synapse.mask.get(), synapse.biases.get()
+    expected = (x @ (weights * mask)) * 1.5 + biases
+    np.testing.assert_allclose(synapse.outputs.get(), expected, rtol=1e-12)
+    assert (biases != 0).all() == (bias_init is not None)
+    if p_conn < 1:
+        assert 0 < mask.sum() < mask.size and not weights[mask == 0].any()
+
+
+def test_initialisers_are_seeded_and_validated():
+    with Context(fresh("init")):
+        a = DenseSynapse("a", (5, 5), seed=3)
+        b = DenseSynapse("b", (5, 5), seed=3)
+        c = DenseSynapse("c", (5, 5), seed=4)
+    np.testing.assert_array_equal(a.weights.get(), b.weights.get())
+    assert not np.array_equal(a.weights.get(), c.weights.get())
+    assert 0.025 <= a.weights.get().min() and a.weights.get().max() <= 0.8
+
+
+def test_reset_touches_only_the_compartments_it_owns():
+    with Context(fresh("reset")):
+        synapse = DenseSynapse("W", (3, 2), batch_size=2)
+        cell = GaussianErrorCell("e", 2, batch_size=2)
+        synapse.outputs >> cell.mu
+        advance = MethodProcess("advance") >> synapse.advance_state >> cell.advance_state
+        reset = MethodProcess("reset") >> synapse.reset >> cell.reset
+    synapse.inputs.set(np.ones((2, 3), np.float32))
+    cell.target.set(np.full((2, 2), 3.0, np.float32))
+    advance.run(dt=1.0)
+    outputs = synapse.outputs.get()
+    np.testing.assert_array_equal(cell.mu.get(), outputs)
+    reset.run()
+    for compartment in (synapse.inputs, synapse.outputs, cell.target, cell.dmu, cell.L):
+        assert not np.asarray(compartment.get()).any()
+    assert cell.L.get().shape == ()
+
+
+ROUND_TRIP = textwrap.dedent("""
+    import numpy as np
+    from ngcsimlib.context import Context
+    ctx = Context.load({directory!r}, {name!r})
+    W, e = ctx.get_components("W", "e")
+    print(W.shape, W.g_conduct_factor, W.p_conn, W.dtype, e.sigma)
+    np.save({directory!r} + "/weights.npy", W.weights.get())
+    np.save({directory!r} + "/mask.npy", W.mask.get())
+""")
+
+
+def test_save_to_json_and_load_in_a_fresh_process_restore_arguments_and_state(tmp_path):
+    name = fresh("saved")
+    with Context(name) as context:
+        synapse = DenseSynapse("W", (4, 3), weight_init={"dist": "gaussian", "mu": 0.1, "sigma": 0.2},
+                               bias_init={"dist": "constant", "value": 0.5}, g_conduct_factor=2.0, p_conn=0.7,
+                               batch_size=2, seed=11, dtype="float64")
+        cell = GaussianErrorCell("e", 3, batch_size=2, sigma=0.5, dtype="float64")
+        synapse.outputs >> cell.mu
+    trained = synapse.weights.get() + 1.0
+    synapse.weights.set(trained)
+    context.save_to_json(str(tmp_path), overwrite=True)
+    completed = subprocess.run([sys.executable, "-c", ROUND_TRIP.format(directory=str(tmp_path), name=name)],
+                               capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.split("\n")[0] == "(4, 3) 2.0 0.7 float64 0.5"
+    np.testing.assert_array_equal(np.load(tmp_path / "weights.npy"), trained)
+    np.testing.assert_array_equal(np.load(tmp_path / "mask.npy"), synapse.mask.get())
+    roots = json.loads(next(tmp_path.rglob("roots.json")).read_text())
+    assert all(not set(data["kwargs"]) - {"weight_init", "bias_init", "g_conduct_factor", "p_conn",
+                                          "batch_size", "seed", "dtype", "sigma"} for data in roots.values())
+
+
+def test_load_refuses_a_component_file_that_does_not_match(tmp_path):
+    with Context(fresh("mismatch")):
+        small = DenseSynapse("W", (2, 2))
+        large = DenseSynapse("V", (3, 2))
+    small.save(str(tmp_path))
+    (tmp_path / "W.h5").rename(tmp_path / "V.h5")
+    before = large.weights.get().copy()
+    with pytest.raises(CheckpointError, match=r"V.h5: parameters do not match|has shape"):
+        large.load(str(tmp_path))
+    np.testing.assert_array_equal(large.weights.get(), before)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: DenseSynapse("s", (3,)), r"DenseSynapse 's': shape=\(3,\) must be two positive ints"),
+    (lambda: DenseSynapse("s", (3, 2), p_conn=0.0), r"'s': p_conn=0.0 must be in \(0, 1\]"),
+    (lambda: DenseSynapse("s", (3, 2), weight_init={"dist": "cauchy"}), r"'s' weight_init: unknown dist 'cauchy'"),
+    (lambda: DenseSynapse("s", (3, 2), weight_init={"dist": "uniform", "amin": 1}), r"uniform needs \['amax'\]"),
+    (lambda: DenseSynapse("s", (3, 2), dtype="float16"), r"dtype='float16'"),
+    (lambda: GaussianErrorCell("c", 0), r"GaussianErrorCell 'c': n_units=0"),
+    (lambda: GaussianErrorCell("c", 3, sigma=-1.0), r"'c': sigma=-1.0 must be a positive"),
+])
+def test_bad_construction_is_refused_naming_the_component(build, message):
+    with Context(fresh("bad")), pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_wrong_input_shapes_are_refused_at_the_call_naming_the_component():
+    with Context(fresh("shapes")):
+        synapse = DenseSynapse("W", (3, 2), batch_size=2)
+        advance = MethodProcess("advance") >> synapse.advance_state
+    synapse.inputs.set(np.ones((5, 3), np.float32))
+    with pytest.raises(ValueError, match=r"'W': inputs have shape \(5, 3\); expected \(2, 3\)"):
+        advance.run()
+
+
+def test_help_comes_from_the_spec():
+    info = DenseSynapse.help()
+    assert set(info["compartments"]) == {"inputs", "state", "outputs"}
+    assert "weights" in info["compartments"]["state"] and "seed" in info["arguments"]
