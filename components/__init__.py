@@ -10,5 +10,8 @@ from .dense_synapse import DenseSynapse
 from .gaussian_error_cell import GaussianErrorCell
 from .initializers import DISTRIBUTIONS, initialize
 from .numpy_component import NumpyComponent
+from .rate_cell import ACTIVATIONS, RateCell
+from .static_synapse import StaticSynapse
 
-__all__ = ["DISTRIBUTIONS", "DenseSynapse", "GaussianErrorCell", "NumpyComponent", "initialize"]
+__all__ = ["ACTIVATIONS", "DISTRIBUTIONS", "DenseSynapse", "GaussianErrorCell", "NumpyComponent", "RateCell",
+           "StaticSynapse", "initialize"]

@@ -8,7 +8,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from ngc_optim.components import DenseSynapse, GaussianErrorCell
+from ngc_optim.components import DenseSynapse, GaussianErrorCell, RateCell, StaticSynapse
 from ngcsimlib import MethodProcess
 from ngcsimlib.context import Context
 
@@ -158,3 +158,76 @@ def test_help_comes_from_the_spec():
     info = DenseSynapse.help()
     assert set(info["compartments"]) == {"inputs", "state", "outputs"}
     assert "weights" in info["compartments"]["state"] and "seed" in info["arguments"]
+    static = StaticSynapse.help()
+    assert static["StaticSynapse"].startswith("StaticSynapse") and static["arguments"] == info["arguments"]
+
+
+NUMPY_ACTIVATIONS = {
+    "identity": (lambda x: x, lambda x: np.ones_like(x)),
+    "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2),
+    "tanh": (np.tanh, lambda x: 1 / np.cosh(x) ** 2),
+    "relu": (lambda x: np.maximum(x, 0), lambda x: (x >= 0) * 1.0),
+    "lrelu": (lambda x: np.where(x >= 0, x, 0.01 * x), lambda x: np.where(x >= 0, 1.0, 0.01)),
+    "softplus": (lambda x: np.log1p(np.exp(x)), lambda x: 1 / (1 + np.exp(-x))),
+}
+
+
+def reference_rate_cell(z, inputs, dt, tau_m, prior, gamma, act_fx, midpoint, resist, scale):
+    """The RateCell ODE written out: tau_m dz/dt = -gamma*leak(z) + j*dfx(z)*resist + j_td."""
+    fx, dfx = NUMPY_ACTIVATIONS[act_fx]
+    leak = np.sign if prior == "laplacian" else (lambda v: v)
+    history = []
+    for j, j_td in inputs:
+        if tau_m == 0:
+            z = j + j_td
+        else:
+            drive = j * dfx(z) * resist + j_td
+
+            def f(state, drive=drive):
+                return (drive - gamma * leak(state)) / tau_m
+
+            z = z + dt * f(z + 0.5 * dt * f(z)) if midpoint else z + dt * f(z)
+        history.append((z, fx(z) * scale))
+    return history
+
+
+@pytest.mark.parametrize("act_fx", sorted(NUMPY_ACTIVATIONS))
+@pytest.mark.parametrize("tau_m, prior, integration", [(10.0, "gaussian", "euler"), (5.0, "laplacian", "midpoint"),
+                                                       (0.0, "gaussian", "euler")])
+def test_rate_cell_follows_its_ode(act_fx, tau_m, prior, integration):
+    rng = np.random.default_rng(2)
+    inputs = [(rng.standard_normal((2, 4)), rng.standard_normal((2, 4))) for _ in range(8)]
+    with Context(fresh("rate")):
+        cell = RateCell("z", 4, tau_m, prior=(prior, 0.3), act_fx=act_fx, output_scale=1.5,
+                        integration_type=integration, batch_size=2, resist_scale=0.8, dtype="float64")
+        advance = MethodProcess("advance") >> cell.advance_state
+    expected = reference_rate_cell(np.zeros((2, 4)), inputs, 0.7, tau_m, prior, 0.3, act_fx,
+                                   integration == "midpoint", 0.8, 1.5)
+    for (j, j_td), (z, z_f) in zip(inputs, expected):
+        cell.j.set(j)
+        cell.j_td.set(j_td)
+        advance.run(dt=0.7)
+        np.testing.assert_allclose(cell.z.get(), z, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(cell.zF.get(), z_f, rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(cell.j.get(), j)
+    assert np.abs(cell.z.get()).max() > 0.1
+
+
+def test_rate_cell_keeps_float32():
+    with Context(fresh("rate32")):
+        cell = RateCell("z", 3, 10.0, act_fx="tanh")
+        advance = MethodProcess("advance") >> cell.advance_state
+    cell.j.set(np.ones((1, 3), np.float32))
+    advance.run(dt=1.0)
+    assert cell.z.get().dtype == cell.zF.get().dtype == np.float32
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"tau_m": -1.0}, r"tau_m=-1.0 must be >= 0"),
+    ({"prior": ("cauchy", 0.1)}, r"prior=\('cauchy', 0.1\)"),
+    ({"act_fx": "gelu"}, r"act_fx='gelu'; expected one of"),
+    ({"integration_type": "rk4"}, r"integration_type='rk4'"),
+])
+def test_rate_cell_refuses_bad_settings(kwargs, message):
+    with Context(fresh("badrate")), pytest.raises(ValueError, match=f"RateCell 'z': {message}"):
+        RateCell("z", 3, **{"tau_m": 1.0, **kwargs})

@@ -1,0 +1,138 @@
+"""RateCell: ngc-learn's graded (rate-coded) cell of predictive-coding networks."""
+
+from typing import ClassVar
+
+import numpy as np
+from ngcsimlib.compartment import Compartment
+from ngcsimlib.parser import compilable
+
+from .numpy_component import NumpyComponent
+
+__all__ = ["ACTIVATIONS", "RateCell"]
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _leaky_relu(x):
+    return np.where(x >= 0, x, x * x.dtype.type(0.01))
+
+
+ACTIVATIONS = {
+    "identity": (lambda x: x, lambda x: np.ones_like(x)),
+    "sigmoid": (_sigmoid, lambda x: _sigmoid(x) * (1.0 - _sigmoid(x))),
+    "tanh": (np.tanh, lambda x: 1.0 - np.tanh(x) * np.tanh(x)),
+    "relu": (lambda x: np.maximum(x, 0), lambda x: (x >= 0).astype(x.dtype)),
+    "lrelu": (_leaky_relu, lambda x: np.where(x >= 0, x.dtype.type(1), x.dtype.type(0.01))),
+    "softplus": (lambda x: np.logaddexp(x, 0).astype(x.dtype), _sigmoid),
+}
+"""act_fx name -> (fx, dfx), ngc-learn's definitions (lrelu slope 0.01; relu' = lrelu' step at x >= 0)."""
+
+_LEAKS = {"gaussian": lambda z: z, "laplacian": np.sign}
+_INTEGRATORS = ("euler", "midpoint", "rk2")
+
+
+def _rate_step(z, j, j_td, dt, tau_m, gamma, leak, midpoint):
+    """One step of tau_m * dz/dt = -gamma * leak(z) + (j + j_td), Euler or midpoint (RK-2)."""
+    rate = 1.0 / tau_m
+
+    def derivative(state):
+        return (-leak(state) * gamma + (j + j_td)) * rate
+
+    if midpoint:
+        halfway = z + derivative(z) * (dt * 0.5)
+        return z + derivative(halfway) * dt
+    return z + derivative(z) * dt
+
+
+class RateCell(NumpyComponent):
+    """A graded rate cell, as ngc-learn's RateCell (without laterals, thresholds or patches).
+
+    Stateful (tau_m > 0), with j modulated by the activation's derivative at the current z:
+
+    j' = j * dfx(z) * resist_scale
+    tau_m * dz/dt = -gamma * leak(z) + (j' + j_td),  leak(z) = z (gaussian) or sign(z) (laplacian)
+    z <- one Euler step (z + f(z)*dt) or midpoint step (z + f(z + f(z)*dt/2)*dt)
+
+    Stateless (tau_m = 0): z = j + j_td. In both cases zF = fx(z) * output_scale.
+    Unlike ngc-learn, the modulated j is not written back into the j compartment
+    (when j is wired, that would write into the compartment it is wired from).
+
+    Args:
+        name: the cell's name.
+        n_units: number of units.
+        tau_m: membrane time constant (> 0), or 0 for a stateless cell.
+        prior: (name, gamma): "gaussian" or "laplacian" and the leak strength (default ("gaussian", 0)).
+        act_fx: one of ACTIVATIONS (default "identity").
+        output_scale: multiplies zF (default 1).
+        integration_type: "euler" (default) or "midpoint" ("rk2").
+        batch_size: rows of every (batch_size, n_units) compartment (default 1).
+        resist_scale: multiplies the modulated j (default 1).
+        dtype: "float32" (default) or "float64".
+    """
+
+    SPEC: ClassVar[dict] = {
+        "summary": "RateCell: tau_m dz/dt = -gamma*leak(z) + (j*dfx(z)*resist_scale + j_td); zF = fx(z)*output_scale",
+        "compartments": {
+            "inputs": {"j": "bottom-up pressure", "j_td": "top-down pressure"},
+            "state": {"z": "rate activity (pre-activation)"},
+            "outputs": {"zF": "fx(z) * output_scale"},
+        },
+        "arguments": {"n_units": "number of units", "tau_m": "time constant, 0 for stateless",
+                      "prior": "(gaussian|laplacian, gamma)", "act_fx": f"one of {sorted(ACTIVATIONS)}",
+                      "output_scale": "zF gain (1)", "integration_type": "euler or midpoint",
+                      "batch_size": "batch rows (1)", "resist_scale": "gain on j (1)", "dtype": "float32 or float64"},
+    }
+
+    def __init__(self, name, n_units, tau_m, prior=("gaussian", 0.0), act_fx="identity", output_scale=1.0,
+                 integration_type="euler", batch_size=1, resist_scale=1.0, dtype="float32"):
+        super().__init__(name, dtype)
+        if not (isinstance(n_units, int) and n_units > 0 and isinstance(batch_size, int) and batch_size > 0):
+            raise self._error(f"n_units={n_units!r} and batch_size={batch_size!r} must be positive ints")
+        if not (isinstance(tau_m, (int, float)) and np.isfinite(tau_m) and tau_m >= 0):
+            raise self._error(f"tau_m={tau_m!r} must be >= 0 (0: stateless)")
+        if not (isinstance(prior, (list, tuple)) and len(prior) == 2 and prior[0] in _LEAKS
+                and isinstance(prior[1], (int, float)) and np.isfinite(prior[1])):
+            raise self._error(f"prior={prior!r}; expected (name, gamma) with name in {sorted(_LEAKS)}")
+        if act_fx not in ACTIVATIONS:
+            raise self._error(f"act_fx={act_fx!r}; expected one of {sorted(ACTIVATIONS)}")
+        if integration_type not in _INTEGRATORS:
+            raise self._error(f"integration_type={integration_type!r}; expected one of {_INTEGRATORS}")
+        for key, value in (("output_scale", output_scale), ("resist_scale", resist_scale)):
+            if not (isinstance(value, (int, float)) and np.isfinite(value)):
+                raise self._error(f"{key}={value!r} must be a finite number")
+        self.n_units = n_units
+        self.batch_size = batch_size
+        self.tau_m = float(tau_m)
+        self.is_stateful = tau_m > 0
+        self.prior_leak = _LEAKS[prior[0]]
+        self.gamma = self.dtype.type(prior[1])
+        self.fx, self.dfx = ACTIVATIONS[act_fx]
+        self.output_scale = self.dtype.type(output_scale)
+        self.resist_scale = self.dtype.type(resist_scale)
+        self.midpoint = integration_type != "euler"
+        self.j = Compartment(self._zeros((batch_size, n_units)), display_name="bottom-up pressure")
+        self.j_td = Compartment(self._zeros((batch_size, n_units)), display_name="top-down pressure")
+        self.z = Compartment(self._zeros((batch_size, n_units)), display_name="rate activity")
+        self.zF = Compartment(self._zeros((batch_size, n_units)), display_name="transformed rate activity")
+
+    @compilable
+    def advance_state(self, dt):
+        if self.is_stateful:
+            z = _rate_step(self.z.get(), self.j.get() * self.dfx(self.z.get()) * self.resist_scale, self.j_td.get(),
+                           dt, self.tau_m, self.gamma, self.prior_leak, self.midpoint)
+        else:
+            z = self.j.get() + self.j_td.get()
+        self.z.set(z.astype(self.dtype, copy=False))
+        self.zF.set((self.fx(z) * self.output_scale).astype(self.dtype, copy=False))
+
+    @compilable
+    def reset(self):
+        """Zero z and zF, and j and j_td unless they are wired from other compartments."""
+        if not self.j.targeted:
+            self.j.set(self.j.get() * 0)
+        if not self.j_td.targeted:
+            self.j_td.set(self.j_td.get() * 0)
+        self.z.set(self.z.get() * 0)
+        self.zF.set(self.zF.get() * 0)
