@@ -8,10 +8,11 @@ rebuild them, and their state is saved as HDF5 (see ``NumpyComponent``).
 
 from .dense_synapse import DenseSynapse
 from .gaussian_error_cell import GaussianErrorCell
+from .hebbian_synapse import PRIORS, HebbianSynapse
 from .initializers import DISTRIBUTIONS, initialize
 from .numpy_component import NumpyComponent
 from .rate_cell import ACTIVATIONS, RateCell
 from .static_synapse import StaticSynapse
 
-__all__ = ["ACTIVATIONS", "DISTRIBUTIONS", "DenseSynapse", "GaussianErrorCell", "NumpyComponent", "RateCell",
-           "StaticSynapse", "initialize"]
+__all__ = ["ACTIVATIONS", "DISTRIBUTIONS", "PRIORS", "DenseSynapse", "GaussianErrorCell", "HebbianSynapse",
+           "NumpyComponent", "RateCell", "StaticSynapse", "initialize"]

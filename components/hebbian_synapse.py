@@ -1,0 +1,192 @@
+"""HebbianSynapse: a dense synapse that learns by a two-factor Hebbian rule through an ngc_optim optimizer."""
+
+import os
+from typing import ClassVar
+
+import numpy as np
+from ngcsimlib.compartment import Compartment
+from ngcsimlib.parser import compilable
+
+from ngc_optim.checkpoint import restore_checkpoint, save_checkpoint
+from ngc_optim.optim import OPTIMIZERS, get_optimizer
+
+from .dense_synapse import DenseSynapse
+
+__all__ = ["PRIORS", "HebbianSynapse"]
+
+PRIORS = {"constant": None, "l1": "l1", "lasso": "l1", "laplacian": "l1", "l2": "l2", "ridge": "l2",
+          "gaussian": "l2", "l1l2": "l1l2", "elastic_net": "l1l2"}
+"""ngc-learn's prior names -> the penalty they apply (None: no prior)."""
+
+
+def _hebbian_update(pre, post, weights, w_bound, prior, lmbda, l1_ratio, sign_value, pre_wght, post_wght):
+    """ngc-learn's two-factor Hebbian adjustment (dW, db), with soft bound, prior and sign."""
+    scaled_post = post * post_wght
+    d_weights = (pre * pre_wght).T @ scaled_post
+    d_biases = np.sum(scaled_post, axis=0, keepdims=True)
+    if w_bound > 0:
+        d_weights = d_weights * (w_bound - np.abs(weights))
+    if prior == "l2":
+        d_weights = d_weights + (-weights * lmbda)
+    elif prior == "l1":
+        d_weights = d_weights + (-np.sign(weights) * lmbda)
+    elif prior == "l1l2":
+        d_weights = d_weights + (-np.sign(weights) * l1_ratio - weights * ((1 - l1_ratio) / 2)) * lmbda
+    return d_weights * sign_value, d_biases * sign_value
+
+
+def _evolve(optimizer, state, params, updates, low, high, mask):
+    """One optimizer step on the weights (and biases), then the clip to [low, high] and the mask, in place."""
+    optimizer.step(params, updates, state)
+    weights = params["weights"]
+    if high > 0:
+        np.clip(weights, low, high, out=weights)
+    if mask is not None:
+        np.multiply(weights, mask, out=weights)
+
+
+class HebbianSynapse(DenseSynapse):
+    """A synapse adjusted by a two-factor Hebbian rule, as ngc-learn's, through any ngc_optim optimizer.
+
+    dW = (pre * pre_wght).T @ (post * post_wght)            db = sum over the batch of post * post_wght
+    dW = dW * (w_bound - |W|)                               if w_bound > 0 (soft bound)
+    dW = dW + prior term:  l2/ridge/gaussian: -lmbda * W;   l1/lasso/laplacian: -lmbda * sign(W);
+                           l1l2/elastic_net (lmbda, r): lmbda * (-r * sign(W) - (1 - r)/2 * W)
+    dW, db = sign_value * dW, sign_value * db
+    W, b = one step of optim_type on [W, b] with updates [dW, db]   (sgd: W = W - eta * dW)
+    W = clip(W, 0 or -w_bound, w_bound) if w_bound > 0;   W = W * mask
+
+    The optimizer's state (step count and slot arrays) belongs to ``opt_state``
+    and is saved with the weights, in the checkpoint's optimizer group. The
+    connectivity mask drawn with p_conn stays fixed (ngc-learn multiplies by a
+    (1, 1) mask of ones, so weights removed by p_conn can grow back there).
+
+    Args:
+        name, shape, weight_init, bias_init, p_conn, g_conduct_factor, batch_size, seed, dtype:
+            as :class:`DenseSynapse` (bias_init None: no biases, which then do not learn).
+        eta: the optimizer's step size (default 0, ngc-learn's).
+        w_bound: soft bound and clip (0 disables both; default 1).
+        is_nonnegative: clip to [0, w_bound] instead of [-w_bound, w_bound] (default False).
+        prior: (name, lmbda), names in PRIORS; for l1l2/elastic_net lmbda is [scale, l1_ratio]
+            (default ("constant", 0): none).
+        sign_value: multiplies the adjustment (-1 for descent on an error signal; default 1).
+        optim_type: any optimizer of ngc_optim (default "sgd").
+        optim_kwargs: its other hyperparameters, e.g. {"beta1": 0.9} (default none).
+        pre_wght, post_wght: scale pre and post (default 1).
+    """
+
+    SPEC: ClassVar[dict] = {
+        "summary": "HebbianSynapse: DenseSynapse whose weights follow dW = sign_value * ((pre*pre_wght).T @ "
+                   "(post*post_wght) * bound + prior), applied through an ngc_optim optimizer",
+        "compartments": {
+            "inputs": {"inputs": "(batch_size, shape[0]) presynaptic signal", "pre": "presynaptic statistic",
+                       "post": "postsynaptic statistic"},
+            "state": {"weights": "shape", "biases": "(1, shape[1])", "mask": "shape, fixed 0/1 connectivity"},
+            "outputs": {"outputs": "(batch_size, shape[1]) postsynaptic signal", "dWeights": "last dW",
+                        "dBiases": "last db"},
+        },
+        "arguments": {**DenseSynapse.SPEC["arguments"], "eta": "step size (0)", "w_bound": "bound (1)",
+                      "is_nonnegative": "clip at 0 (False)", "prior": "(name, lmbda)", "sign_value": "sign (1)",
+                      "optim_type": f"one of {sorted(OPTIMIZERS)}", "optim_kwargs": "hyperparameters",
+                      "pre_wght": "pre scale (1)", "post_wght": "post scale (1)"},
+    }
+
+    def __init__(self, name, shape, eta=0.0, weight_init=None, bias_init=None, w_bound=1.0, is_nonnegative=False,
+                 prior=("constant", 0.0), sign_value=1.0, optim_type="sgd", optim_kwargs=None, pre_wght=1.0,
+                 post_wght=1.0, p_conn=1.0, g_conduct_factor=1.0, batch_size=1, seed=0, dtype="float32"):
+        super().__init__(name, shape, weight_init=weight_init, bias_init=bias_init, g_conduct_factor=g_conduct_factor,
+                         p_conn=p_conn, batch_size=batch_size, seed=seed, dtype=dtype)
+        for key, value in (("w_bound", w_bound), ("sign_value", sign_value), ("pre_wght", pre_wght),
+                           ("post_wght", post_wght)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise self._error(f"{key}={value!r} must be a finite number")
+        if w_bound < 0:
+            raise self._error(f"w_bound={w_bound!r} must be >= 0 (0: no bound)")
+        self.prior, self.lmbda, self.l1_ratio = self._parse_prior(prior)
+        optim_kwargs = dict(optim_kwargs or {})
+        if "eta" in optim_kwargs:
+            raise self._error("give the step size as eta, not in optim_kwargs")
+        try:
+            self.optimizer = get_optimizer(optim_type, eta=eta, **optim_kwargs)
+        except (TypeError, ValueError) as error:
+            raise self._error(f"optimizer: {error}") from None
+        self.w_bound = float(w_bound)
+        self.low = 0.0 if is_nonnegative else -self.w_bound
+        self.sign_value = float(sign_value)
+        self.pre_wght = float(pre_wght)
+        self.post_wght = float(post_wght)
+        self.pre = Compartment(self._zeros(self.input_shape))
+        self.post = Compartment(self._zeros((batch_size, self.shape[1])))
+        self.dWeights = Compartment(self._zeros(self.shape))
+        self.dBiases = Compartment(self._zeros((1, self.shape[1])))
+        self.fixed_mask = self.mask.get() if self.p_conn < 1.0 else None
+        self.opt_state = self.optimizer.init(self._learned())
+
+    def _parse_prior(self, prior):
+        if prior is None:
+            return None, 0.0, 0.0
+        if not (isinstance(prior, (list, tuple)) and len(prior) == 2):
+            raise self._error(f"prior={prior!r} must be (name, lmbda)")
+        name, lmbda = prior
+        kind = None if name is None else PRIORS.get(str(name).lower(), "unknown")
+        if kind == "unknown":
+            raise self._error(f"unknown prior {name!r}; expected one of {sorted(PRIORS)}")
+        if kind == "l1l2":
+            if not (isinstance(lmbda, (list, tuple)) and len(lmbda) == 2):
+                raise self._error(f"prior {name!r} takes [scale, l1_ratio], got {lmbda!r}")
+            return kind, float(lmbda[0]), float(lmbda[1])
+        if isinstance(lmbda, bool) or not isinstance(lmbda, (int, float)) or not np.isfinite(lmbda):
+            raise self._error(f"prior lmbda={lmbda!r} must be a finite number")
+        return kind, float(lmbda), 0.0
+
+    def _learned(self):
+        """The arrays the optimizer steps: weights, and biases when the synapse has them."""
+        if self.has_bias:
+            return {"weights": self.weights.get(), "biases": self.biases.get()}
+        return {"weights": self.weights.get()}
+
+    @compilable
+    def calc_update(self):
+        d_weights, d_biases = _hebbian_update(self.pre.get(), self.post.get(), self.weights.get(), self.w_bound,
+                                              self.prior, self.lmbda, self.l1_ratio, self.sign_value,
+                                              self.pre_wght, self.post_wght)
+        self.dWeights.set(d_weights)
+        self.dBiases.set(d_biases)
+
+    @compilable
+    def evolve(self, dt):
+        d_weights, d_biases = _hebbian_update(self.pre.get(), self.post.get(), self.weights.get(), self.w_bound,
+                                              self.prior, self.lmbda, self.l1_ratio, self.sign_value,
+                                              self.pre_wght, self.post_wght)
+        if self.has_bias:
+            _evolve(self.optimizer, self.opt_state, {"weights": self.weights.get(), "biases": self.biases.get()},
+                    {"weights": d_weights, "biases": d_biases}, self.low, self.w_bound, self.fixed_mask)
+        else:
+            _evolve(self.optimizer, self.opt_state, {"weights": self.weights.get()}, {"weights": d_weights},
+                    self.low, self.w_bound, self.fixed_mask)
+        self.dWeights.set(d_weights)
+        self.dBiases.set(d_biases)
+
+    @compilable
+    def reset(self):
+        """Zero outputs, dWeights, dBiases, and inputs, pre and post unless they are wired."""
+        if not self.inputs.targeted:
+            self.inputs.set(self.inputs.get() * 0)
+        if not self.pre.targeted:
+            self.pre.set(self.pre.get() * 0)
+        if not self.post.targeted:
+            self.post.set(self.post.get() * 0)
+        self.outputs.set(self.outputs.get() * 0)
+        self.dWeights.set(self.dWeights.get() * 0)
+        self.dBiases.set(self.dBiases.get() * 0)
+
+    def save(self, directory):
+        """Write every compartment and the optimizer state to ``<directory>/<name>.h5``."""
+        save_checkpoint(os.path.join(directory, f"{self.name}.h5"), {self.name: self._own_arrays()},
+                        {self.name: (self.optimizer, self.opt_state)},
+                        metadata={"component": type(self).__name__})
+
+    def load(self, directory):
+        """Restore what :meth:`save` wrote, weights and optimizer state, in place and strictly."""
+        restore_checkpoint(os.path.join(directory, f"{self.name}.h5"), {self.name: self._own_arrays()},
+                           {self.name: (self.optimizer, self.opt_state)})
