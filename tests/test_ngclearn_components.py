@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ngc_optim.components import HebbianSynapse
+from ngc_optim.components import DenseSynapse, GaussianErrorCell, HebbianSynapse, RateCell
 from ngcsimlib import MethodProcess
 from ngcsimlib.context import Context
 
@@ -66,3 +66,67 @@ def test_hebbian_synapse_matches_ngclearn(case):
                                        **tolerance, err_msg=f"b after step {t}")
     assert synapse.opt_state.count == VECTORS[f"{case}/state/time_step"] == spec["steps"]
     assert not np.allclose(synapse.weights.get(), VECTORS[f"{case}/W0"])
+
+
+UNSUPPORTED = {
+    "rate/cauchy_prior_euler", "rate/exp_prior_euler", "rate/soft_threshold", "rate/stateless_flag",
+    "rate/heun_is_rk4", "rate/rk4_is_euler", "gaussian/sigma_vector", "dense/gate_mask",
+    "dense/bias_resist_scale_alias",
+}
+"""Recorded ngc-learn behaviours our components do not take: the priors cauchy and exp, thresholds, the
+is_stateful flag, integration names ngc-learn maps to other integrators, a vector sigma, a mask array, and
+the deprecated resist_scale alias (each is refused with a ValueError or TypeError instead)."""
+
+
+def recorded(prefix):
+    return sorted(case for case in CASES if case.startswith(prefix) and case not in UNSUPPORTED)
+
+
+def build(component, kwargs):
+    with Context(f"recorded{next(_names)}"):
+        cell = component("c", **kwargs)
+        advance = MethodProcess("advance") >> cell.advance_state
+    return cell, advance
+
+
+@pytest.mark.parametrize("case", recorded("rate/"))
+def test_rate_cell_matches_ngclearn(case):
+    spec = CASES[case]
+    cell, advance = build(RateCell, spec["kwargs"])
+    for t in range(spec["steps"]):
+        cell.j.set(VECTORS[f"{case}/j_in/{t}"].copy())
+        cell.j_td.set(VECTORS[f"{case}/j_td_in/{t}"].copy())
+        advance.run(dt=spec["dt"])
+        np.testing.assert_allclose(cell.z.get(), VECTORS[f"{case}/z/{t}"], **TOLERANCE, err_msg=f"z, step {t}")
+        np.testing.assert_allclose(cell.zF.get(), VECTORS[f"{case}/zF/{t}"], **TOLERANCE, err_msg=f"zF, step {t}")
+    assert np.abs(cell.z.get()).max() > 1e-3
+
+
+@pytest.mark.parametrize("case", recorded("gaussian/"))
+def test_gaussian_error_cell_matches_ngclearn(case):
+    spec = CASES[case]
+    cell, advance = build(GaussianErrorCell, spec["kwargs"])
+    for t in range(spec["steps"]):
+        for compartment, key in ((cell.mu, "mu"), (cell.target, "target"), (cell.modulator, "modulator"),
+                                 (cell.mask, "mask_in")):
+            if f"{case}/{key}/{t}" in VECTORS:
+                compartment.set(VECTORS[f"{case}/{key}/{t}"].copy())
+        advance.run(dt=spec["dt"])
+        for compartment, key in ((cell.dmu, "dmu"), (cell.dtarget, "dtarget"), (cell.L, "L"), (cell.mask, "mask")):
+            np.testing.assert_allclose(compartment.get(), VECTORS[f"{case}/{key}/{t}"], **TOLERANCE,
+                                       err_msg=f"{key}, step {t}")
+
+
+@pytest.mark.parametrize("case", recorded("dense/"))
+def test_dense_synapse_matches_ngclearn(case):
+    spec = CASES[case]
+    shape, kwargs = our_arguments(spec["kwargs"])
+    synapse, advance = build(DenseSynapse, {"shape": shape, **kwargs})
+    synapse.weights.set(VECTORS[f"{case}/W0"].copy())
+    if f"{case}/b0" in VECTORS:
+        synapse.biases.set(VECTORS[f"{case}/b0"].reshape(1, -1).copy())
+    for t in range(spec["steps"]):
+        synapse.inputs.set(VECTORS[f"{case}/x/{t}"].copy())
+        advance.run()
+        np.testing.assert_allclose(synapse.outputs.get(), VECTORS[f"{case}/out/{t}"], **TOLERANCE,
+                                   err_msg=f"out, step {t}")
