@@ -1,13 +1,11 @@
 """HebbianSynapse: a dense synapse that learns by a two-factor Hebbian rule through an ngc_optim optimizer."""
 
-import os
 from typing import ClassVar
 
 import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.checkpoint import restore_checkpoint, save_checkpoint
 from ngc_optim.optim import OPTIMIZERS, get_optimizer
 
 from .dense_synapse import DenseSynapse
@@ -180,13 +178,5 @@ class HebbianSynapse(DenseSynapse):
         self.dWeights.set(self.dWeights.get() * 0)
         self.dBiases.set(self.dBiases.get() * 0)
 
-    def save(self, directory):
-        """Write every compartment and the optimizer state to ``<directory>/<name>.h5``."""
-        save_checkpoint(os.path.join(directory, f"{self.name}.h5"), {self.name: self._own_arrays()},
-                        {self.name: (self.optimizer, self.opt_state)},
-                        metadata={"component": type(self).__name__})
-
-    def load(self, directory):
-        """Restore what :meth:`save` wrote, weights and optimizer state, in place and strictly."""
-        restore_checkpoint(os.path.join(directory, f"{self.name}.h5"), {self.name: self._own_arrays()},
-                           {self.name: (self.optimizer, self.opt_state)})
+    def _optimizers(self):
+        return {self.name: (self.optimizer, self.opt_state)}

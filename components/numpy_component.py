@@ -56,19 +56,24 @@ class NumpyComponent(Component):
         return {name: stateManager.from_global_key(compartment.root)
                 for name, compartment in self.compartments if compartment.auto_save}
 
+    def _optimizers(self):
+        """Optimizers saved with the compartments, as ``{name: (optimizer, state)}``: none here."""
+        return {}
+
     def save(self, directory):
-        """Write the value of every compartment to ``<directory>/<name>.h5``.
+        """Write the value of every compartment, and any optimizer state, to ``<directory>/<name>.h5``.
 
         Wired compartments are saved too (their own, unused value), so that saving
         and loading agree whether or not the wiring exists yet: ``Context.load``
         loads components before it restores their connections.
         """
         save_checkpoint(os.path.join(directory, f"{self.name}.h5"), {self.name: self._own_arrays()},
-                        metadata={"component": type(self).__name__})
+                        self._optimizers(), metadata={"component": type(self).__name__})
 
     def load(self, directory):
         """Restore what :meth:`save` wrote, in place; raises ``CheckpointError`` on any mismatch."""
-        restore_checkpoint(os.path.join(directory, f"{self.name}.h5"), {self.name: self._own_arrays()})
+        restore_checkpoint(os.path.join(directory, f"{self.name}.h5"), {self.name: self._own_arrays()},
+                           self._optimizers())
 
     @classmethod
     def help(cls):
