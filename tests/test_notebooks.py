@@ -1,0 +1,28 @@
+"""Every notebook in notebooks/ runs from top to bottom (with fewer steps than the notebook's own)."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+QUICK = {"STEPS = 3000": "STEPS = 300"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])
+def test_notebook_runs(path, tmp_path, monkeypatch):
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        for full, quick in QUICK.items():
+            cell.source = cell.source.replace(full, quick)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    assert any("bit for bit" in output.get("text", "") for output in outputs)
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS
