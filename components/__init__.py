@@ -10,9 +10,10 @@ from .dense_synapse import DenseSynapse
 from .gaussian_error_cell import GaussianErrorCell
 from .hebbian_synapse import PRIORS, HebbianSynapse
 from .initializers import DISTRIBUTIONS, initialize
+from .laplacian_error_cell import LaplacianErrorCell
 from .numpy_component import NumpyComponent
 from .rate_cell import ACTIVATIONS, RateCell
 from .static_synapse import StaticSynapse
 
 __all__ = ["ACTIVATIONS", "DISTRIBUTIONS", "PRIORS", "DenseSynapse", "GaussianErrorCell", "HebbianSynapse",
-           "NumpyComponent", "RateCell", "StaticSynapse", "initialize"]
+           "LaplacianErrorCell", "NumpyComponent", "RateCell", "StaticSynapse", "initialize"]

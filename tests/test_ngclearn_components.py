@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ngc_optim.components import DenseSynapse, GaussianErrorCell, HebbianSynapse, RateCell
+from ngc_optim.components import DenseSynapse, GaussianErrorCell, HebbianSynapse, LaplacianErrorCell, RateCell
 from ngcsimlib import MethodProcess
 from ngcsimlib.context import Context
 
@@ -130,3 +130,22 @@ def test_dense_synapse_matches_ngclearn(case):
         advance.run()
         np.testing.assert_allclose(synapse.outputs.get(), VECTORS[f"{case}/out/{t}"], **TOLERANCE,
                                    err_msg=f"out, step {t}")
+
+
+@pytest.mark.parametrize("case", recorded("laplacian/"))
+def test_laplacian_error_cell_matches_ngclearn_except_for_its_loss(case):
+    spec = CASES[case]
+    cell, advance = build(LaplacianErrorCell, spec["kwargs"])
+    scale = spec["kwargs"].get("scale", 1.0)
+    for t in range(spec["steps"]):
+        for compartment, key in ((cell.shift, "shift"), (cell.target, "target"), (cell.modulator, "modulator"),
+                                 (cell.mask, "mask_in")):
+            if f"{case}/{key}/{t}" in VECTORS:
+                compartment.set(VECTORS[f"{case}/{key}/{t}"].copy())
+        advance.run(dt=spec["dt"])
+        for compartment, key in ((cell.dshift, "dshift"), (cell.dtarget, "dtarget"), (cell.mask, "mask")):
+            np.testing.assert_allclose(compartment.get(), VECTORS[f"{case}/{key}/{t}"], **TOLERANCE,
+                                       err_msg=f"{key}, step {t}")
+        error = VECTORS[f"{case}/target/{t}"] - VECTORS[f"{case}/shift/{t}"]
+        np.testing.assert_allclose(cell.L.get(), -np.abs(error).sum() / scale, rtol=1e-6)
+        np.testing.assert_allclose(VECTORS[f"{case}/L/{t}"], -np.count_nonzero(error) / scale, rtol=1e-6)

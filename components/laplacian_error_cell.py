@@ -1,0 +1,102 @@
+"""LaplacianErrorCell: the mismatch between a prediction and a target under a Laplacian."""
+
+from typing import ClassVar
+
+import numpy as np
+from ngcsimlib.compartment import Compartment
+from ngcsimlib.parser import compilable
+
+from .numpy_component import NumpyComponent
+
+__all__ = ["LaplacianErrorCell"]
+
+
+def _laplacian_error(name, shape, shift, target, scale, modulator, mask):
+    """dshift = sign(target - shift)/Scale, dtarget = -dshift (both times modulator*mask), L = -sum|e|/Scale."""
+    if shift.shape != shape or target.shape != shape:
+        raise ValueError(f"LaplacianErrorCell {name!r}: shift {shift.shape} and target {target.shape} must be {shape}")
+    error = target - shift
+    dshift = np.sign(error) / scale
+    loss = (-np.sum(np.abs(error)) * (1.0 / scale)).reshape(())
+    gate = modulator * mask
+    return dshift * gate, -dshift * gate, loss
+
+
+class LaplacianErrorCell(NumpyComponent):
+    """A (non-spiking) Laplacian error cell, as ngc-learn's except for L.
+
+    dshift = sign(target - shift) / Scale * modulator * mask
+    dtarget = -sign(target - shift) / Scale * modulator * mask
+    L = -sum(|target - shift|) / Scale        (a 0-d array: the Laplacian log-likelihood up to a constant)
+
+    ngc-learn 3.2.3 computes L as -sum(|sign(target - shift)|) / Scale, the count
+    of non-zero errors, although its comment calls it the absolute error; this
+    cell computes the absolute error. The mask applies to one step.
+
+    Args:
+        name: the cell's name.
+        n_units: number of units.
+        batch_size: rows of every (batch_size, n_units) compartment (default 1).
+        scale: the fixed scale (> 0, default 1).
+        dtype: "float32" (default) or "float64".
+    """
+
+    SPEC: ClassVar[dict] = {
+        "summary": "LaplacianErrorCell: sign of the mismatch between a target and a prediction shift, over Scale",
+        "compartments": {
+            "inputs": {"shift": "prediction", "target": "target value", "Scale": "scale (fixed)",
+                       "modulator": "multiplies dshift and dtarget",
+                       "mask": "multiplies dshift and dtarget for one step"},
+            "outputs": {"dshift": "sign(target - shift)/Scale", "dtarget": "-sign(target - shift)/Scale",
+                        "dScale": "ones (no derivative for Scale)", "L": "-sum|target - shift|/Scale"},
+        },
+        "arguments": {"n_units": "number of units", "batch_size": "batch rows (1)",
+                      "scale": "fixed scale (1)", "dtype": "float32 or float64"},
+    }
+
+    def __init__(self, name, n_units, batch_size=1, scale=1.0, dtype="float32"):
+        super().__init__(name, dtype)
+        if not (isinstance(n_units, int) and n_units > 0 and isinstance(batch_size, int) and batch_size > 0):
+            raise self._error(f"n_units={n_units!r} and batch_size={batch_size!r} must be positive ints")
+        if not (isinstance(scale, (int, float)) and np.isfinite(scale) and scale > 0):
+            raise self._error(f"scale={scale!r} must be a positive finite number")
+        self.n_units = n_units
+        self.batch_size = batch_size
+        self.scale = float(scale)
+        self.shape = (batch_size, n_units)
+        self.shift = Compartment(self._zeros(self.shape), display_name="prediction")
+        self.target = Compartment(self._zeros(self.shape), display_name="target")
+        self.Scale = Compartment(np.full((1, 1), scale, self.dtype), display_name="scale")
+        self.modulator = Compartment(np.ones(self.shape, self.dtype))
+        self.mask = Compartment(np.ones(self.shape, self.dtype))
+        self.dshift = Compartment(self._zeros(self.shape))
+        self.dtarget = Compartment(self._zeros(self.shape))
+        self.dScale = Compartment(np.ones((1, 1), self.dtype))
+        self.L = Compartment(self._zeros(()), display_name="Laplacian log likelihood", units="nats")
+        self.ones = np.ones(self.shape, self.dtype)
+        self.zero = self._zeros(())
+
+    @compilable
+    def advance_state(self, dt):
+        dshift, dtarget, loss = _laplacian_error(self.name, self.shape, self.shift.get(), self.target.get(),
+                                                 self.Scale.get(), self.modulator.get(), self.mask.get())
+        self.dshift.set(dshift)
+        self.dtarget.set(dtarget)
+        self.L.set(loss)
+        if not self.mask.targeted:
+            self.mask.set(self.ones)
+
+    @compilable
+    def reset(self):
+        """Zero dshift, dtarget and L, and the cell's own (not wired) shift, target, modulator (ones), mask (ones)."""
+        self.dshift.set(self.ones * 0)
+        self.dtarget.set(self.ones * 0)
+        self.L.set(self.zero)
+        if not self.shift.targeted:
+            self.shift.set(self.ones * 0)
+        if not self.target.targeted:
+            self.target.set(self.ones * 0)
+        if not self.modulator.targeted:
+            self.modulator.set(self.ones)
+        if not self.mask.targeted:
+            self.mask.set(self.ones)
