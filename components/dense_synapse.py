@@ -14,17 +14,19 @@ __all__ = ["DenseSynapse"]
 DEFAULT_WEIGHT_INIT = {"dist": "uniform", "amin": 0.025, "amax": 0.8}
 
 
-def _transmit(name, shape, inputs, weights, biases, factor):
-    """outputs = (inputs @ weights) * factor + biases."""
+def _transmit(name, shape, inputs, weights, gate, biases, factor):
+    """outputs = (inputs @ weights) * gate * factor + biases."""
     if inputs.shape != shape:
         raise ValueError(f"{name!r}: inputs have shape {inputs.shape}; expected {shape}")
-    return (inputs @ weights) * factor + biases
+    return (inputs @ weights) * gate * factor + biases
 
 
 class DenseSynapse(NumpyComponent):
     """A dense synaptic cable, as ngc-learn's.
 
-    outputs = (inputs @ (weights * mask)) * g_conduct_factor + biases
+    outputs = (inputs @ (weights * mask)) * gate * g_conduct_factor + biases
+
+    ``gate`` is an input of ones by default (wire a signal into it to gate the outputs).
 
     ``mask`` is the fixed connectivity drawn with ``p_conn`` (all ones for
     p_conn = 1); the initial weights are masked too.
@@ -43,9 +45,10 @@ class DenseSynapse(NumpyComponent):
     """
 
     SPEC: ClassVar[dict] = {
-        "summary": "DenseSynapse: outputs = (inputs @ (weights * mask)) * g_conduct_factor + biases",
+        "summary": "DenseSynapse: outputs = (inputs @ (weights * mask)) * gate * g_conduct_factor + biases",
         "compartments": {
-            "inputs": {"inputs": "(batch_size, shape[0]) presynaptic signal"},
+            "inputs": {"inputs": "(batch_size, shape[0]) presynaptic signal",
+                       "gate": "(batch_size, shape[1]) multiplies the outputs (ones)"},
             "state": {"weights": "shape", "biases": "(1, shape[1])", "mask": "shape, fixed 0/1 connectivity"},
             "outputs": {"outputs": "(batch_size, shape[1]) postsynaptic signal"},
         },
@@ -84,6 +87,7 @@ class DenseSynapse(NumpyComponent):
         biases = initialize(bias_init, (1, shape[1]), rng, self.dtype, f"{owner} bias_init") if self.has_bias \
             else self._zeros((1, shape[1]))
         self.inputs = Compartment(self._zeros(self.input_shape))
+        self.gate = Compartment(np.ones((batch_size, shape[1]), self.dtype))
         self.outputs = Compartment(self._zeros((batch_size, shape[1])))
         self.weights = Compartment(weights * mask)
         self.biases = Compartment(biases)
@@ -95,12 +99,14 @@ class DenseSynapse(NumpyComponent):
             weights = self.weights.get() * self.mask.get()
         else:
             weights = self.weights.get()
-        self.outputs.set(_transmit(self.name, self.input_shape, self.inputs.get(), weights, self.biases.get(),
-                                   self.g_conduct_factor))
+        self.outputs.set(_transmit(self.name, self.input_shape, self.inputs.get(), weights, self.gate.get(),
+                                   self.biases.get(), self.g_conduct_factor))
 
     @compilable
     def reset(self):
-        """Zero the outputs, and the inputs unless they are wired from another compartment."""
+        """Zero the outputs; zero the inputs and set the gate to ones unless they are wired."""
         if not self.inputs.targeted:
             self.inputs.set(self.inputs.get() * 0)
+        if not self.gate.targeted:
+            self.gate.set(self.gate.get() * 0 + 1)
         self.outputs.set(self.outputs.get() * 0)

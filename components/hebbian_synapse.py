@@ -167,9 +167,11 @@ class HebbianSynapse(DenseSynapse):
 
     @compilable
     def reset(self):
-        """Zero outputs, dWeights, dBiases, and inputs, pre and post unless they are wired."""
+        """Zero outputs, dWeights, dBiases, and inputs, pre and post unless wired; gate to ones unless wired."""
         if not self.inputs.targeted:
             self.inputs.set(self.inputs.get() * 0)
+        if not self.gate.targeted:
+            self.gate.set(self.gate.get() * 0 + 1)
         if not self.pre.targeted:
             self.pre.set(self.pre.get() * 0)
         if not self.post.targeted:

@@ -48,10 +48,12 @@ def test_dense_synapse_follows_the_formula(p_conn, bias_init):
                                dtype="float64")
         advance = MethodProcess("advance") >> synapse.advance_state
     x = np.random.default_rng(1).standard_normal((3, 6))
+    gate = np.random.default_rng(2).random((3, 4))
     synapse.inputs.set(x)
+    synapse.gate.set(gate)
     advance.run()
     weights, mask, biases = synapse.weights.get(), synapse.mask.get(), synapse.biases.get()
-    expected = (x @ (weights * mask)) * 1.5 + biases
+    expected = (x @ (weights * mask)) * gate * 1.5 + biases
     np.testing.assert_allclose(synapse.outputs.get(), expected, rtol=1e-12)
     assert (biases != 0).all() == (bias_init is not None)
     if p_conn < 1:
@@ -80,9 +82,11 @@ def test_reset_touches_only_the_compartments_it_owns():
     advance.run(dt=1.0)
     outputs = synapse.outputs.get()
     np.testing.assert_array_equal(cell.mu.get(), outputs)
+    synapse.gate.set(np.zeros((2, 2), np.float32))
     reset.run()
     for compartment in (synapse.inputs, synapse.outputs, cell.target, cell.dmu, cell.L):
         assert not np.asarray(compartment.get()).any()
+    np.testing.assert_array_equal(synapse.gate.get(), np.ones((2, 2)))
     assert cell.L.get().shape == ()
 
 

@@ -127,6 +127,8 @@ def test_dense_synapse_matches_ngclearn(case):
         synapse.biases.set(VECTORS[f"{case}/b0"].reshape(1, -1).copy())
     for t in range(spec["steps"]):
         synapse.inputs.set(VECTORS[f"{case}/x/{t}"].copy())
+        if f"{case}/gate/{t}" in VECTORS:
+            synapse.gate.set(VECTORS[f"{case}/gate/{t}"].copy())
         advance.run()
         np.testing.assert_allclose(synapse.outputs.get(), VECTORS[f"{case}/out/{t}"], **TOLERANCE,
                                    err_msg=f"out, step {t}")
