@@ -6,7 +6,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from .numpy_component import NumpyComponent
+from .error_cell import ErrorCell
 
 __all__ = ["GaussianErrorCell"]
 
@@ -22,7 +22,7 @@ def _gaussian_error(name, shape, mu, target, sigma, modulator, mask):
     return dmu * gate, -dmu * gate, loss
 
 
-class GaussianErrorCell(NumpyComponent):
+class GaussianErrorCell(ErrorCell):
     """A (non-spiking) Gaussian error cell, as ngc-learn's.
 
     dmu = (target - mu) / Sigma * modulator * mask
@@ -52,26 +52,12 @@ class GaussianErrorCell(NumpyComponent):
     }
 
     def __init__(self, name, n_units, batch_size=1, sigma=1.0, dtype="float32"):
-        super().__init__(name, dtype)
-        if not (isinstance(n_units, int) and n_units > 0 and isinstance(batch_size, int) and batch_size > 0):
-            raise self._error(f"n_units={n_units!r} and batch_size={batch_size!r} must be positive ints")
-        if not (isinstance(sigma, (int, float)) and np.isfinite(sigma) and sigma > 0):
-            raise self._error(f"sigma={sigma!r} must be a positive finite number")
-        self.n_units = n_units
-        self.batch_size = batch_size
+        super().__init__(name, n_units, batch_size, ("sigma", sigma), "Gaussian", dtype)
         self.sigma = float(sigma)
-        self.shape = (batch_size, n_units)
         self.mu = Compartment(self._zeros(self.shape), display_name="prediction")
-        self.target = Compartment(self._zeros(self.shape), display_name="target")
         self.Sigma = Compartment(np.full((1, 1), sigma, self.dtype), display_name="variance")
-        self.modulator = Compartment(np.ones(self.shape, self.dtype))
-        self.mask = Compartment(np.ones(self.shape, self.dtype))
         self.dmu = Compartment(self._zeros(self.shape))
-        self.dtarget = Compartment(self._zeros(self.shape))
         self.dSigma = Compartment(np.ones((1, 1), self.dtype))
-        self.L = Compartment(self._zeros(()), display_name="Gaussian log likelihood", units="nats")
-        self.ones = np.ones(self.shape, self.dtype)
-        self.zero = self._zeros(())
 
     @compilable
     def advance_state(self, dt):

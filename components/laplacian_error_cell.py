@@ -6,7 +6,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from .numpy_component import NumpyComponent
+from .error_cell import ErrorCell
 
 __all__ = ["LaplacianErrorCell"]
 
@@ -22,7 +22,7 @@ def _laplacian_error(name, shape, shift, target, scale, modulator, mask):
     return dshift * gate, -dshift * gate, loss
 
 
-class LaplacianErrorCell(NumpyComponent):
+class LaplacianErrorCell(ErrorCell):
     """A (non-spiking) Laplacian error cell, as ngc-learn's except for L.
 
     dshift = sign(target - shift) / Scale * modulator * mask
@@ -55,26 +55,12 @@ class LaplacianErrorCell(NumpyComponent):
     }
 
     def __init__(self, name, n_units, batch_size=1, scale=1.0, dtype="float32"):
-        super().__init__(name, dtype)
-        if not (isinstance(n_units, int) and n_units > 0 and isinstance(batch_size, int) and batch_size > 0):
-            raise self._error(f"n_units={n_units!r} and batch_size={batch_size!r} must be positive ints")
-        if not (isinstance(scale, (int, float)) and np.isfinite(scale) and scale > 0):
-            raise self._error(f"scale={scale!r} must be a positive finite number")
-        self.n_units = n_units
-        self.batch_size = batch_size
+        super().__init__(name, n_units, batch_size, ("scale", scale), "Laplacian", dtype)
         self.scale = float(scale)
-        self.shape = (batch_size, n_units)
         self.shift = Compartment(self._zeros(self.shape), display_name="prediction")
-        self.target = Compartment(self._zeros(self.shape), display_name="target")
         self.Scale = Compartment(np.full((1, 1), scale, self.dtype), display_name="scale")
-        self.modulator = Compartment(np.ones(self.shape, self.dtype))
-        self.mask = Compartment(np.ones(self.shape, self.dtype))
         self.dshift = Compartment(self._zeros(self.shape))
-        self.dtarget = Compartment(self._zeros(self.shape))
         self.dScale = Compartment(np.ones((1, 1), self.dtype))
-        self.L = Compartment(self._zeros(()), display_name="Laplacian log likelihood", units="nats")
-        self.ones = np.ones(self.shape, self.dtype)
-        self.zero = self._zeros(())
 
     @compilable
     def advance_state(self, dt):

@@ -51,6 +51,10 @@ class NumpyComponent(Component):
     def _error(self, message):
         return ValueError(f"{type(self).__name__} {self.name!r}: {message}")
 
+    def _check_population(self, n_units, batch_size):
+        if not (isinstance(n_units, int) and n_units > 0 and isinstance(batch_size, int) and batch_size > 0):
+            raise self._error(f"n_units={n_units!r} and batch_size={batch_size!r} must be positive ints")
+
     def _own_arrays(self):
         """Each compartment's own value in the global state (for a wired one, the unused value under it)."""
         return {name: stateManager.from_global_key(compartment.root)

@@ -88,8 +88,7 @@ class RateCell(NumpyComponent):
     def __init__(self, name, n_units, tau_m, prior=("gaussian", 0.0), act_fx="identity", output_scale=1.0,
                  integration_type="euler", batch_size=1, resist_scale=1.0, dtype="float32"):
         super().__init__(name, dtype)
-        if not (isinstance(n_units, int) and n_units > 0 and isinstance(batch_size, int) and batch_size > 0):
-            raise self._error(f"n_units={n_units!r} and batch_size={batch_size!r} must be positive ints")
+        self._check_population(n_units, batch_size)
         if not (isinstance(tau_m, (int, float)) and np.isfinite(tau_m) and tau_m >= 0):
             raise self._error(f"tau_m={tau_m!r} must be >= 0 (0: stateless)")
         if not (isinstance(prior, (list, tuple)) and len(prior) == 2 and prior[0] in _LEAKS

@@ -1,0 +1,42 @@
+"""ErrorCell: what the Gaussian and Laplacian error cells build alike."""
+
+import numpy as np
+from ngcsimlib.compartment import Compartment
+
+from .numpy_component import NumpyComponent
+
+__all__ = ["ErrorCell"]
+
+
+class ErrorCell(NumpyComponent):
+    """Validation and the compartments every error cell has: target, modulator, mask, dtarget, L.
+
+    Subclasses add their prediction, its fixed parameter and the derivatives,
+    under ngc-learn's names (mu/Sigma/dmu, shift/Scale/dshift), and write their
+    own ``advance_state`` and ``reset``: ngcsimlib compiles each method from its
+    source, so compiled bodies cannot be shared through a helper method.
+
+    Args:
+        name: the cell's name.
+        n_units, batch_size: every signal compartment is (batch_size, n_units).
+        parameter: (name, value) of the fixed positive parameter (e.g. ("sigma", 1.0)).
+        distribution: named in the display name of L (e.g. "Gaussian").
+        dtype: "float32" or "float64".
+    """
+
+    def __init__(self, name, n_units, batch_size, parameter, distribution, dtype):
+        super().__init__(name, dtype)
+        self._check_population(n_units, batch_size)
+        key, value = parameter
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+            raise self._error(f"{key}={value!r} must be a positive finite number")
+        self.n_units = n_units
+        self.batch_size = batch_size
+        self.shape = (batch_size, n_units)
+        self.target = Compartment(self._zeros(self.shape), display_name="target")
+        self.modulator = Compartment(np.ones(self.shape, self.dtype))
+        self.mask = Compartment(np.ones(self.shape, self.dtype))
+        self.dtarget = Compartment(self._zeros(self.shape))
+        self.L = Compartment(self._zeros(()), display_name=f"{distribution} log likelihood", units="nats")
+        self.ones = np.ones(self.shape, self.dtype)
+        self.zero = self._zeros(())
