@@ -6,6 +6,8 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
+from ngc_optim.hebbian_kernels import ADJUST, HEBBIAN, PRIOR_CODES
+from ngc_optim.kernels import pick
 from ngc_optim.optim import OPTIMIZERS, get_optimizer
 
 from .dense_synapse import DenseSynapse
@@ -17,30 +19,66 @@ PRIORS = {"constant": None, "l1": "l1", "lasso": "l1", "laplacian": "l1", "l2": 
 """ngc-learn's prior names -> the penalty they apply (None: no prior)."""
 
 
-def _hebbian_update(pre, post, weights, w_bound, prior, lmbda, l1_ratio, sign_value, pre_wght, post_wght):
-    """ngc-learn's two-factor Hebbian adjustment (dW, db), with soft bound, prior and sign."""
-    scaled_post = post * post_wght
-    d_weights = (pre * pre_wght).T @ scaled_post
-    d_biases = np.sum(scaled_post, axis=0, keepdims=True)
-    if w_bound > 0:
-        d_weights = d_weights * (w_bound - np.abs(weights))
-    if prior == "l2":
-        d_weights = d_weights + (-weights * lmbda)
-    elif prior == "l1":
-        d_weights = d_weights + (-np.sign(weights) * lmbda)
-    elif prior == "l1l2":
-        d_weights = d_weights + (-np.sign(weights) * l1_ratio - weights * ((1 - l1_ratio) / 2)) * lmbda
-    return d_weights * sign_value, d_biases * sign_value
+class _Plan:
+    """A synapse's fixed settings, and the two Hebbian computations over its arrays.
 
+    The compiled methods pass it the compartments' current values; it checks
+    them (a wrong shape or dtype is an error naming the synapse), forms the
+    Hebbian product with one matrix multiplication and hands the element-wise
+    rest to a kernel of :mod:`ngc_optim.hebbian_kernels`.
+    """
 
-def _evolve(optimizer, state, params, updates, low, high, mask):
-    """One optimizer step on the weights (and biases), then the clip to [low, high] and the mask, in place."""
-    optimizer.step(params, updates, state)
-    weights = params["weights"]
-    if high > 0:
-        np.clip(weights, low, high, out=weights)
-    if mask is not None:
-        np.multiply(weights, mask, out=weights)
+    def __init__(self, synapse):
+        self.owner = f"{type(synapse).__name__} {synapse.name!r}"
+        self.dtype = synapse.dtype
+        self.shapes = {"pre": synapse.input_shape, "post": (synapse.batch_size, synapse.shape[1]),
+                       "weights": synapse.shape, "biases": (1, synapse.shape[1])}
+        self.optimizer = synapse.optimizer
+        self.hebbian_kernel = HEBBIAN[synapse.optimizer.kernel.rule]
+        self.prior = PRIOR_CODES[synapse.prior]
+        self.masked = synapse.p_conn < 1.0
+        self.hebbian = (synapse.w_bound, synapse.lmbda, synapse.l1_ratio, synapse.sign_value, synapse.low,
+                        synapse.w_bound)
+        self.pre_wght = synapse.pre_wght
+        self.post_wght = synapse.post_wght
+        self.sign_value = synapse.sign_value
+        self.has_bias = synapse.has_bias
+
+    def _checked(self, **arrays):
+        for name, array in arrays.items():
+            if not isinstance(array, np.ndarray) or array.shape != self.shapes[name] or array.dtype != self.dtype:
+                found = f"{array.dtype}{list(array.shape)}" if isinstance(array, np.ndarray) else type(array).__name__
+                raise ValueError(f"{self.owner}: {name} is {found}; expected {self.dtype}{list(self.shapes[name])}")
+
+    def _product(self, pre, post, weights):
+        """(dW before adjustment, db): the Hebbian product and the summed post, in the synapse's dtype."""
+        self._checked(pre=pre, post=post, weights=weights)
+        scaled_post = post * self.post_wght
+        d_biases = np.sum(scaled_post, axis=0, keepdims=True) * self.sign_value
+        return (pre * self.pre_wght).T @ scaled_post, d_biases
+
+    def adjustments(self, pre, post, weights):
+        """(dW, db) of ngc-learn's rule for the current values, without changing the synapse."""
+        product, d_biases = self._product(pre, post, weights)
+        kernel = pick(ADJUST, product.size)
+        kernel(weights.ravel(), product.ravel(), self.prior, self.hebbian)
+        return product, d_biases
+
+    def evolve(self, state, pre, post, weights, biases, mask):
+        """One step: W and b (and the optimizer state) in place; returns (dW, db)."""
+        product, d_biases = self._product(pre, post, weights)
+        self._checked(biases=biases)
+        if not (weights.flags.c_contiguous and weights.flags.writeable and biases.flags.writeable):
+            raise ValueError(f"{self.owner}: weights and biases must be writable C-contiguous arrays")
+        scalars = self.optimizer.advance(state)
+        kernel = pick(self.hebbian_kernel, weights.size)
+        kernel(weights.ravel(), product.ravel(), mask.ravel(), self.masked, self.prior, self.hebbian,
+               *(array.ravel() for array in state.arrays("weights")), *scalars)
+        if self.has_bias:
+            bias_kernel = pick(self.optimizer.kernel, biases.size)
+            bias_kernel(biases.ravel(), d_biases.ravel(), *(array.ravel() for array in state.arrays("biases")),
+                        *scalars)
+        return product, d_biases
 
 
 class HebbianSynapse(DenseSynapse):
@@ -54,8 +92,12 @@ class HebbianSynapse(DenseSynapse):
     W, b = one step of optim_type on [W, b] with updates [dW, db]   (sgd: W = W - eta * dW)
     W = clip(W, 0 or -w_bound, w_bound) if w_bound > 0;   W = W * mask
 
-    The optimizer's state (step count and slot arrays) belongs to ``opt_state``
-    and is saved with the weights, in the checkpoint's optimizer group. The
+    The element-wise work after the matrix product (bound, prior, sign, the
+    optimizer's rule, clip, mask) is one fused pass over W
+    (:mod:`ngc_optim.hebbian_kernels`). The optimizer's state (step count and
+    slot arrays, an :class:`ngc_optim.optim.OptimizerState`) lives in the
+    compartment ``opt_params``, as ngc-learn's, also reachable as ``opt_state``;
+    it is saved with the weights, in the checkpoint's optimizer group. The
     connectivity mask drawn with p_conn stays fixed (ngc-learn multiplies by a
     (1, 1) mask of ones, so weights removed by p_conn can grow back there).
 
@@ -81,7 +123,7 @@ class HebbianSynapse(DenseSynapse):
                        "post": "postsynaptic statistic"},
             "state": {"weights": "shape", "biases": "(1, shape[1])", "mask": "shape, fixed 0/1 connectivity"},
             "outputs": {"outputs": "(batch_size, shape[1]) postsynaptic signal", "dWeights": "last dW",
-                        "dBiases": "last db"},
+                        "dBiases": "last db", "opt_params": "the optimizer's state (count and slot arrays)"},
         },
         "arguments": {**DenseSynapse.SPEC["arguments"], "eta": "step size (0)", "w_bound": "bound (1)",
                       "is_nonnegative": "clip at 0 (False)", "prior": "(name, lmbda)", "sign_value": "sign (1)",
@@ -117,8 +159,13 @@ class HebbianSynapse(DenseSynapse):
         self.post = Compartment(self._zeros((batch_size, self.shape[1])))
         self.dWeights = Compartment(self._zeros(self.shape))
         self.dBiases = Compartment(self._zeros((1, self.shape[1])))
-        self.fixed_mask = self.mask.get() if self.p_conn < 1.0 else None
-        self.opt_state = self.optimizer.init(self._learned())
+        self.opt_params = Compartment(self.optimizer.init(self._learned()), auto_save=False)
+        self.plan = _Plan(self)
+
+    @property
+    def opt_state(self):
+        """The optimizer's state held by ``opt_params``."""
+        return self.opt_params.get()
 
     def _parse_prior(self, prior):
         if prior is None:
@@ -145,23 +192,14 @@ class HebbianSynapse(DenseSynapse):
 
     @compilable
     def calc_update(self):
-        d_weights, d_biases = _hebbian_update(self.pre.get(), self.post.get(), self.weights.get(), self.w_bound,
-                                              self.prior, self.lmbda, self.l1_ratio, self.sign_value,
-                                              self.pre_wght, self.post_wght)
+        d_weights, d_biases = self.plan.adjustments(self.pre.get(), self.post.get(), self.weights.get())
         self.dWeights.set(d_weights)
         self.dBiases.set(d_biases)
 
     @compilable
     def evolve(self, dt):
-        d_weights, d_biases = _hebbian_update(self.pre.get(), self.post.get(), self.weights.get(), self.w_bound,
-                                              self.prior, self.lmbda, self.l1_ratio, self.sign_value,
-                                              self.pre_wght, self.post_wght)
-        if self.has_bias:
-            _evolve(self.optimizer, self.opt_state, {"weights": self.weights.get(), "biases": self.biases.get()},
-                    {"weights": d_weights, "biases": d_biases}, self.low, self.w_bound, self.fixed_mask)
-        else:
-            _evolve(self.optimizer, self.opt_state, {"weights": self.weights.get()}, {"weights": d_weights},
-                    self.low, self.w_bound, self.fixed_mask)
+        d_weights, d_biases = self.plan.evolve(self.opt_params.get(), self.pre.get(), self.post.get(),
+                                               self.weights.get(), self.biases.get(), self.mask.get())
         self.dWeights.set(d_weights)
         self.dBiases.set(d_biases)
 
@@ -181,4 +219,4 @@ class HebbianSynapse(DenseSynapse):
         self.dBiases.set(self.dBiases.get() * 0)
 
     def _optimizers(self):
-        return {self.name: (self.optimizer, self.opt_state)}
+        return {self.name: (self.optimizer, self.opt_params.get())}

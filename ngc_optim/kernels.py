@@ -32,18 +32,19 @@ L2 = 2
 
 
 class Kernel:
-    """A serial and a ``prange`` compilation of the update rule ``name``."""
+    """A serial and a ``prange`` compilation of a loop that runs the update rule ``rule``."""
 
-    __slots__ = ("name", "parallel", "serial")
+    __slots__ = ("name", "parallel", "rule", "serial")
 
-    def __init__(self, name, serial, parallel):
+    def __init__(self, name, serial, parallel, rule):
         self.name = name
         self.serial = serial
         self.parallel = parallel
+        self.rule = rule
 
 
-def _serial_and_parallel(func):
-    """Compile ``func`` as a serial and as a parallel kernel.
+def _serial_and_parallel(func, rule=None):
+    """Compile ``func`` as a serial and as a parallel kernel of ``rule`` (default: its own name).
 
     Numba's on-disk cache is keyed on the function's qualified name, not on the
     compiler flags, so two dispatchers built from one function object would share
@@ -58,12 +59,13 @@ def _serial_and_parallel(func):
         copy.__doc__ = func.__doc__
         copy.__module__ = func.__module__
         variants.append(njit(**config.jit_options(parallel))(copy))
-    return Kernel(func.__name__.lstrip("_"), *variants)
+    name = func.__name__.lstrip("_")
+    return Kernel(name, *variants, rule or name)
 
 
 def pick(kernel, size):
     """The variant of ``kernel`` to run on ``size`` elements (see :mod:`ngc_optim.config`)."""
-    if config.PARALLEL and size >= config.PARALLEL_THRESHOLDS[kernel.name]:
+    if config.PARALLEL and size >= config.PARALLEL_THRESHOLDS[kernel.rule]:
         return kernel.parallel
     return kernel.serial
 
@@ -77,12 +79,43 @@ def _penalised(u, p, regularization, lam):
     return u
 
 
+@njit(inline="always")
+def _sgd_rule(p, g, eta):
+    return p - eta * g
+
+
+@njit(inline="always")
+def _nag_rule(p, g, phi, eta, mu):
+    """NAG after its first step (the first is SGD's rule, with phi set to its result)."""
+    phi_new = p - eta * g
+    return phi_new + mu * (phi_new - phi), phi_new
+
+
+@njit(inline="always")
+def _momentum_rule(p, g, velocity, eta, mu):
+    v = mu * velocity - eta * g
+    return p + v, v
+
+
+@njit(inline="always")
+def _rmsprop_rule(p, g, cache, eta, decay, keep, eps):
+    c = decay * cache + keep * (g * g)
+    return p - eta * g / (np.sqrt(c) + eps), c
+
+
+@njit(inline="always")
+def _adam_rule(p, g, g1, g2, eta, b1, a1, b2, a2, k1, k2, eps):
+    m = b1 * g1 + a1 * g
+    v = b2 * g2 + a2 * (g * g)
+    return p - eta * (m * k1) / (np.sqrt(v * k2) + eps), m, v
+
+
 def _sgd(p, u, eta, regularization, lam):
     """p = p - eta * u."""
     dt = p.dtype.type
     eta_, lam_ = dt(eta), dt(lam)
     for i in prange(p.size):
-        p[i] = p[i] - eta_ * _penalised(u[i], p[i], regularization, lam_)
+        p[i] = _sgd_rule(p[i], _penalised(u[i], p[i], regularization, lam_), eta_)
 
 
 def _nag(p, u, phi, eta, mu, t, regularization, lam):
@@ -91,12 +124,10 @@ def _nag(p, u, phi, eta, mu, t, regularization, lam):
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
     if t > 1:
         for i in prange(p.size):
-            phi_new = p[i] - eta_ * _penalised(u[i], p[i], regularization, lam_)
-            p[i] = phi_new + mu_ * (phi_new - phi[i])
-            phi[i] = phi_new
+            p[i], phi[i] = _nag_rule(p[i], _penalised(u[i], p[i], regularization, lam_), phi[i], eta_, mu_)
     else:
         for i in prange(p.size):
-            phi_new = p[i] - eta_ * _penalised(u[i], p[i], regularization, lam_)
+            phi_new = _sgd_rule(p[i], _penalised(u[i], p[i], regularization, lam_), eta_)
             p[i] = phi_new
             phi[i] = phi_new
 
@@ -106,9 +137,8 @@ def _momentum(p, u, velocity, eta, mu, regularization, lam):
     dt = p.dtype.type
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
     for i in prange(p.size):
-        v = mu_ * velocity[i] - eta_ * _penalised(u[i], p[i], regularization, lam_)
-        velocity[i] = v
-        p[i] = p[i] + v
+        p[i], velocity[i] = _momentum_rule(p[i], _penalised(u[i], p[i], regularization, lam_), velocity[i],
+                                           eta_, mu_)
 
 
 def _rmsprop(p, u, cache, eta, decay, eps, regularization, lam):
@@ -116,10 +146,8 @@ def _rmsprop(p, u, cache, eta, decay, eps, regularization, lam):
     dt = p.dtype.type
     eta_, decay_, keep_, eps_, lam_ = dt(eta), dt(decay), dt(1.0 - decay), dt(eps), dt(lam)
     for i in prange(p.size):
-        g = _penalised(u[i], p[i], regularization, lam_)
-        c = decay_ * cache[i] + keep_ * (g * g)
-        cache[i] = c
-        p[i] = p[i] - eta_ * g / (np.sqrt(c) + eps_)
+        p[i], cache[i] = _rmsprop_rule(p[i], _penalised(u[i], p[i], regularization, lam_), cache[i],
+                                       eta_, decay_, keep_, eps_)
 
 
 def _adam(p, u, g1, g2, eta, beta1, beta2, eps, inverse_correction1, inverse_correction2,
@@ -141,20 +169,12 @@ def _adam(p, u, g1, g2, eta, beta1, beta2, eps, inverse_correction1, inverse_cor
     if decoupled_decay != 0.0:
         for i in prange(p.size):
             g = _penalised(u[i], p[i], regularization, lam_)
-            m = b1 * g1[i] + a1 * g
-            v = b2 * g2[i] + a2 * (g * g)
-            g1[i] = m
-            g2[i] = v
-            q = p[i] - shrink * p[i]
-            p[i] = q - eta_ * (m * k1) / (np.sqrt(v * k2) + eps_)
+            p[i], g1[i], g2[i] = _adam_rule(p[i] - shrink * p[i], g, g1[i], g2[i], eta_, b1, a1, b2, a2,
+                                            k1, k2, eps_)
     else:
         for i in prange(p.size):
             g = _penalised(u[i], p[i], regularization, lam_)
-            m = b1 * g1[i] + a1 * g
-            v = b2 * g2[i] + a2 * (g * g)
-            g1[i] = m
-            g2[i] = v
-            p[i] = p[i] - eta_ * (m * k1) / (np.sqrt(v * k2) + eps_)
+            p[i], g1[i], g2[i] = _adam_rule(p[i], g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
 
 
 sgd = _serial_and_parallel(_sgd)

@@ -77,3 +77,29 @@ def run(name, p, updates, t0=0, slots=None, **hyperparameters):
         for k, u in enumerate(updates):
             p, slots = step(name, p, u, slots, t0 + k + 1, **hyperparameters)
     return p, slots
+
+
+def hebbian_adjustment(m, w, w_bound, prior, lmbda, l1_ratio, sign_value):
+    """ngc-learn's Hebbian dW from the product ``m``: soft bound, prior (None, "l1", "l2", "l1l2"), sign."""
+    d = m * (w_bound - np.abs(w)) if w_bound > 0 else m
+    if prior == "l2":
+        d = d + (-w * lmbda)
+    elif prior == "l1":
+        d = d + (-np.sign(w) * lmbda)
+    elif prior == "l1l2":
+        d = d + (-np.sign(w) * l1_ratio - w * ((1 - l1_ratio) / 2)) * lmbda
+    return d * sign_value
+
+
+def hebbian_step(name, w, m, slots, t, mask, w_bound, low, prior, lmbda, l1_ratio, sign_value, **hyperparameters):
+    """One Hebbian evolve of ``w``: adjustment, optimizer step, clip to [low, w_bound], mask (None: none).
+
+    Returns ``(new_w, new_slots, d)``.
+    """
+    d = hebbian_adjustment(m, w, w_bound, prior, lmbda, l1_ratio, sign_value)
+    w, slots = step(name, w, d, slots, t, **hyperparameters)
+    if w_bound > 0:
+        w = np.clip(w, low, w_bound)
+    if mask is not None:
+        w = w * mask
+    return w, slots, d

@@ -17,20 +17,14 @@ STEPS = 6
 def reference(W, b, pres, posts, eta, w_bound, nonnegative, prior, sign, pre_wght, post_wght, optim, kwargs):
     """The documented rule, step by step, with tests/naive.py for the optimizer."""
     slots = {"weights": None, "biases": None}
+    name, lmbda = prior
+    kind = {"gaussian": "l2", "ridge": "l2", "laplacian": "l1", "lasso": "l1", "elastic_net": "l1l2",
+            "constant": None}.get(name, name)
+    lmbda, l1_ratio = lmbda if kind == "l1l2" else (lmbda, 0.0)
     for t, (pre, post) in enumerate(zip(pres, posts), start=1):
-        dW = (pre * pre_wght).T @ (post * post_wght)
-        db = np.sum(post * post_wght, axis=0, keepdims=True)
-        if w_bound > 0:
-            dW = dW * (w_bound - np.abs(W))
-        name, lmbda = prior
-        name = {"gaussian": "l2", "ridge": "l2", "laplacian": "l1", "lasso": "l1"}.get(name, name)
-        if name == "l2":
-            dW = dW + (-W * lmbda)
-        elif name == "l1":
-            dW = dW + (-np.sign(W) * lmbda)
-        elif name == "elastic_net":
-            dW = dW + (-np.sign(W) * lmbda[1] - W * ((1 - lmbda[1]) / 2)) * lmbda[0]
-        dW, db = dW * sign, db * sign
+        dW = naive.hebbian_adjustment((pre * pre_wght).T @ (post * post_wght), W, w_bound, kind, lmbda, l1_ratio,
+                                      sign)
+        db = np.sum(post * post_wght, axis=0, keepdims=True) * sign
         with np.errstate(all="ignore"):
             W, slots["weights"] = naive.run(optim, W, [dW], t0=t - 1, slots=slots["weights"], eta=eta, **kwargs)
             b, slots["biases"] = naive.run(optim, b, [db], t0=t - 1, slots=slots["biases"], eta=eta, **kwargs)
@@ -116,3 +110,62 @@ def test_save_and_load_resume_bit_for_bit(tmp_path):
 def test_bad_settings_are_refused_naming_the_synapse(kwargs, message):
     with Context(f"badhebb{next(_names)}"), pytest.raises(ValueError, match=f"HebbianSynapse 'W': .*{message}"):
         HebbianSynapse("W", (3, 2), **kwargs)
+
+
+def build_synapse(**kwargs):
+    with Context(f"hebbx{next(_names)}"):
+        synapse = HebbianSynapse("W", (4, 3), eta=0.1, batch_size=2, **kwargs)
+        processes = (MethodProcess("evolve") >> synapse.evolve, MethodProcess("calc") >> synapse.calc_update)
+    return synapse, *processes
+
+
+def test_optimizer_state_lives_in_the_opt_params_compartment():
+    synapse, evolve, _ = build_synapse(optim_type="adam", bias_init={"dist": "constant", "value": 0.0})
+    synapse.pre.set(np.ones((2, 4), np.float32))
+    synapse.post.set(np.ones((2, 3), np.float32))
+    evolve.run(dt=1.0)
+    evolve.run(dt=1.0)
+    state = synapse.opt_params.get()
+    assert state is synapse.opt_state and state.count == 2
+    assert state.g1["weights"].any() and state.g1["biases"].any()
+
+
+def test_calc_update_gives_the_adjustment_without_learning():
+    synapse, _, calc = build_synapse(prior=("l2", 0.1), sign_value=-1.0)
+    pre = np.arange(8, dtype=np.float32).reshape(2, 4) / 8
+    post = np.ones((2, 3), np.float32)
+    synapse.pre.set(pre)
+    synapse.post.set(post)
+    W = synapse.weights.get().copy()
+    calc.run()
+    expected = naive.hebbian_adjustment(pre.T @ post, W, 1.0, "l2", 0.1, 0.0, -1.0)
+    np.testing.assert_array_equal(synapse.dWeights.get(), expected)
+    np.testing.assert_array_equal(synapse.dBiases.get(), -np.full((1, 3), 2.0, np.float32))
+    np.testing.assert_array_equal(synapse.weights.get(), W)
+    assert synapse.opt_state.count == 0
+
+
+def test_connections_removed_by_p_conn_stay_removed():
+    synapse, evolve, _ = build_synapse(p_conn=0.5, weight_init={"dist": "uniform", "amin": -0.5, "amax": 0.5})
+    removed = synapse.mask.get() == 0
+    assert removed.any() and not removed.all()
+    synapse.pre.set(np.ones((2, 4), np.float32))
+    synapse.post.set(np.ones((2, 3), np.float32))
+    evolve.run(dt=1.0)
+    assert not synapse.weights.get()[removed].any() and synapse.weights.get()[~removed].all()
+
+
+@pytest.mark.parametrize("compartment, value, message", [
+    ("pre", np.ones((3, 4), np.float32), r"pre is float32\[3, 4\]; expected float32\[2, 4\]"),
+    ("post", np.ones((2, 3), np.float64), r"post is float64\[2, 3\]; expected float32\[2, 3\]"),
+    ("post", [[1.0, 2.0, 3.0]] * 2, r"post is list; expected float32\[2, 3\]"),
+])
+def test_bad_compartment_values_are_refused_naming_the_synapse(compartment, value, message):
+    synapse, evolve, calc = build_synapse()
+    W = synapse.weights.get().copy()
+    getattr(synapse, compartment).set(value)
+    for process in (evolve, calc):
+        with pytest.raises(ValueError, match=f"HebbianSynapse 'W': {message}"):
+            process.run(dt=1.0)
+    np.testing.assert_array_equal(synapse.weights.get(), W)
+    assert synapse.opt_state.count == 0

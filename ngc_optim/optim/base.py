@@ -141,6 +141,10 @@ class OptimizerState:
         """Parameter name -> shape, for the parameters this state was created for."""
         return dict(self._shapes)
 
+    def arrays(self, name):
+        """The state's arrays for parameter ``name``, one per slot, in ``slot_names`` order."""
+        return tuple(self._slots[slot][name] for slot in self.slot_names)
+
     def state_dict(self):
         """The state as plain data: ``{"count": int, slot: {name: array}}``.
 
@@ -311,6 +315,20 @@ class Optimizer:
         scalars = self._step_scalars(state.count)
         for binding, update in work:
             binding.kernel(binding.flat, update, *binding.slot_flats, *scalars)
+
+    def advance(self, state):
+        """Count one step on ``state`` and return the scalar arguments of this optimizer's kernel for it.
+
+        For code that runs the optimizer's rule inside a loop of its own (see
+        :mod:`ngc_optim.hebbian_kernels`) instead of calling :meth:`step`: the
+        kernel's arguments are a parameter, its update, ``state.arrays(name)``,
+        then these scalars. Nothing is checked but the state's type.
+        """
+        if type(state) is not self.State:
+            raise TypeError(f"{self.name}.advance: state is a {type(state).__name__}, "
+                            f"expected {self.State.__name__} from {self.name}.init")
+        state.count += 1
+        return self._step_scalars(state.count)
 
     def _bind(self, state, name, param):
         what = f"params[{name!r}]"
