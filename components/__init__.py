@@ -6,6 +6,7 @@ Wire them in an ngcsimlib ``Context`` with ``>>`` and run them with
 rebuild them, and their state is saved as HDF5 (see ``NumpyComponent``).
 """
 
+from .bernoulli_error_cell import BernoulliErrorCell
 from .dense_synapse import DenseSynapse
 from .gaussian_error_cell import GaussianErrorCell
 from .hebbian_synapse import PRIORS, HebbianSynapse
@@ -15,5 +16,5 @@ from .numpy_component import NumpyComponent
 from .rate_cell import ACTIVATIONS, RateCell
 from .static_synapse import StaticSynapse
 
-__all__ = ["ACTIVATIONS", "DISTRIBUTIONS", "PRIORS", "DenseSynapse", "GaussianErrorCell", "HebbianSynapse",
+__all__ = ["ACTIVATIONS", "DISTRIBUTIONS", "PRIORS", "BernoulliErrorCell", "DenseSynapse", "GaussianErrorCell", "HebbianSynapse",
            "LaplacianErrorCell", "NumpyComponent", "RateCell", "StaticSynapse", "initialize"]

@@ -1,4 +1,4 @@
-"""ErrorCell: what the Gaussian and Laplacian error cells build alike."""
+"""ErrorCell: what the Gaussian, Laplacian and Bernoulli error cells build alike."""
 
 import numpy as np
 from ngcsimlib.compartment import Compartment
@@ -12,14 +12,14 @@ class ErrorCell(NumpyComponent):
     """Validation and the compartments every error cell has: target, modulator, mask, dtarget, L.
 
     Subclasses add their prediction, its fixed parameter and the derivatives,
-    under ngc-learn's names (mu/Sigma/dmu, shift/Scale/dshift), and write their
+    under ngc-learn's names (mu/Sigma/dmu, shift/Scale/dshift, p/dp), and write their
     own ``advance_state`` and ``reset``: ngcsimlib compiles each method from its
     source, so compiled bodies cannot be shared through a helper method.
 
     Args:
         name: the cell's name.
         n_units, batch_size: every signal compartment is (batch_size, n_units).
-        parameter: (name, value) of the fixed positive parameter (e.g. ("sigma", 1.0)).
+        parameter: (name, value) of the fixed positive parameter (e.g. ("sigma", 1.0)), or None.
         distribution: named in the display name of L (e.g. "Gaussian").
         dtype: "float32" or "float64".
     """
@@ -27,7 +27,7 @@ class ErrorCell(NumpyComponent):
     def __init__(self, name, n_units, batch_size, parameter, distribution, dtype):
         super().__init__(name, dtype)
         self._check_population(n_units, batch_size)
-        key, value = parameter
+        key, value = parameter or ("", 1.0)
         if isinstance(value, bool) or not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
             raise self._error(f"{key}={value!r} must be a positive finite number")
         self.n_units = n_units

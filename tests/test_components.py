@@ -8,7 +8,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from ngc_optim.components import DenseSynapse, GaussianErrorCell, RateCell, StaticSynapse
+from ngc_optim.components import BernoulliErrorCell, DenseSynapse, GaussianErrorCell, RateCell, StaticSynapse
 from ngcsimlib import MethodProcess
 from ngcsimlib.context import Context
 
@@ -38,6 +38,38 @@ def test_gaussian_error_cell_follows_the_formulas(dtype):
     np.testing.assert_allclose(cell.L.get(), -0.5 * np.sum((target - mu) ** 2) / sigma, rtol=1e-6)
     assert cell.L.get().shape == () and cell.L.get().dtype == dtype and cell.dmu.get().dtype == dtype
     np.testing.assert_array_equal(cell.mask.get(), np.ones((3, 5)))
+
+
+def bernoulli_log_likelihood(p, target, input_logits):
+    q = np.clip(1 / (1 + np.exp(-p)) if input_logits else p, 1e-4, 1 - 1e-4)
+    return np.sum(target * np.log(q) + (1 - target) * np.log(1 - q))
+
+
+@pytest.mark.parametrize("input_logits", [False, True])
+def test_bernoulli_error_cell_gives_the_derivatives_of_its_log_likelihood(input_logits):
+    rng = np.random.default_rng(2)
+    p = rng.standard_normal((3, 5)) * 2 if input_logits else rng.uniform(0.05, 0.95, (3, 5))
+    target = (rng.random((3, 5)) < 0.5).astype(np.float64)
+    modulator = rng.uniform(0.5, 2.0, (3, 5))
+    with Context(fresh("bern")):
+        cell = BernoulliErrorCell("e", 5, batch_size=3, input_logits=input_logits, dtype="float64")
+        advance = MethodProcess("advance") >> cell.advance_state
+    cell.p.set(p)
+    cell.target.set(target)
+    cell.modulator.set(modulator)
+    advance.run(dt=1.0)
+    h = 1e-6
+    numeric = np.empty_like(p)
+    for index in np.ndindex(p.shape):
+        step = np.zeros_like(p)
+        step[index] = h
+        numeric[index] = (bernoulli_log_likelihood(p + step, target, input_logits)
+                          - bernoulli_log_likelihood(p - step, target, input_logits)) / (2 * h)
+    np.testing.assert_allclose(cell.dp.get(), numeric * modulator, rtol=1e-6)
+    np.testing.assert_allclose(cell.L.get(), bernoulli_log_likelihood(p, target, input_logits), rtol=1e-12)
+    q = 1 / (1 + np.exp(-p)) if input_logits else p
+    np.testing.assert_allclose(cell.dtarget.get(), np.log(q / (1 - q)) * modulator, rtol=1e-9)
+    assert cell.L.get().shape == ()
 
 
 @pytest.mark.parametrize("p_conn, bias_init", [(1.0, None), (0.5, {"dist": "gaussian", "sigma": 0.5})])
@@ -143,6 +175,7 @@ def test_load_refuses_a_component_file_that_does_not_match(tmp_path):
     (lambda: DenseSynapse("s", (3, 2), dtype="float16"), r"dtype='float16'"),
     (lambda: GaussianErrorCell("c", 0), r"GaussianErrorCell 'c': n_units=0"),
     (lambda: GaussianErrorCell("c", 3, sigma=-1.0), r"'c': sigma=-1.0 must be a positive"),
+    (lambda: BernoulliErrorCell("c", 3, input_logits="yes"), r"BernoulliErrorCell 'c': input_logits='yes' must be"),
 ])
 def test_bad_construction_is_refused_naming_the_component(build, message):
     with Context(fresh("bad")), pytest.raises(ValueError, match=message):

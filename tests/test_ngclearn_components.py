@@ -13,7 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ngc_optim.components import DenseSynapse, GaussianErrorCell, HebbianSynapse, LaplacianErrorCell, RateCell
+from ngc_optim.components import (
+    BernoulliErrorCell,
+    DenseSynapse,
+    GaussianErrorCell,
+    HebbianSynapse,
+    LaplacianErrorCell,
+    RateCell,
+)
 from ngcsimlib import MethodProcess
 from ngcsimlib.context import Context
 
@@ -151,3 +158,27 @@ def test_laplacian_error_cell_matches_ngclearn_except_for_its_loss(case):
         error = VECTORS[f"{case}/target/{t}"] - VECTORS[f"{case}/shift/{t}"]
         np.testing.assert_allclose(cell.L.get(), -np.abs(error).sum() / scale, rtol=1e-6)
         np.testing.assert_allclose(VECTORS[f"{case}/L/{t}"], -np.count_nonzero(error) / scale, rtol=1e-6)
+
+
+@pytest.mark.parametrize("case", recorded("bernoulli/"))
+def test_bernoulli_error_cell_matches_ngclearn_except_for_dp_of_probabilities(case):
+    spec = CASES[case]
+    logits = spec["kwargs"].get("input_logits", False)
+    cell, advance = build(BernoulliErrorCell, spec["kwargs"])
+    for t in range(spec["steps"]):
+        for compartment, key in ((cell.p, "p"), (cell.target, "target"), (cell.modulator, "modulator"),
+                                 (cell.mask, "mask_in")):
+            if f"{case}/{key}/{t}" in VECTORS:
+                compartment.set(VECTORS[f"{case}/{key}/{t}"].copy())
+        advance.run(dt=spec["dt"])
+        for compartment, key in ((cell.dtarget, "dtarget"), (cell.L, "L"), (cell.mask, "mask")):
+            np.testing.assert_allclose(compartment.get(), VECTORS[f"{case}/{key}/{t}"], **TOLERANCE,
+                                       err_msg=f"{key}, step {t}")
+        if logits:
+            np.testing.assert_allclose(cell.dp.get(), VECTORS[f"{case}/dp/{t}"], **TOLERANCE)
+        else:
+            p = VECTORS[f"{case}/p/{t}"].astype(np.float64)
+            sigmoid = 1 / (1 + np.exp(-p))
+            np.testing.assert_allclose(cell.dp.get() * sigmoid * (1 - sigmoid), VECTORS[f"{case}/dp/{t}"],
+                                       rtol=1e-5, atol=1e-4)
+        assert np.abs(cell.dp.get()).max() > 0.1
