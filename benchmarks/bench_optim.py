@@ -150,9 +150,9 @@ def stream28_parallel(p, u, g1, g2):
 
 
 STREAM_KERNELS = {
-    0: kernels.Kernel("stream12", stream12_serial, stream12_parallel, "sgd"),
-    1: kernels.Kernel("stream20", stream20_serial, stream20_parallel, "nag"),
-    2: kernels.Kernel("stream28", stream28_serial, stream28_parallel, "adam"),
+    0: kernels.Kernel("stream12", stream12_serial, stream12_parallel),
+    1: kernels.Kernel("stream20", stream20_serial, stream20_parallel),
+    2: kernels.Kernel("stream28", stream28_serial, stream28_parallel),
 }
 """Stream kernel by number of state arrays."""
 

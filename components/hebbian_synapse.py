@@ -7,7 +7,6 @@ from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
 from ngc_optim.hebbian_kernels import ADJUST, HEBBIAN, PRIOR_CODES
-from ngc_optim.kernels import pick
 from ngc_optim.optim import OPTIMIZERS, get_optimizer
 
 from .dense_synapse import DenseSynapse
@@ -25,7 +24,7 @@ class _Plan:
     The compiled methods pass it the compartments' current values; it checks
     them (a wrong shape or dtype is an error naming the synapse), forms the
     Hebbian product with one matrix multiplication and hands the element-wise
-    rest to a kernel of :mod:`ngc_optim.hebbian_kernels`.
+    rest to a (serial: see there) kernel of :mod:`ngc_optim.hebbian_kernels`.
     """
 
     def __init__(self, synapse):
@@ -34,7 +33,8 @@ class _Plan:
         self.shapes = {"pre": synapse.input_shape, "post": (synapse.batch_size, synapse.shape[1]),
                        "weights": synapse.shape, "biases": (1, synapse.shape[1])}
         self.optimizer = synapse.optimizer
-        self.hebbian_kernel = HEBBIAN[synapse.optimizer.kernel.rule]
+        self.hebbian_kernel = HEBBIAN[synapse.optimizer.kernel.name]
+        self.bias_kernel = synapse.optimizer.kernel.serial
         self.prior = PRIOR_CODES[synapse.prior]
         self.masked = synapse.p_conn < 1.0
         self.hebbian = (synapse.w_bound, synapse.lmbda, synapse.l1_ratio, synapse.sign_value, synapse.low,
@@ -60,8 +60,7 @@ class _Plan:
     def adjustments(self, pre, post, weights):
         """(dW, db) of ngc-learn's rule for the current values, without changing the synapse."""
         product, d_biases = self._product(pre, post, weights)
-        kernel = pick(ADJUST, product.size)
-        kernel(weights.ravel(), product.ravel(), self.prior, self.hebbian)
+        ADJUST(weights.ravel(), product.ravel(), self.prior, self.hebbian)
         return product, d_biases
 
     def evolve(self, state, pre, post, weights, biases, mask):
@@ -71,13 +70,11 @@ class _Plan:
         if not (weights.flags.c_contiguous and weights.flags.writeable and biases.flags.writeable):
             raise ValueError(f"{self.owner}: weights and biases must be writable C-contiguous arrays")
         scalars = self.optimizer.advance(state)
-        kernel = pick(self.hebbian_kernel, weights.size)
-        kernel(weights.ravel(), product.ravel(), mask.ravel(), self.masked, self.prior, self.hebbian,
+        self.hebbian_kernel(weights.ravel(), product.ravel(), mask.ravel(), self.masked, self.prior, self.hebbian,
                *(array.ravel() for array in state.arrays("weights")), *scalars)
         if self.has_bias:
-            bias_kernel = pick(self.optimizer.kernel, biases.size)
-            bias_kernel(biases.ravel(), d_biases.ravel(), *(array.ravel() for array in state.arrays("biases")),
-                        *scalars)
+            self.bias_kernel(biases.ravel(), d_biases.ravel(),
+                             *(array.ravel() for array in state.arrays("biases")), *scalars)
         return product, d_biases
 
 

@@ -14,7 +14,11 @@ imported, because Numba applies them at decoration time:
     root make them compute-bound in cache). The margin is there because a
     parallel region stalls for a whole scheduler time slice (milliseconds) when
     another process holds the second core: on a busy shared machine set
-    ``NGC_OPTIM_PARALLEL=0``.
+    ``NGC_OPTIM_PARALLEL=0``. The same happens within one process when parallel
+    kernels alternate with NumPy matrix products: the OpenMP threads spin after a
+    parallel region and compete with OpenBLAS's threads (about 10 ms per step on
+    2 cores). ``OMP_WAIT_POLICY=passive`` stops the spinning; the Hebbian
+    kernels, which always follow a product, are serial for this reason.
 ``NGC_OPTIM_CACHE`` (default ``1``)
     ``0`` disables Numba's on-disk cache.
 ``NGC_OPTIM_FASTMATH`` (default ``0``)

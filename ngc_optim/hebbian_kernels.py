@@ -18,11 +18,21 @@ A kernel's arguments are ``(w, m, mask, masked, prior, hebbian, *slots, *scalars
 ``hebbian`` is the float tuple ``(w_bound, lmbda, l1_ratio, sign_value, low, high)``,
 ``slots`` the optimizer's state arrays for ``w`` and ``scalars`` what the
 optimizer's ``advance`` returns. :data:`ADJUST` computes the adjustment alone.
+
+The kernels are serial. They run right after the matrix product, and on a
+2-core machine a parallel loop there loses: the OpenMP threads of Numba's
+parallel region spin after it ends and compete with OpenBLAS's threads for the
+next product, which cost about 10 ms per step at every size measured
+(``benchmarks/bench_components.py``; 512x512 to 4096x4096). Even with
+``OMP_WAIT_POLICY=passive`` the parallel loop was no faster than the serial one
+(6.0 against 5.5 ms at 2048x2048, 30.1 against 30.5 ms at 4096x4096, SGD): the
+product dominates and the element-wise pass is memory-bound.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from . import config
 from .kernels import (
     L1,
     L2,
@@ -31,7 +41,6 @@ from .kernels import (
     _nag_rule,
     _penalised,
     _rmsprop_rule,
-    _serial_and_parallel,
     _sgd_rule,
 )
 
@@ -75,7 +84,7 @@ def _adjust(w, m, prior, hebbian):
     """m = the adjustment of w for the product m (no optimizer step)."""
     dt = w.dtype.type
     w_bound, lmbda, l1_ratio, half, sign_value, _, _, bounded, _ = _constants(dt, hebbian)
-    for i in prange(w.size):
+    for i in range(w.size):
         m[i] = _adjustment(m[i], w[i], prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
 
 
@@ -83,7 +92,7 @@ def _hebbian_sgd(w, m, mask, masked, prior, hebbian, eta, regularization, lam):
     dt = w.dtype.type
     w_bound, lmbda, l1_ratio, half, sign_value, low, high, bounded, clipped = _constants(dt, hebbian)
     eta_, lam_ = dt(eta), dt(lam)
-    for i in prange(w.size):
+    for i in range(w.size):
         wi = w[i]
         d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
         m[i] = d
@@ -95,24 +104,28 @@ def _hebbian_nag(w, m, mask, masked, prior, hebbian, phi, eta, mu, t, regulariza
     dt = w.dtype.type
     w_bound, lmbda, l1_ratio, half, sign_value, low, high, bounded, clipped = _constants(dt, hebbian)
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
-    for i in prange(w.size):
-        wi = w[i]
-        d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
-        m[i] = d
-        g = _penalised(d, wi, regularization, lam_)
-        if t > 1:
-            new, phi[i] = _nag_rule(wi, g, phi[i], eta_, mu_)
-        else:
-            new = _sgd_rule(wi, g, eta_)
+    if t > 1:
+        for i in range(w.size):
+            wi = w[i]
+            d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
+            m[i] = d
+            new, phi[i] = _nag_rule(wi, _penalised(d, wi, regularization, lam_), phi[i], eta_, mu_)
+            w[i] = _limited(new, clipped, low, high, masked, mask[i])
+    else:
+        for i in range(w.size):
+            wi = w[i]
+            d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
+            m[i] = d
+            new = _sgd_rule(wi, _penalised(d, wi, regularization, lam_), eta_)
             phi[i] = new
-        w[i] = _limited(new, clipped, low, high, masked, mask[i])
+            w[i] = _limited(new, clipped, low, high, masked, mask[i])
 
 
 def _hebbian_momentum(w, m, mask, masked, prior, hebbian, velocity, eta, mu, regularization, lam):
     dt = w.dtype.type
     w_bound, lmbda, l1_ratio, half, sign_value, low, high, bounded, clipped = _constants(dt, hebbian)
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
-    for i in prange(w.size):
+    for i in range(w.size):
         wi = w[i]
         d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
         m[i] = d
@@ -124,7 +137,7 @@ def _hebbian_rmsprop(w, m, mask, masked, prior, hebbian, cache, eta, decay, eps,
     dt = w.dtype.type
     w_bound, lmbda, l1_ratio, half, sign_value, low, high, bounded, clipped = _constants(dt, hebbian)
     eta_, decay_, keep_, eps_, lam_ = dt(eta), dt(decay), dt(1.0 - decay), dt(eps), dt(lam)
-    for i in prange(w.size):
+    for i in range(w.size):
         wi = w[i]
         d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
         m[i] = d
@@ -141,19 +154,27 @@ def _hebbian_adam(w, m, mask, masked, prior, hebbian, g1, g2, eta, beta1, beta2,
     a1, a2 = dt(1.0 - beta1), dt(1.0 - beta2)
     k1, k2, lam_ = dt(inverse_correction1), dt(inverse_correction2), dt(lam)
     shrink = dt(eta * decoupled_decay)
-    decoupled = decoupled_decay != 0.0
-    for i in prange(w.size):
-        wi = w[i]
-        d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
-        m[i] = d
-        g = _penalised(d, wi, regularization, lam_)
-        start = wi - shrink * wi if decoupled else wi
-        new, g1[i], g2[i] = _adam_rule(start, g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
-        w[i] = _limited(new, clipped, low, high, masked, mask[i])
+    if decoupled_decay != 0.0:
+        for i in range(w.size):
+            wi = w[i]
+            d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
+            m[i] = d
+            g = _penalised(d, wi, regularization, lam_)
+            new, g1[i], g2[i] = _adam_rule(wi - shrink * wi, g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
+            w[i] = _limited(new, clipped, low, high, masked, mask[i])
+    else:
+        for i in range(w.size):
+            wi = w[i]
+            d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
+            m[i] = d
+            g = _penalised(d, wi, regularization, lam_)
+            new, g1[i], g2[i] = _adam_rule(wi, g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
+            w[i] = _limited(new, clipped, low, high, masked, mask[i])
 
 
-ADJUST = _serial_and_parallel(_adjust, "sgd")
-HEBBIAN = {rule: _serial_and_parallel(func, rule) for rule, func in (
+_compile = njit(**config.jit_options(False))
+ADJUST = _compile(_adjust)
+HEBBIAN = {rule: _compile(func) for rule, func in (
     ("sgd", _hebbian_sgd), ("nag", _hebbian_nag), ("momentum", _hebbian_momentum),
     ("rmsprop", _hebbian_rmsprop), ("adam", _hebbian_adam))}
 """Optimizer kernel name -> the Hebbian kernel that runs its rule (``adam`` serves AdamW too)."""

@@ -32,19 +32,18 @@ L2 = 2
 
 
 class Kernel:
-    """A serial and a ``prange`` compilation of a loop that runs the update rule ``rule``."""
+    """A serial and a ``prange`` compilation of the update rule ``name``."""
 
-    __slots__ = ("name", "parallel", "rule", "serial")
+    __slots__ = ("name", "parallel", "serial")
 
-    def __init__(self, name, serial, parallel, rule):
+    def __init__(self, name, serial, parallel):
         self.name = name
         self.serial = serial
         self.parallel = parallel
-        self.rule = rule
 
 
-def _serial_and_parallel(func, rule=None):
-    """Compile ``func`` as a serial and as a parallel kernel of ``rule`` (default: its own name).
+def _serial_and_parallel(func):
+    """Compile ``func`` as a serial and as a parallel kernel.
 
     Numba's on-disk cache is keyed on the function's qualified name, not on the
     compiler flags, so two dispatchers built from one function object would share
@@ -59,13 +58,12 @@ def _serial_and_parallel(func, rule=None):
         copy.__doc__ = func.__doc__
         copy.__module__ = func.__module__
         variants.append(njit(**config.jit_options(parallel))(copy))
-    name = func.__name__.lstrip("_")
-    return Kernel(name, *variants, rule or name)
+    return Kernel(func.__name__.lstrip("_"), *variants)
 
 
 def pick(kernel, size):
     """The variant of ``kernel`` to run on ``size`` elements (see :mod:`ngc_optim.config`)."""
-    if config.PARALLEL and size >= config.PARALLEL_THRESHOLDS[kernel.rule]:
+    if config.PARALLEL and size >= config.PARALLEL_THRESHOLDS[kernel.name]:
         return kernel.parallel
     return kernel.serial
 

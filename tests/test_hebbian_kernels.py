@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from ngc_optim import hebbian_kernels
-from ngc_optim.kernels import pick
 from ngc_optim.optim import get_optimizer
 
 import naive
@@ -27,12 +26,11 @@ SETTINGS = {
 }
 
 
-def run_kernel(rule, hyperparameters, w, products, mask, settings, variant=None):
+def run_kernel(rule, hyperparameters, w, products, mask, settings):
     w_bound, nonnegative, (prior, lmbda, l1_ratio), sign, masked, _ = settings
     optimizer = get_optimizer(rule, **hyperparameters)
     state = optimizer.init({"weights": w})
-    kernel = hebbian_kernels.HEBBIAN[optimizer.kernel.rule]
-    kernel = variant(kernel) if variant else pick(kernel, w.size)
+    kernel = hebbian_kernels.HEBBIAN[optimizer.kernel.name]
     hebbian = (w_bound, lmbda, l1_ratio, sign, 0.0 if nonnegative else -w_bound, w_bound)
     adjustments = []
     for product in products:
@@ -81,29 +79,13 @@ def test_kernel_matches_the_reference_bit_for_bit(rule, dtype, setting):
         assert not w[mask == 0].any()
 
 
-@pytest.mark.parametrize("rule", RULES)
-def test_serial_and_parallel_are_bit_identical(rule):
-    settings = SETTINGS["elastic-mask"]
-    results = []
-    for variant in (lambda k: k.serial, lambda k: k.parallel):
-        w, mask, products = data("float32", shape=(300, 200), seed=3)
-        results.append(run_kernel(rule, RULES[rule], w, products, mask, settings, variant))
-    (w_serial, state_serial, d_serial), (w_parallel, state_parallel, d_parallel) = results
-    np.testing.assert_array_equal(w_serial, w_parallel)
-    np.testing.assert_array_equal(d_serial[-1], d_parallel[-1])
-    for serial, parallel in zip(state_serial.arrays("weights"), state_parallel.arrays("weights")):
-        np.testing.assert_array_equal(serial, parallel)
-
-
 @pytest.mark.parametrize("prior", [None, "l1", "l2", "l1l2"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_adjust_alone_matches_the_reference(prior, dtype):
     w, _, products = data(dtype, seed=4)
     m = products[0].copy()
-    for variant in (hebbian_kernels.ADJUST.serial, hebbian_kernels.ADJUST.parallel):
-        m = products[0].copy()
-        variant(w.ravel(), m.ravel(), hebbian_kernels.PRIOR_CODES[prior], (1.5, 0.1, 0.3, -1.0, -1.5, 1.5))
-        np.testing.assert_array_equal(m, naive.hebbian_adjustment(products[0], w, 1.5, prior, 0.1, 0.3, -1.0))
+    hebbian_kernels.ADJUST(w.ravel(), m.ravel(), hebbian_kernels.PRIOR_CODES[prior], (1.5, 0.1, 0.3, -1.0, -1.5, 1.5))
+    np.testing.assert_array_equal(m, naive.hebbian_adjustment(products[0], w, 1.5, prior, 0.1, 0.3, -1.0))
 
 
 def test_advance_counts_a_step_and_checks_the_state():
