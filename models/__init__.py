@@ -1,1 +1,5 @@
 """Predictive-coding and spiking models built from ``ngc_optim.components`` (installed as ``ngc_optim.models``)."""
+
+from .pcn import PCN
+
+__all__ = ["PCN"]

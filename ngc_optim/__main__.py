@@ -26,11 +26,57 @@ def _parser():
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.add_argument("--checkpoint", type=Path, default=Path("runs/demo/checkpoint.h5"),
                       help="where to save the final parameters and optimizer states (runs/demo/checkpoint.h5)")
+    train = commands.add_parser("train", help="train a predictive-coding network (default: the PCN on digits)",
+                                description="Train a model as configured: defaults, then --config, then flags. "
+                                            "Writes <runs>/<name>/checkpoint.h5 and metrics.json each epoch.")
+    train.add_argument("--config", type=Path, help="a JSON simulation config (see ngc_optim.training)")
+    train.add_argument("--resume", type=Path, help="continue from this checkpoint")
+    train.add_argument("--name", help="run name (pcn)")
+    train.add_argument("--runs", type=Path, default=Path("runs"), help="directory of runs (runs)")
+    train.add_argument("--epochs", type=_positive_int, help="total epochs (20)")
+    train.add_argument("--batch-size", type=_positive_int, help="samples per batch (50)")
+    train.add_argument("--T", type=_positive_int, help="settling steps per batch (20)")
+    train.add_argument("--optimizer", help="optimizer name (adam)")
+    train.add_argument("--eta", type=float, help="step size (0.003)")
+    train.add_argument("--seed", type=int, help="seed of weights and shuffling (0)")
+    train.add_argument("--data", help="digits, a .npz file (default: digits)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    evaluate = commands.add_parser("evaluate", help="print the test accuracy of a checkpoint")
+    evaluate.add_argument("checkpoint", type=Path)
+    evaluate.add_argument("--data", help="evaluate on this data instead of the checkpoint's")
     return parser
 
 
+def _train(args):
+    from .training import train
+
+    overrides = {"name": args.name, "epochs": args.epochs, "batch_size": args.batch_size, "T": args.T,
+                 "optimizer": args.optimizer, "eta": args.eta, "seed": args.seed, "data": args.data}
+    directory, model = train(args.config, overrides, resume=args.resume, runs=args.runs,
+                             progress=not args.no_progress)
+    last = model.history[-1] if model.history else {}
+    print(f"epoch {model.epoch}: train energy {last.get('train_energy', float('nan')):.4f}, "
+          f"test accuracy {last.get('val_accuracy', float('nan')):.4f}")
+    print(f"checkpoint: {directory / 'checkpoint.h5'}")
+    print(f"metrics: {directory / 'metrics.json'}")
+
+
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command in ("train", "evaluate"):
+        from .checkpoint import CheckpointError
+        from .datasets import DatasetError
+        from .training import ConfigError, evaluate_checkpoint
+
+        try:
+            if args.command == "train":
+                _train(args)
+            else:
+                accuracy, energy = evaluate_checkpoint(args.checkpoint, args.data)
+                print(f"test accuracy {accuracy:.4f} (energy {energy:.4f}): {args.checkpoint}")
+        except (ConfigError, DatasetError, CheckpointError) as error:
+            parser.exit(2, f"ngc-optim {args.command}: error: {error}\n")
     if args.command == "demo":
         from .demo import format_results, run_demo
 

@@ -1,0 +1,323 @@
+"""PCN: the discriminative predictive-coding network of Whittington & Bogacz (2017).
+
+Wired from :mod:`ngc_optim.components` in an ngcsimlib ``Context`` as in
+ngc-museum's ``exhibits/pc_discrim``, for any number of layers. With sizes
+``(n_0, ..., n_L)``:
+
+* state cells ``z0 .. zL`` (``RateCell``): z0 holds the input and zL the target
+  (stateless, identity); the hidden cells integrate
+  ``tau_m dz/dt = E.outputs * fx'(z) + e.dtarget`` (``prior=("gaussian", 0)``, Euler);
+* error cells ``e1 .. eL`` (``GaussianErrorCell``): ``e_l.mu = W_l(fx(z_{l-1}))`` and
+  ``e_l.target = z_l``;
+* forward synapses ``W1 .. WL`` (``HebbianSynapse``, sign_value -1, no bound):
+  ``pre = fx(z_{l-1})``, ``post = e_l.dmu``, learning through the chosen optimizer;
+* feedback synapses ``E2 .. EL`` (``StaticSynapse``) carry ``e_l.dmu`` down to
+  ``z_{l-1}.j``; their weights are set to ``W_l`` transposed before every batch;
+* a feed-forward projection ``q0 -Q1-> q1 ... -QL-> qL`` whose synapses read the
+  forward synapses' weights and biases through wired compartments: it gives
+  the prediction and the initial state of the hidden cells.
+
+One training batch: reset; project; set each hidden ``z`` to its projection;
+clamp the input to z0 and the label (one-hot, clipped to [0.001, 0.999], as
+ngc-museum's) to zL; ``T`` settling steps (E, z, W, e advance in that order);
+then one ``evolve`` of W1 .. WL. The energy of a batch is ``-(L_1 + ... + L_L)``
+after settling, per sample.
+
+The components have a fixed batch size: ``fit`` trains on the full batches of a
+seeded permutation of the training set each epoch (the remainder, fewer than
+``batch_size`` samples, is left out of that epoch only); ``predict`` and
+``evaluate`` pad the last batch and discard the padding.
+"""
+
+import itertools
+import time
+
+import numpy as np
+from ngc_optim.components import ACTIVATIONS, GaussianErrorCell, HebbianSynapse, RateCell, StaticSynapse
+from ngc_optim.components.initializers import validate
+from ngcsimlib import MethodProcess
+from ngcsimlib.context import Context
+
+from ngc_optim.checkpoint import CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
+from ngc_optim.datasets import one_hot
+from ngc_optim.optim import get_optimizer
+
+__all__ = ["PCN"]
+
+LABEL_CLIP = 0.001
+_contexts = itertools.count()
+
+
+class PCN:
+    """A discriminative predictive-coding network (see the module for its circuit).
+
+    Args:
+        sizes: layer sizes (input, hidden ..., output), at least two (default (64, 128, 128, 10)).
+        T: settling steps per batch (default 20).
+        dt: integration step (default 1).
+        tau_m: time constant of the hidden cells (default 10).
+        act_fx: activation of the hidden cells, one of ``ACTIVATIONS`` (default "tanh").
+        eta: the optimizer's step size (default 0.001).
+        optim_type: any optimizer of ngc_optim (default "adam").
+        optim_kwargs: its other hyperparameters (default none).
+        weight_init: initialiser spec of the forward weights (default uniform in [-0.3, 0.3], ngc-museum's).
+        batch_size: samples per batch (default 50).
+        seed: seeds the weights and the shuffling (default 0).
+
+    Attributes:
+        epoch: epochs trained so far.
+        history: one dict per epoch: ``epoch``, ``train_energy``, ``val_accuracy`` (None
+            without validation data), ``seconds``.
+    """
+
+    def __init__(self, sizes=(64, 128, 128, 10), *, T=20, dt=1.0, tau_m=10.0, act_fx="tanh", eta=0.001,
+                 optim_type="adam", optim_kwargs=None, weight_init=None, batch_size=50, seed=0):
+        self.config = _checked_config(sizes=sizes, T=T, dt=dt, tau_m=tau_m, act_fx=act_fx, eta=eta,
+                                      optim_type=optim_type, optim_kwargs=optim_kwargs, weight_init=weight_init,
+                                      batch_size=batch_size, seed=seed)
+        self.sizes = tuple(self.config["sizes"])
+        self.T = self.config["T"]
+        self.dt = self.config["dt"]
+        self.batch_size = self.config["batch_size"]
+        self.epoch = 0
+        self.history = []
+        self.rng = np.random.default_rng(seed)
+        self._build()
+
+    def _build(self):
+        c = self.config
+        sizes, layers, batch = self.sizes, len(self.sizes) - 1, self.batch_size
+        self.context_name = f"PCN{next(_contexts)}"
+        with Context(self.context_name) as self.context:
+            z = [RateCell("z0", sizes[0], 0.0, batch_size=batch)]
+            q = [RateCell("q0", sizes[0], 0.0, batch_size=batch)]
+            for l in range(1, layers + 1):
+                hidden = l < layers
+                z.append(RateCell(f"z{l}", sizes[l], c["tau_m"] if hidden else 0.0,
+                                  act_fx=c["act_fx"] if hidden else "identity", batch_size=batch))
+                q.append(RateCell(f"q{l}", sizes[l], 0.0, act_fx=c["act_fx"] if hidden else "identity",
+                                  batch_size=batch))
+            e = [None] + [GaussianErrorCell(f"e{l}", sizes[l], batch_size=batch) for l in range(1, layers + 1)]
+            W = [None] + [HebbianSynapse(f"W{l}", (sizes[l - 1], sizes[l]), eta=c["eta"],
+                                         weight_init=c["weight_init"], bias_init={"dist": "constant", "value": 0.0},
+                                         w_bound=0.0, sign_value=-1.0, optim_type=c["optim_type"],
+                                         optim_kwargs=c["optim_kwargs"], batch_size=batch, seed=c["seed"] + l)
+                          for l in range(1, layers + 1)]
+            E = [None, None] + [StaticSynapse(f"E{l}", (sizes[l], sizes[l - 1]), batch_size=batch)
+                                for l in range(2, layers + 1)]
+            Q = [None] + [StaticSynapse(f"Q{l}", (sizes[l - 1], sizes[l]), bias_init={"dist": "constant", "value": 0.0},
+                                        batch_size=batch) for l in range(1, layers + 1)]
+            for l in range(1, layers + 1):
+                z[l - 1].zF >> W[l].inputs
+                W[l].outputs >> e[l].mu
+                z[l].z >> e[l].target
+                z[l - 1].zF >> W[l].pre
+                e[l].dmu >> W[l].post
+                q[l - 1].zF >> Q[l].inputs
+                Q[l].outputs >> q[l].j
+                W[l].weights >> Q[l].weights
+                W[l].biases >> Q[l].biases
+                if l < layers:
+                    e[l + 1].dmu >> E[l + 1].inputs
+                    E[l + 1].outputs >> z[l].j
+                    e[l].dtarget >> z[l].j_td
+            self.reset_process = MethodProcess("reset")
+            for component in z + q + e[1:] + W[1:] + E[2:] + Q[1:]:
+                self.reset_process >> component.reset
+            self.project_process = MethodProcess("project") >> q[0].advance_state
+            for l in range(1, layers + 1):
+                self.project_process >> Q[l].advance_state >> q[l].advance_state
+            self.settle_process = MethodProcess("settle")
+            for component in E[2:] + z + W[1:] + e[1:]:
+                self.settle_process >> component.advance_state
+            self.evolve_process = MethodProcess("evolve")
+            for synapse in W[1:]:
+                self.evolve_process >> synapse.evolve
+        self.z, self.q, self.e, self.W, self.E = z, q, e, W, E
+
+    def _batches(self, x, size):
+        """(rows, valid count) of ``x`` in batches of ``size``, the last padded with zeros."""
+        for start in range(0, len(x), size):
+            rows = x[start:start + size]
+            valid = len(rows)
+            if valid < size:
+                rows = np.concatenate([rows, np.zeros((size - valid, *rows.shape[1:]), rows.dtype)])
+            yield rows, valid
+
+    def _project(self, x):
+        self.reset_process.run()
+        for l in range(2, len(self.sizes)):
+            self.E[l].weights.set(np.ascontiguousarray(self.W[l].weights.get().T))
+        self.q[0].j.set(x)
+        self.project_process.run(dt=self.dt)
+        return self.q[-1].z.get()
+
+    def _settle(self, x, y):
+        """Project, start the hidden cells from the projection, settle T steps with x and y clamped."""
+        self._project(x)
+        for l in range(1, len(self.sizes) - 1):
+            self.z[l].z.set(self.q[l].z.get().copy())
+        self.z[0].j.set(x)
+        self.z[-1].j.set(np.clip(y, LABEL_CLIP, 1.0 - LABEL_CLIP))
+        for _ in range(self.T):
+            self.settle_process.run(dt=self.dt)
+
+    def _energies(self, valid):
+        """Energy of each of the first ``valid`` samples after settling (0.5 * sum of squared errors / Sigma)."""
+        total = np.zeros(valid, np.float64)
+        for cell in self.e[1:]:
+            dmu = cell.dmu.get()[:valid].astype(np.float64)
+            total += 0.5 * np.sum(dmu * dmu, axis=1) * cell.sigma
+        return total
+
+    def _check_data(self, x, y=None):
+        x = np.asarray(x, np.float32)
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
+            raise ValueError(f"PCN: inputs have shape {x.shape}; expected (samples, {self.sizes[0]})")
+        if y is None:
+            return x
+        y = np.asarray(y)
+        if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"PCN: labels must be {len(x)} integers, got {y.dtype}{list(y.shape)}")
+        if len(y) and (y.min() < 0 or y.max() >= self.sizes[-1]):
+            raise ValueError(f"PCN: labels must lie in 0 .. {self.sizes[-1] - 1}")
+        return x, y
+
+    def train_batch(self, x, y):
+        """One training step on a full batch (x rows, one-hot y); returns the mean energy before the update."""
+        self._settle(x, y)
+        energy = float(np.mean(self._energies(self.batch_size)))
+        self.evolve_process.run(dt=self.dt)
+        return energy
+
+    def fit(self, X, Y, epochs=10, batch_size=None, validation=None, checkpoint=None, progress=True,
+            on_epoch=None):
+        """Train until ``epochs`` epochs are done in all (a loaded model continues from its ``epoch``).
+
+        Args:
+            X: inputs (samples, sizes[0]) in [0, 1]. Y: integer labels.
+            epochs: the total number of epochs to reach.
+            batch_size: must be the model's (the components were built for it); None: the model's.
+            validation: optional (X_val, Y_val): its accuracy is recorded after each epoch.
+            checkpoint: optional path, written (atomically) after each epoch.
+            progress: show a tqdm progress bar (epoch, energy, accuracy).
+            on_epoch: optional callable, called with the model after each epoch (and its checkpoint).
+
+        Returns:
+            ``history``, one dict per epoch trained so far.
+        """
+        from tqdm.auto import tqdm
+
+        if batch_size is not None and batch_size != self.batch_size:
+            raise ValueError(f"PCN: built for batch_size={self.batch_size}, fit got batch_size={batch_size}; "
+                             f"build the model with the batch size to train with")
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+            raise ValueError(f"PCN: epochs={epochs!r} must be a non-negative int")
+        X, Y = self._check_data(X, Y)
+        if len(X) < self.batch_size:
+            raise ValueError(f"PCN: {len(X)} training samples, fewer than one batch of {self.batch_size}")
+        if validation is not None:
+            validation = self._check_data(*validation)
+        targets = one_hot(Y, self.sizes[-1])
+        n_batches = len(X) // self.batch_size
+        bar = tqdm(total=(epochs - self.epoch) * n_batches, disable=not progress, unit="batch")
+        with bar:
+            while self.epoch < epochs:
+                start = time.perf_counter()
+                order = self.rng.permutation(len(X))[:n_batches * self.batch_size].reshape(n_batches, -1)
+                energies = []
+                for rows in order:
+                    energies.append(self.train_batch(X[rows], targets[rows]))
+                    bar.update()
+                    bar.set_postfix(epoch=self.epoch + 1, energy=f"{energies[-1]:.4f}", refresh=False)
+                accuracy = self.evaluate(*validation)["accuracy"] if validation is not None else None
+                self.epoch += 1
+                self.history.append({"epoch": self.epoch, "train_energy": float(np.mean(energies)),
+                                     "val_accuracy": accuracy, "seconds": time.perf_counter() - start})
+                if accuracy is not None:
+                    bar.set_postfix(epoch=self.epoch, energy=f"{np.mean(energies):.4f}", accuracy=f"{accuracy:.4f}")
+                if checkpoint is not None:
+                    self.save(checkpoint)
+                if on_epoch is not None:
+                    on_epoch(self)
+        return self.history
+
+    def predict_scores(self, X):
+        """The projected outputs q_L (samples, sizes[-1]) for inputs X."""
+        X = self._check_data(X)
+        scores = [self._project(rows)[:valid].copy() for rows, valid in self._batches(X, self.batch_size)]
+        return np.concatenate(scores) if scores else np.zeros((0, self.sizes[-1]), np.float32)
+
+    def predict(self, X):
+        """Predicted class of each row of X (argmax of the projected outputs)."""
+        return np.argmax(self.predict_scores(X), axis=1)
+
+    def evaluate(self, X, Y):
+        """{"accuracy": fraction predicted right, "energy": mean energy per sample after settling on (X, Y)}."""
+        X, Y = self._check_data(X, Y)
+        if len(X) == 0:
+            raise ValueError("PCN: evaluate needs at least one sample")
+        targets = one_hot(Y, self.sizes[-1])
+        correct, energy = 0, 0.0
+        for (rows, valid), (labels, _) in zip(self._batches(X, self.batch_size),
+                                              self._batches(targets, self.batch_size)):
+            scores = self._project(rows)[:valid]
+            correct += int(np.sum(np.argmax(scores, axis=1) == np.argmax(labels[:valid], axis=1)))
+            self._settle(rows, labels)
+            energy += float(np.sum(self._energies(valid)))
+        return {"accuracy": correct / len(X), "energy": energy / len(X)}
+
+    def _params(self):
+        return {f"W{l}": {"weights": self.W[l].weights.get(), "biases": self.W[l].biases.get()}
+                for l in range(1, len(self.sizes))}
+
+    def _optimizers(self):
+        return {f"W{l}": (self.W[l].optimizer, self.W[l].opt_state) for l in range(1, len(self.sizes))}
+
+    def save(self, path, metadata=None):
+        """Write weights, optimizer states, epoch, shuffling RNG state and history to an HDF5 checkpoint."""
+        save_checkpoint(path, self._params(), self._optimizers(), step=self.epoch,
+                        metadata={"model": "PCN", "config": self.config, "epoch": self.epoch,
+                                  "rng": self.rng.bit_generator.state, "history": self.history,
+                                  **(metadata or {})})
+
+    @classmethod
+    def load(cls, path):
+        """A PCN rebuilt from a checkpoint written by :meth:`save`, ready to continue training."""
+        metadata = load_checkpoint(path).metadata or {}
+        if metadata.get("model") != "PCN":
+            raise CheckpointError(f"{path}: not a PCN checkpoint (model={metadata.get('model')!r})")
+        model = cls(**metadata["config"])
+        restore_checkpoint(path, model._params(), model._optimizers())
+        model.epoch = int(metadata["epoch"])
+        model.history = list(metadata["history"])
+        model.rng.bit_generator.state = metadata["rng"]
+        return model
+
+
+def _checked_config(sizes, T, dt, tau_m, act_fx, eta, optim_type, optim_kwargs, weight_init, batch_size, seed):
+    """The constructor arguments as JSON data, checked, each error naming the argument."""
+    if not (isinstance(sizes, (list, tuple)) and len(sizes) >= 2
+            and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes)):
+        raise ValueError(f"PCN: sizes={sizes!r} must be at least two positive ints (input, ..., output)")
+    for key, value in (("T", T), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"PCN: {key}={value!r} must be a positive int")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"PCN: seed={seed!r} must be a non-negative int")
+    for key, value in (("dt", dt), ("tau_m", tau_m)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+            raise ValueError(f"PCN: {key}={value!r} must be a positive number")
+    if act_fx not in ACTIVATIONS:
+        raise ValueError(f"PCN: act_fx={act_fx!r}; expected one of {sorted(ACTIVATIONS)}")
+    optim_kwargs = dict(optim_kwargs or {})
+    try:
+        get_optimizer(optim_type, eta=eta, **optim_kwargs)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"PCN: optimizer: {error}") from None
+    weight_init = weight_init or {"dist": "uniform", "amin": -0.3, "amax": 0.3}
+    validate(weight_init, "PCN weight_init")
+    return {"sizes": list(sizes), "T": T, "dt": float(dt), "tau_m": float(tau_m), "act_fx": act_fx,
+            "eta": float(eta), "optim_type": optim_type, "optim_kwargs": optim_kwargs, "weight_init": weight_init,
+            "batch_size": batch_size, "seed": seed}
+

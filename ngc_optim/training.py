@@ -1,0 +1,225 @@
+"""``ngc-optim train`` and ``ngc-optim evaluate``: simulation configs, data, runs, resuming.
+
+A run is configured by a JSON object with these keys (all optional; the
+defaults train the default PCN on the bundled digits):
+
+==============  ===================================================================
+``name``        run name: files go to ``<runs>/<name>/`` (default "pcn")
+``model``       "pcn" (default)
+``sizes``       layer sizes; the first and last must fit the data (default [64, 128, 128, 10])
+``T``           settling steps per batch (20)
+``dt``          integration step (1.0)
+``tau_m``       time constant of the hidden cells (10.0)
+``act_fx``      activation of the hidden cells ("tanh")
+``optimizer``   any optimizer of ngc_optim ("adam")
+``eta``         its step size (0.003)
+``optim_kwargs`` its other hyperparameters, e.g. {"beta1": 0.9} ({})
+``epochs``      total epochs to train (20)
+``batch_size``  samples per batch (50)
+``seed``        seeds the weights and the shuffling (0)
+``data``        "digits" (default), a path to an ``.npz`` file (see
+                :func:`ngc_optim.datasets.load_npz`), or {"idx": [train images,
+                train labels, test images, test labels]} for MNIST-format IDX files
+``split_seed``  seed of the digits / ``.npz`` train-test split (0)
+==============  ===================================================================
+
+Command-line flags override the file. Everything is checked before anything
+runs: an unknown key or a bad value is a :class:`ConfigError` naming the key.
+Each epoch writes ``checkpoint.h5`` (weights, optimizer states, epoch, the
+shuffling RNG's state, the history and this config) and ``metrics.json`` (per
+epoch: train energy, test accuracy, seconds). ``--resume`` continues from a
+checkpoint: the model's settings come from the checkpoint and may not be
+changed; ``epochs`` may be raised.
+"""
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from . import datasets
+from .checkpoint import load_checkpoint
+from .optim import OPTIMIZERS
+
+__all__ = ["DEFAULTS", "ConfigError", "evaluate_checkpoint", "load_config", "train"]
+
+DEFAULTS = {
+    "name": "pcn", "model": "pcn", "sizes": [64, 128, 128, 10], "T": 20, "dt": 1.0, "tau_m": 10.0,
+    "act_fx": "tanh", "optimizer": "adam", "eta": 0.003, "optim_kwargs": {}, "epochs": 20,
+    "batch_size": 50, "seed": 0, "data": "digits", "split_seed": 0,
+}
+MODEL_KEYS = ("model", "sizes", "T", "dt", "tau_m", "act_fx", "optimizer", "eta", "optim_kwargs", "batch_size",
+              "seed")
+"""Keys that define the model: fixed once it exists (a resumed run takes them from its checkpoint)."""
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run, naming the key."""
+
+
+def _positive_int(key, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{key}={value!r}: expected a positive integer")
+
+
+def _check(config):
+    """Raise ConfigError for the first key that is unknown or has a bad value."""
+    from .components import ACTIVATIONS
+
+    unknown = sorted(set(config) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown}; expected some of {sorted(DEFAULTS)}")
+    name = config["name"]
+    if not (isinstance(name, str) and name and name not in (".", "..") and "/" not in name and "\\" not in name):
+        raise ConfigError(f"name={name!r}: expected a non-empty file name (no slashes)")
+    if config["model"] != "pcn":
+        raise ConfigError(f"model={config['model']!r}: expected 'pcn'")
+    sizes = config["sizes"]
+    if not (isinstance(sizes, list) and len(sizes) >= 2):
+        raise ConfigError(f"sizes={sizes!r}: expected a list of at least two positive integers")
+    for size in sizes:
+        _positive_int("sizes", size)
+    for key in ("T", "epochs", "batch_size"):
+        _positive_int(key, config[key])
+    for key in ("seed", "split_seed"):
+        if isinstance(config[key], bool) or not isinstance(config[key], int) or config[key] < 0:
+            raise ConfigError(f"{key}={config[key]!r}: expected a non-negative integer")
+    for key in ("dt", "tau_m", "eta"):
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or value < 0 or (value == 0 and key != "eta"):
+            raise ConfigError(f"{key}={value!r}: expected a positive number")
+    if config["act_fx"] not in ACTIVATIONS:
+        raise ConfigError(f"act_fx={config['act_fx']!r}: expected one of {sorted(ACTIVATIONS)}")
+    if config["optimizer"] not in OPTIMIZERS:
+        raise ConfigError(f"optimizer={config['optimizer']!r}: expected one of {sorted(OPTIMIZERS)}")
+    if not isinstance(config["optim_kwargs"], dict):
+        raise ConfigError(f"optim_kwargs={config['optim_kwargs']!r}: expected an object of hyperparameters")
+    try:
+        OPTIMIZERS[config["optimizer"]](eta=config["eta"], **config["optim_kwargs"])
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"optim_kwargs: {error}") from None
+    data = config["data"]
+    idx = isinstance(data, dict) and set(data) == {"idx"} and isinstance(data["idx"], list) \
+        and len(data["idx"]) == 4 and all(isinstance(p, str) for p in data["idx"])
+    if not (data == "digits" or (isinstance(data, str) and data.endswith(".npz")) or idx):
+        raise ConfigError(f"data={data!r}: expected 'digits', a path to an .npz file, or "
+                          f"{{'idx': [train images, train labels, test images, test labels]}}")
+
+
+def load_config(path=None, overrides=None, base=None):
+    """The checked config: ``base`` (default ``DEFAULTS``), then the JSON file ``path``, then ``overrides``.
+
+    ``overrides`` entries that are None are ignored (flags not given).
+    """
+    config = dict(base or DEFAULTS)
+    if path is not None:
+        try:
+            loaded = json.loads(Path(path).read_text())
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{path}: not valid JSON ({error})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a JSON object of settings")
+        unknown = sorted(set(loaded) - set(DEFAULTS))
+        if unknown:
+            raise ConfigError(f"{path}: unknown key(s) {unknown}; expected some of {sorted(DEFAULTS)}")
+        config.update(loaded)
+    config.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    _check(config)
+    return config
+
+
+def load_data(config):
+    """The :class:`ngc_optim.datasets.Dataset` the config names, checked against its layer sizes."""
+    data = config["data"]
+    if data == "digits":
+        dataset = datasets.load_digits(seed=config["split_seed"])
+    elif isinstance(data, dict):
+        dataset = datasets.load_idx(*data["idx"])
+    else:
+        dataset = datasets.load_npz(data, seed=config["split_seed"])
+    if dataset.n_features != config["sizes"][0] or dataset.n_classes > config["sizes"][-1]:
+        raise ConfigError(f"sizes={config['sizes']}: the data have {dataset.n_features} features and "
+                          f"{dataset.n_classes} classes; the first size must be {dataset.n_features} and the "
+                          f"last at least {dataset.n_classes}")
+    return dataset
+
+
+def _model_arguments(config):
+    return {"sizes": tuple(config["sizes"]), "T": config["T"], "dt": config["dt"], "tau_m": config["tau_m"],
+            "act_fx": config["act_fx"], "eta": config["eta"], "optim_type": config["optimizer"],
+            "optim_kwargs": config["optim_kwargs"], "batch_size": config["batch_size"], "seed": config["seed"]}
+
+
+def write_json(path, data):
+    """Write ``data`` as JSON to ``path`` atomically (a temporary file renamed over it)."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(data, stream, indent=1)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def metrics(history):
+    """The ``metrics.json`` content for a model's history."""
+    return {"epochs": [{"epoch": row["epoch"], "train_energy": row["train_energy"],
+                        "test_accuracy": row["val_accuracy"], "seconds": row["seconds"]} for row in history]}
+
+
+def train(config_path=None, overrides=None, resume=None, runs="runs", progress=True):
+    """Train as configured (or continue the checkpoint ``resume``); returns (run directory, model).
+
+    Raises:
+        ConfigError: a bad config, data that do not fit it, or a resume that changes the model.
+    """
+    from ngc_optim.models import PCN
+
+    if resume is not None:
+        saved = (load_checkpoint(resume).metadata or {}).get("train")
+        if saved is None:
+            raise ConfigError(f"{resume}: not a checkpoint of ngc-optim train (it has no training config)")
+        config = load_config(config_path, overrides, base=saved)
+        changed = [key for key in MODEL_KEYS if config[key] != saved[key]]
+        if changed:
+            raise ConfigError(f"--resume continues the saved model: {', '.join(changed)} cannot change "
+                              f"(saved: {', '.join(f'{key}={saved[key]!r}' for key in changed)})")
+        model = PCN.load(resume)
+    else:
+        config = load_config(config_path, overrides)
+        model = PCN(**_model_arguments(config))
+    data = load_data(config)
+    directory = Path(runs) / config["name"]
+    directory.mkdir(parents=True, exist_ok=True)
+    checkpoint = directory / "checkpoint.h5"
+
+    def save(model):
+        model.save(checkpoint, metadata={"train": config})
+        write_json(directory / "metrics.json", metrics(model.history))
+
+    model.fit(data.x_train, data.y_train, epochs=config["epochs"], validation=(data.x_test, data.y_test),
+              on_epoch=save, progress=progress)
+    if not checkpoint.exists():
+        save(model)
+    return directory, model
+
+
+def evaluate_checkpoint(path, data=None):
+    """(accuracy, energy) on the test part of the data the checkpoint was trained on (or ``data``)."""
+    from ngc_optim.models import PCN
+
+    saved = (load_checkpoint(path).metadata or {}).get("train")
+    if saved is None:
+        raise ConfigError(f"{path}: not a checkpoint of ngc-optim train (it has no training config)")
+    config = load_config(overrides={"data": data}, base=saved)
+    dataset = load_data(config)
+    model = PCN.load(path)
+    result = model.evaluate(dataset.x_test, dataset.y_test)
+    return result["accuracy"], result["energy"]

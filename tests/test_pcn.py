@@ -1,0 +1,133 @@
+"""The PCN: one training batch against the formulas, determinism, resume bit for bit, bad input."""
+
+import numpy as np
+import pytest
+from ngc_optim.models import PCN
+
+from ngc_optim.datasets import load_digits, one_hot
+
+import naive
+
+SMALL = {"sizes": (6, 5, 4, 3), "T": 4, "dt": 1.0, "tau_m": 5.0, "eta": 0.01, "batch_size": 7, "seed": 3}
+
+
+def reference_batch(weights, biases, x, y, T, dt, tau_m, eta):
+    """One batch from the formulas in float32: projection, T settling steps, energy, Adam step on W and b."""
+    f = np.tanh
+    layers = len(weights)
+    z = [x]
+    for l in range(layers):
+        a = (f(z[-1]) if l > 0 else z[-1]) @ weights[l] + biases[l]
+        z.append(a)
+    z[-1] = np.clip(y, 0.001, 0.999).astype(np.float32)
+    dmu = [np.zeros_like(zl) for zl in z[1:]]
+    rate = np.float32(dt / tau_m)
+    for _ in range(T):
+        for l in range(1, layers):
+            feedback = dmu[l] @ weights[l].T
+            z[l] = z[l] + ((feedback * (1 - np.tanh(z[l]) ** 2)) + -dmu[l - 1]) * rate
+        inputs = [z[0]] + [f(z[l]) for l in range(1, layers)]
+        dmu = [z[l + 1] - (inputs[l] @ weights[l] + biases[l]) for l in range(layers)]
+    energy = sum(0.5 * np.sum(d.astype(np.float64) ** 2) for d in dmu) / len(x)
+    new_weights, new_biases = [], []
+    for l in range(layers):
+        dW = -(inputs[l].T @ dmu[l])
+        db = -np.sum(dmu[l], axis=0, keepdims=True)
+        new_weights.append(naive.run("adam", weights[l], [dW], eta=eta)[0])
+        new_biases.append(naive.run("adam", biases[l], [db], eta=eta)[0])
+    return new_weights, new_biases, energy
+
+
+def test_a_training_batch_follows_the_formulas():
+    model = PCN(**SMALL)
+    rng = np.random.default_rng(0)
+    for l in range(1, 4):
+        model.W[l].biases.set(rng.normal(0, 0.1, (1, SMALL["sizes"][l])).astype(np.float32))
+    x = rng.random((7, 6)).astype(np.float32)
+    y = one_hot(rng.integers(0, 3, 7), 3)
+    weights = [model.W[l].weights.get().copy() for l in range(1, 4)]
+    biases = [model.W[l].biases.get().copy() for l in range(1, 4)]
+    energy = model.train_batch(x, y)
+    expected_weights, expected_biases, expected_energy = reference_batch(weights, biases, x, y, 4, 1.0, 5.0, 0.01)
+    for l in range(1, 4):
+        np.testing.assert_allclose(model.W[l].weights.get(), expected_weights[l - 1], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(model.W[l].biases.get(), expected_biases[l - 1], rtol=1e-5, atol=1e-6)
+        if l > 1:
+            np.testing.assert_array_equal(model.E[l].weights.get(), weights[l - 1].T)
+        assert np.abs(model.W[l].weights.get() - weights[l - 1]).max() > 1e-3
+    assert energy == pytest.approx(expected_energy, rel=1e-5)
+    assert energy > 0.01
+
+
+def digits_subset():
+    data = load_digits()
+    return data.x_train[:120], data.y_train[:120], data.x_test[:40], data.y_test[:40]
+
+
+def test_training_is_deterministic_and_resumes_bit_for_bit(tmp_path):
+    x, y, x_val, y_val = digits_subset()
+    settings = {"sizes": (64, 12, 10), "T": 3, "batch_size": 25, "seed": 5}
+    straight = PCN(**settings)
+    straight.fit(x, y, epochs=5, validation=(x_val, y_val), progress=False)
+    again = PCN(**settings)
+    again.fit(x, y, epochs=5, validation=(x_val, y_val), progress=False)
+    first = PCN(**settings)
+    first.fit(x, y, epochs=2, validation=(x_val, y_val), checkpoint=tmp_path / "pcn.h5", progress=False)
+    resumed = PCN.load(tmp_path / "pcn.h5")
+    assert resumed.epoch == 2
+    resumed.fit(x, y, epochs=5, validation=(x_val, y_val), progress=False)
+    for model in (again, resumed):
+        for l in (1, 2):
+            np.testing.assert_array_equal(model.W[l].weights.get(), straight.W[l].weights.get())
+            np.testing.assert_array_equal(model.W[l].opt_state.g2["weights"], straight.W[l].opt_state.g2["weights"])
+        assert [dict(r, seconds=0) for r in model.history] == [dict(r, seconds=0) for r in straight.history]
+    assert straight.W[1].opt_state.count == 5 * (120 // 25)
+
+
+def test_predict_handles_any_number_of_rows():
+    x, y, _, _ = digits_subset()
+    model = PCN(sizes=(64, 12, 10), T=2, batch_size=25)
+    predictions = model.predict(x[:60])
+    np.testing.assert_array_equal(model.predict(x[:7]), predictions[:7])
+    np.testing.assert_array_equal(model.predict(x[50:60]), predictions[50:60])
+    scores = model.predict_scores(x[:3])
+    W1, b1 = model.W[1].weights.get(), model.W[1].biases.get()
+    W2, b2 = model.W[2].weights.get(), model.W[2].biases.get()
+    np.testing.assert_allclose(scores, np.tanh(x[:3] @ W1 + b1) @ W2 + b2, rtol=1e-5, atol=1e-6)
+    result = model.evaluate(x[:30], y[:30])
+    assert result["accuracy"] == np.mean(model.predict(x[:30]) == y[:30]) and result["energy"] > 0
+
+
+def test_the_default_pcn_learns_digits():
+    data = load_digits()
+    model = PCN(eta=0.003)
+    model.fit(data.x_train, data.y_train, epochs=5, progress=False)
+    assert model.evaluate(data.x_test, data.y_test)["accuracy"] >= 0.9
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"sizes": (64,)}, r"sizes=\(64,\) must be at least two positive ints"),
+    ({"T": 0}, r"T=0 must be a positive int"),
+    ({"act_fx": "swish"}, r"act_fx='swish'"),
+    ({"optim_type": "lbfgs"}, r"optimizer: unknown optimizer 'lbfgs'"),
+    ({"optim_kwargs": {"beta1": 2.0}}, r"optimizer: adam: beta1=2.0 is out of range"),
+    ({"tau_m": 0.0}, r"tau_m=0.0 must be a positive number"),
+    ({"weight_init": {"dist": "cauchy"}}, r"PCN weight_init: unknown dist 'cauchy'"),
+])
+def test_bad_settings_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=f"PCN: .*{message}|{message}"):
+        PCN(**kwargs)
+
+
+def test_bad_data_is_refused():
+    x, y, _, _ = digits_subset()
+    model = PCN(sizes=(64, 12, 10), T=2, batch_size=25)
+    with pytest.raises(ValueError, match=r"inputs have shape \(120, 63\); expected \(samples, 64\)"):
+        model.fit(x[:, :63], y, epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"labels must lie in 0 .. 9"):
+        model.fit(x, y + 10, epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"built for batch_size=25, fit got batch_size=50"):
+        model.fit(x, y, epochs=1, batch_size=50, progress=False)
+    with pytest.raises(ValueError, match=r"10 training samples, fewer than one batch of 25"):
+        model.fit(x[:10], y[:10], epochs=1, progress=False)
+    assert model.epoch == 0 and model.W[1].opt_state.count == 0
