@@ -6,6 +6,8 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
+from ngc_optim.cell_kernels import transmit
+
 from .initializers import initialize, validate
 from .numpy_component import NumpyComponent
 
@@ -18,7 +20,11 @@ def _transmit(name, shape, inputs, weights, gate, biases, factor):
     """outputs = (inputs @ weights) * gate * factor + biases."""
     if inputs.shape != shape:
         raise ValueError(f"{name!r}: inputs have shape {inputs.shape}; expected {shape}")
-    return (inputs @ weights) * gate * factor + biases
+    product = np.matmul(inputs, weights)
+    if gate.shape != product.shape or biases.shape != (1, product.shape[1]):
+        raise ValueError(f"{name!r}: gate {gate.shape} must be {product.shape} and biases {biases.shape} "
+                         f"(1, {product.shape[1]})")
+    return transmit(product, np.asarray(gate, product.dtype), factor, np.asarray(biases, product.dtype))
 
 
 class DenseSynapse(NumpyComponent):

@@ -6,6 +6,8 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
+from ngc_optim.cell_kernels import gaussian_error
+
 from .error_cell import ErrorCell
 
 __all__ = ["GaussianErrorCell"]
@@ -13,13 +15,14 @@ __all__ = ["GaussianErrorCell"]
 
 def _gaussian_error(name, shape, mu, target, sigma, modulator, mask):
     """dmu = (target - mu)/Sigma, dtarget = -dmu (both times modulator*mask), L = -0.5*sum((target - mu)**2)/Sigma."""
-    if mu.shape != shape or target.shape != shape:
-        raise ValueError(f"GaussianErrorCell {name!r}: mu {mu.shape} and target {target.shape} must be {shape}")
-    error = target - mu
-    dmu = error / sigma
-    loss = (-np.sum(error * error) * (0.5 / sigma)).reshape(())
-    gate = modulator * mask
-    return dmu * gate, -dmu * gate, loss
+    if not (mu.shape == target.shape == modulator.shape == mask.shape == shape):
+        raise ValueError(f"GaussianErrorCell {name!r}: mu {mu.shape}, target {target.shape}, modulator "
+                         f"{modulator.shape} and mask {mask.shape} must be {shape}")
+    if sigma.size != 1:
+        raise ValueError(f"GaussianErrorCell {name!r}: Sigma must hold one value, got shape {sigma.shape}")
+    d_mu, dtarget, loss = gaussian_error(mu, np.asarray(target, mu.dtype), float(sigma.reshape(-1)[0]),
+                                         np.asarray(modulator, mu.dtype), np.asarray(mask, mu.dtype))
+    return d_mu, dtarget, np.asarray(loss, mu.dtype)
 
 
 class GaussianErrorCell(ErrorCell):

@@ -6,6 +6,8 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
+from ngc_optim.cell_kernels import laplacian_error
+
 from .error_cell import ErrorCell
 
 __all__ = ["LaplacianErrorCell"]
@@ -13,13 +15,14 @@ __all__ = ["LaplacianErrorCell"]
 
 def _laplacian_error(name, shape, shift, target, scale, modulator, mask):
     """dshift = sign(target - shift)/Scale, dtarget = -dshift (both times modulator*mask), L = -sum|e|/Scale."""
-    if shift.shape != shape or target.shape != shape:
-        raise ValueError(f"LaplacianErrorCell {name!r}: shift {shift.shape} and target {target.shape} must be {shape}")
-    error = target - shift
-    dshift = np.sign(error) / scale
-    loss = (-np.sum(np.abs(error)) * (1.0 / scale)).reshape(())
-    gate = modulator * mask
-    return dshift * gate, -dshift * gate, loss
+    if not (shift.shape == target.shape == modulator.shape == mask.shape == shape):
+        raise ValueError(f"LaplacianErrorCell {name!r}: shift {shift.shape}, target {target.shape}, modulator "
+                         f"{modulator.shape} and mask {mask.shape} must be {shape}")
+    if scale.size != 1:
+        raise ValueError(f"LaplacianErrorCell {name!r}: Scale must hold one value, got shape {scale.shape}")
+    d_shift, dtarget, loss = laplacian_error(shift, np.asarray(target, shift.dtype), float(scale.reshape(-1)[0]),
+                                             np.asarray(modulator, shift.dtype), np.asarray(mask, shift.dtype))
+    return d_shift, dtarget, np.asarray(loss, shift.dtype)
 
 
 class LaplacianErrorCell(ErrorCell):

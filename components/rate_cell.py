@@ -6,44 +6,25 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
+from ngc_optim.cell_kernels import ACTIVATIONS as _KERNEL_ACTIVATIONS
+from ngc_optim.cell_kernels import LEAKS, RATE_STEPS
+
 from .numpy_component import NumpyComponent
 
 __all__ = ["ACTIVATIONS", "RateCell"]
 
+ACTIVATIONS = tuple(_KERNEL_ACTIVATIONS)
+"""act_fx names, with ngc-learn's definitions (see :mod:`ngc_optim.cell_kernels`)."""
 
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _leaky_relu(x):
-    return np.where(x >= 0, x, x * x.dtype.type(0.01))
-
-
-ACTIVATIONS = {
-    "identity": (lambda x: x, lambda x: np.ones_like(x)),
-    "sigmoid": (_sigmoid, lambda x: _sigmoid(x) * (1.0 - _sigmoid(x))),
-    "tanh": (np.tanh, lambda x: 1.0 - np.tanh(x) * np.tanh(x)),
-    "relu": (lambda x: np.maximum(x, 0), lambda x: (x >= 0).astype(x.dtype)),
-    "lrelu": (_leaky_relu, lambda x: np.where(x >= 0, x.dtype.type(1), x.dtype.type(0.01))),
-    "softplus": (lambda x: np.logaddexp(x, 0).astype(x.dtype), _sigmoid),
-}
-"""act_fx name -> (fx, dfx), ngc-learn's definitions (lrelu slope 0.01; relu' = lrelu' step at x >= 0)."""
-
-_LEAKS = {"gaussian": lambda z: z, "laplacian": np.sign}
 _INTEGRATORS = ("euler", "midpoint", "rk2")
 
 
-def _rate_step(z, j, j_td, dt, tau_m, gamma, leak, midpoint):
-    """One step of tau_m * dz/dt = -gamma * leak(z) + (j + j_td), Euler or midpoint (RK-2)."""
-    rate = 1.0 / tau_m
-
-    def derivative(state):
-        return (-leak(state) * gamma + (j + j_td)) * rate
-
-    if midpoint:
-        halfway = z + derivative(z) * (dt * 0.5)
-        return z + derivative(halfway) * dt
-    return z + derivative(z) * dt
+def _advance(owner, shape, dtype, kernel, z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale):
+    """The cell's step through its Numba kernel, after checking the shapes of z, j and j_td."""
+    if z.shape != shape or j.shape != shape or j_td.shape != shape:
+        raise ValueError(f"{owner}: z {z.shape}, j {j.shape} and j_td {j_td.shape} must be {shape}")
+    return kernel(np.asarray(z, dtype), np.asarray(j, dtype), np.asarray(j_td, dtype), dt, tau_m, gamma,
+                  output_scale, resist_scale)
 
 
 class RateCell(NumpyComponent):
@@ -91,9 +72,9 @@ class RateCell(NumpyComponent):
         self._check_population(n_units, batch_size)
         if not (isinstance(tau_m, (int, float)) and np.isfinite(tau_m) and tau_m >= 0):
             raise self._error(f"tau_m={tau_m!r} must be >= 0 (0: stateless)")
-        if not (isinstance(prior, (list, tuple)) and len(prior) == 2 and prior[0] in _LEAKS
+        if not (isinstance(prior, (list, tuple)) and len(prior) == 2 and prior[0] in LEAKS
                 and isinstance(prior[1], (int, float)) and np.isfinite(prior[1])):
-            raise self._error(f"prior={prior!r}; expected (name, gamma) with name in {sorted(_LEAKS)}")
+            raise self._error(f"prior={prior!r}; expected (name, gamma) with name in {sorted(LEAKS)}")
         if act_fx not in ACTIVATIONS:
             raise self._error(f"act_fx={act_fx!r}; expected one of {sorted(ACTIVATIONS)}")
         if integration_type not in _INTEGRATORS:
@@ -104,13 +85,12 @@ class RateCell(NumpyComponent):
         self.n_units = n_units
         self.batch_size = batch_size
         self.tau_m = float(tau_m)
-        self.is_stateful = tau_m > 0
-        self.prior_leak = _LEAKS[prior[0]]
-        self.gamma = self.dtype.type(prior[1])
-        self.fx, self.dfx = ACTIVATIONS[act_fx]
-        self.output_scale = self.dtype.type(output_scale)
-        self.resist_scale = self.dtype.type(resist_scale)
-        self.midpoint = integration_type != "euler"
+        self.gamma = float(prior[1])
+        self.kernel = RATE_STEPS[act_fx, prior[0], "euler" if integration_type == "euler" else "midpoint"]
+        self.output_scale = float(output_scale)
+        self.resist_scale = float(resist_scale)
+        self.owner = f"RateCell {name!r}"
+        self.shape = (batch_size, n_units)
         self.j = Compartment(self._zeros((batch_size, n_units)), display_name="bottom-up pressure")
         self.j_td = Compartment(self._zeros((batch_size, n_units)), display_name="top-down pressure")
         self.z = Compartment(self._zeros((batch_size, n_units)), display_name="rate activity")
@@ -118,13 +98,10 @@ class RateCell(NumpyComponent):
 
     @compilable
     def advance_state(self, dt):
-        if self.is_stateful:
-            z = _rate_step(self.z.get(), self.j.get() * self.dfx(self.z.get()) * self.resist_scale, self.j_td.get(),
-                           dt, self.tau_m, self.gamma, self.prior_leak, self.midpoint)
-        else:
-            z = self.j.get() + self.j_td.get()
-        self.z.set(z.astype(self.dtype, copy=False))
-        self.zF.set((self.fx(z) * self.output_scale).astype(self.dtype, copy=False))
+        z, zF = _advance(self.owner, self.shape, self.dtype, self.kernel, self.z.get(), self.j.get(),
+                         self.j_td.get(), dt, self.tau_m, self.gamma, self.output_scale, self.resist_scale)
+        self.z.set(z)
+        self.zF.set(zF)
 
     @compilable
     def reset(self):

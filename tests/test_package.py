@@ -38,6 +38,8 @@ def test_plain_install_imports_and_has_no_top_level_components(wheel, tmp_path):
         f"assert ngc_optim.__file__.startswith({str(target)!r}), ngc_optim.__file__\n"
         "assert importlib.util.find_spec('components') is None\n"
         "assert importlib.util.find_spec('models') is None\n"
+        "from ngc_optim.datasets import load_digits\n"
+        "assert load_digits().x_train.shape == (1438, 64)\n"
         "print(ngc_optim.adam(eta=0.1))\n"
     )
     completed = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True,
