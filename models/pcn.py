@@ -17,10 +17,14 @@ ngc-museum's ``exhibits/pc_discrim``, for any number of layers. With sizes
   forward synapses' weights and biases through wired compartments: it gives
   the prediction and the initial state of the hidden cells.
 
-One training batch: reset; project; set each hidden ``z`` to its projection;
+One training batch: reset the cells (the synapses' outputs are all recomputed
+before they are read); project; set each hidden ``z`` to its projection;
 clamp the input to z0 and the label (one-hot, clipped to [0.001, 0.999], as
 ngc-museum's) to zL; ``T`` settling steps (E, z, W, e advance in that order);
-then one ``evolve`` of W1 .. WL. The energy of a batch is ``-(L_1 + ... + L_L)``
+then one ``evolve`` of W1 .. WL. z0, zL and W1 do not change while the network
+settles, so they advance once per batch (process ``prime``), before the
+settling steps (process ``settle``), which ngc-museum repeats T times; the
+settling steps pass the state from one to the next and write it back once. The energy of a batch is ``-(L_1 + ... + L_L)``
 after settling, per sample.
 
 The components have a fixed batch size: ``fit`` trains on the full batches of a
@@ -122,13 +126,15 @@ class PCN:
                     E[l + 1].outputs >> z[l].j
                     e[l].dtarget >> z[l].j_td
             self.reset_process = MethodProcess("reset")
-            for component in z + q + e[1:] + W[1:] + E[2:] + Q[1:]:
+            for component in z + q + e[1:]:
                 self.reset_process >> component.reset
             self.project_process = MethodProcess("project") >> q[0].advance_state
             for l in range(1, layers + 1):
                 self.project_process >> Q[l].advance_state >> q[l].advance_state
+            self.prime_process = MethodProcess("prime") >> z[0].advance_state >> z[-1].advance_state
+            self.prime_process >> W[1].advance_state
             self.settle_process = MethodProcess("settle")
-            for component in E[2:] + z + W[1:] + e[1:]:
+            for component in E[2:] + z[1:-1] + W[2:] + e[1:]:
                 self.settle_process >> component.advance_state
             self.evolve_process = MethodProcess("evolve")
             for synapse in W[1:]:
@@ -159,8 +165,10 @@ class PCN:
             self.z[l].z.set(self.q[l].z.get().copy())
         self.z[0].j.set(x)
         self.z[-1].j.set(np.clip(y, LABEL_CLIP, 1.0 - LABEL_CLIP))
-        for _ in range(self.T):
-            self.settle_process.run(dt=self.dt)
+        self.prime_process.run(dt=self.dt)
+        state, keywords = None, [self.dt]
+        for step in range(1, self.T + 1):
+            state, _ = self.settle_process.run(state=state, keywords=keywords, update=step == self.T)
 
     def _energies(self, valid):
         """Energy of each of the first ``valid`` samples after settling (0.5 * sum of squared errors / Sigma)."""
