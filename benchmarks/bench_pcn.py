@@ -1,0 +1,201 @@
+"""Benchmark of the default PCN: accuracy against a backprop MLP, time per batch, start-up and memory.
+
+1. Accuracy: the PCN of ``ngc-optim train`` (64-128-128-10, tanh, T = 20, Adam,
+   eta 0.003, batch 50) trained for ``--epochs`` on the bundled digits split, and
+   in the same run scikit-learn's ``MLPClassifier`` of the same size (Adam, batch
+   50, the same number of epochs, no early stopping): test accuracy of both.
+2. Speed, on one batch of 50 of the trained model, median over ``--repeats`` timed
+   batches: ms per training batch (``PCN.train_batch``), ms per settling step
+   (the ``settle`` process), and the compute floor of a batch: the same matrix
+   products (NumPy/BLAS) and Numba kernel calls the batch makes, each timed on the
+   batch's own arrays and multiplied by its number of calls. ``batch - floor`` is
+   the time spent outside the kernels (Python, ngcsimlib's compiled processes,
+   small NumPy operations).
+3. Cold start (empty Numba cache) and warm start (filled cache): a fresh process
+   that imports ngc_optim, builds the PCN and trains one batch.
+4. Peak resident memory of the default training run (``ngc-optim train``) in a
+   child process.
+
+The reference figure for ngc-learn 3.2 (JAX, CPU) on this 2-core machine is the
+issue's: about 13 ms per batch for this PCN.
+"""
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import warnings
+
+import numpy as np
+from ngc_optim.models import PCN
+
+import ngc_optim
+from ngc_optim import cell_kernels
+from ngc_optim.datasets import load_digits, one_hot
+from ngc_optim.training import DEFAULTS
+
+NGCLEARN_MS_PER_BATCH = 13.0
+TARGET_MS_PER_BATCH = 1.3
+TARGET_WARM_SECONDS = 2.0
+TARGET_RSS_MB = 300
+
+
+def default_pcn():
+    return PCN(sizes=tuple(DEFAULTS["sizes"]), T=DEFAULTS["T"], eta=DEFAULTS["eta"], optim_type=DEFAULTS["optimizer"],
+               batch_size=DEFAULTS["batch_size"], seed=DEFAULTS["seed"])
+
+
+def accuracy(epochs):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    data = load_digits()
+    model = default_pcn()
+    start = time.perf_counter()
+    model.fit(data.x_train, data.y_train, epochs=epochs, progress=False)
+    pcn_seconds = time.perf_counter() - start
+    pcn = model.evaluate(data.x_test, data.y_test)["accuracy"]
+    mlp = MLPClassifier(hidden_layer_sizes=tuple(DEFAULTS["sizes"][1:-1]), activation="tanh", solver="adam",
+                        batch_size=DEFAULTS["batch_size"], max_iter=epochs, n_iter_no_change=epochs + 1, tol=0.0,
+                        random_state=DEFAULTS["seed"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.fit(data.x_train, data.y_train)
+    reference = float(np.mean(mlp.predict(data.x_test) == data.y_test))
+    print(f"\n== Accuracy on the digits test split ({len(data.y_test)} images), {epochs} epochs ==")
+    print(f"PCN 64-128-128-10 (training {pcn_seconds:.1f} s)   {pcn:.4f}")
+    print(f"MLPClassifier 64-128-128-10 (backprop)    {reference:.4f}")
+    return model, pcn, reference
+
+
+def median_seconds(function, repeats, calls=1):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            function()
+        times.append((time.perf_counter() - start) / calls)
+    return statistics.median(times)
+
+
+def compute_floor(model, x, y, repeats):
+    """Seconds per batch of the batch's matrix products and Numba kernel calls, each timed on its own
+    (on the arrays of a batch just trained, fetched beforehand). W_l counts once more for the projection
+    synapse Q_l, which has its shape."""
+    model.train_batch(x, y)
+    layers, T = len(model.sizes) - 1, model.T
+    calls = []
+
+    def synapse_step(count, synapse):
+        inputs, weights = synapse.inputs.get(), synapse.weights.get()
+        gate, biases = synapse.gate.get(), synapse.biases.get()
+        calls.append((count, lambda: cell_kernels.transmit(np.matmul(inputs, weights), gate, 1.0, biases)))
+
+    def cell_step(count, cell):
+        arguments = (cell.z.get(), cell.j.get(), cell.j_td.get(), model.dt, cell.tau_m, cell.gamma,
+                     cell.output_scale, cell.resist_scale)
+        calls.append((count, lambda: cell.kernel(*arguments)))
+
+    for l in range(1, layers + 1):
+        W, e = model.W[l], model.e[l]
+        synapse_step((T if l > 1 else 1) + 1, W)
+        if l > 1:
+            synapse_step(T, model.E[l])
+        errors = (e.mu.get(), e.target.get(), e.sigma, e.modulator.get(), e.mask.get())
+        calls.append((T, lambda errors=errors: cell_kernels.gaussian_error(*errors)))
+        pre, post = W.pre.get(), W.post.get()
+        product = pre.T @ post
+        weights = W.weights.get().copy()
+        slots = [array.ravel().copy() for array in W.opt_state.arrays("weights")]
+        scalars = W.optimizer._step_scalars(W.opt_state.count)
+        hebbian = (W.mask.get().ravel(), False, W.plan.prior, W.plan.hebbian, *slots, *scalars)
+        calls.append((1, lambda pre=pre, post=post: pre.T @ post))
+        calls.append((1, lambda W=W, w=weights, p=product, h=hebbian: W.plan.hebbian_kernel(
+            w.ravel(), p.copy().ravel(), *h)))
+    for l, cell in enumerate(model.z):
+        cell_step(T if 0 < l < layers else 1, cell)
+    for cell in model.q:
+        cell_step(1, cell)
+    return sum(count * median_seconds(call, repeats, 20) for count, call in calls)
+
+
+def speed(model, repeats):
+    data = load_digits()
+    x = data.x_train[:model.batch_size]
+    y = one_hot(data.y_train[:model.batch_size], model.sizes[-1])
+    for _ in range(10):
+        model.train_batch(x, y)
+    batch = median_seconds(lambda: model.train_batch(x, y), repeats, 10)
+    settle = median_seconds(lambda: model.settle_process.run(dt=model.dt), repeats, 50)
+    floor = compute_floor(model, x, y, repeats)
+    print(f"\n== Speed of one training batch (batch {model.batch_size}, T = {model.T}), medians ==")
+    print(f"ms per batch                      {batch * 1e3:7.3f}   (ngc-learn 3.2: about {NGCLEARN_MS_PER_BATCH} ms: "
+          f"{NGCLEARN_MS_PER_BATCH / (batch * 1e3):.1f}x)")
+    print(f"ms per settling step              {settle * 1e3:7.3f}")
+    print(f"compute floor (BLAS + Numba) ms   {floor * 1e3:7.3f}")
+    print(f"outside the kernels ms            {(batch - floor) * 1e3:7.3f}   ({(batch - floor) / batch:.0%} of the batch)")
+    return batch
+
+
+STARTUP = textwrap.dedent("""
+    import time
+    start = time.perf_counter()
+    import numpy as np
+    from ngc_optim.models import PCN
+    from ngc_optim.datasets import one_hot
+    model = PCN()
+    x = np.random.default_rng(0).random((50, 64), dtype=np.float32)
+    model.train_batch(x, one_hot(np.arange(50) % 10, 10))
+    print(time.perf_counter() - start)
+""")
+
+
+def startup():
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        runs = [float(subprocess.run([sys.executable, "-c", STARTUP], env=env, capture_output=True, text=True,
+                                     check=True).stdout) for _ in range(3)]
+    print("\n== Start-up: fresh process, import + build + first batch ==")
+    print(f"cold (empty Numba cache)   {runs[0]:.2f} s")
+    print(f"warm (filled cache)        {statistics.median(runs[1:]):.2f} s")
+    return statistics.median(runs[1:])
+
+
+def peak_memory():
+    with tempfile.TemporaryDirectory() as runs:
+        subprocess.run([sys.executable, "-m", "ngc_optim", "train", "--no-progress", "--runs", runs], check=True,
+                       capture_output=True)
+    megabytes = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print("\n== Memory ==")
+    print(f"peak RSS of the default training run (ngc-optim train)   {megabytes:.0f} MB")
+    return megabytes
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="training epochs (as ngc-optim train)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed repeats (15)")
+    args = parser.parse_args(argv)
+    print(f"ngc_optim {ngc_optim.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    model, pcn, reference = accuracy(args.epochs)
+    batch = speed(model, args.repeats)
+    warm = startup()
+    rss = peak_memory()
+    print("\n== Targets ==")
+    for text, met in ((f"PCN accuracy >= 97%: {pcn:.2%}", pcn >= 0.97),
+                      (f"PCN within 1 point of the MLP or above: {pcn - reference:+.2%}", pcn >= reference - 0.01),
+                      (f"<= {TARGET_MS_PER_BATCH} ms per batch: {batch * 1e3:.2f} ms", batch * 1e3 <= TARGET_MS_PER_BATCH),
+                      (f"warm start <= {TARGET_WARM_SECONDS} s: {warm:.2f} s", warm <= TARGET_WARM_SECONDS),
+                      (f"peak RSS <= {TARGET_RSS_MB} MB: {rss:.0f} MB", rss <= TARGET_RSS_MB)):
+        print(f"{text:<60} {'met' if met else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

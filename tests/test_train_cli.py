@@ -1,0 +1,94 @@
+"""ngc-optim train / evaluate: configs, flags, files written, resume equal to an uninterrupted run."""
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ngc_optim.__main__ import main
+from ngc_optim.checkpoint import load_checkpoint
+
+SMALL = {"sizes": [64, 16, 10], "T": 3, "epochs": 4, "batch_size": 100}
+
+
+def write_config(path, **settings):
+    path.write_text(json.dumps({**SMALL, **settings}))
+    return path
+
+
+def metrics_without_seconds(directory):
+    rows = json.loads((directory / "metrics.json").read_text())["epochs"]
+    return [{key: value for key, value in row.items() if key != "seconds"} for row in rows]
+
+
+def test_train_writes_checkpoint_and_metrics_and_resume_continues_exactly(tmp_path, capsys):
+    config = write_config(tmp_path / "small.json")
+    runs = tmp_path / "runs"
+    assert main(["train", "--config", str(config), "--runs", str(runs), "--name", "straight", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "checkpoint: " in out and "test accuracy" in out
+    straight = load_checkpoint(runs / "straight" / "checkpoint.h5")
+    assert straight.step == 4 and straight.metadata["train"]["T"] == 3
+    rows = metrics_without_seconds(runs / "straight")
+    assert [row["epoch"] for row in rows] == [1, 2, 3, 4]
+    assert all(0 <= row["test_accuracy"] <= 1 and row["train_energy"] > 0 for row in rows)
+
+    assert main(["train", "--config", str(config), "--runs", str(runs), "--name", "split", "--epochs", "2",
+                 "--no-progress"]) == 0
+    resumed = subprocess.run([sys.executable, "-m", "ngc_optim", "train", "--resume",
+                              str(runs / "split" / "checkpoint.h5"), "--epochs", "4", "--runs", str(runs),
+                              "--no-progress"], capture_output=True, text=True, check=False)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    split = load_checkpoint(runs / "split" / "checkpoint.h5")
+    assert split.step == 4
+    for group in ("W1", "W2"):
+        for name in ("weights", "biases"):
+            np.testing.assert_array_equal(split.params[group][name], straight.params[group][name])
+        _, state = split.optimizers[group]
+        _, expected = straight.optimizers[group]
+        assert state.count == expected.count
+        np.testing.assert_array_equal(state.g2["weights"], expected.g2["weights"])
+    assert metrics_without_seconds(runs / "split") == rows
+
+    assert main(["evaluate", str(runs / "straight" / "checkpoint.h5")]) == 0
+    assert f"test accuracy {rows[-1]['test_accuracy']:.4f}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("settings, flags, message", [
+    ({"bogus": 1}, [], r"unknown key\(s\) \['bogus'\]"),
+    ({"T": 0}, [], r"T=0: expected a positive integer"),
+    ({"optimizer": "lbfgs"}, [], r"optimizer='lbfgs': expected one of"),
+    ({"optim_kwargs": {"beta1": 3}}, [], r"optim_kwargs: adam: beta1=3.0 is out of range"),
+    ({"sizes": [60, 16, 10]}, [], r"the first size must be 64"),
+    ({"data": "missing.npz"}, [], r"missing.npz: not a readable .npz file"),
+    ({}, ["--eta", "-1"], r"eta=-1.0: expected a positive number"),
+])
+def test_bad_configs_stop_with_an_error_naming_the_key(tmp_path, capsys, settings, flags, message):
+    config = write_config(tmp_path / "bad.json", **settings)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--config", str(config), "--runs", str(tmp_path / "runs"), "--no-progress", *flags])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ngc-optim train: error: ") and re.search(message, err), err
+    assert not (tmp_path / "runs" / "pcn" / "checkpoint.h5").exists()
+
+
+def test_resume_refuses_to_change_the_model(tmp_path, capsys):
+    config = write_config(tmp_path / "small.json", epochs=1)
+    runs = tmp_path / "runs"
+    main(["train", "--config", str(config), "--runs", str(runs), "--no-progress"])
+    with pytest.raises(SystemExit):
+        main(["train", "--resume", str(runs / "pcn" / "checkpoint.h5"), "--T", "5", "--runs", str(runs),
+              "--no-progress"])
+    assert "T cannot change (saved: T=3)" in capsys.readouterr().err
+
+
+def test_flags_override_the_file(tmp_path):
+    config = write_config(tmp_path / "small.json", epochs=3)
+    runs = tmp_path / "runs"
+    main(["train", "--config", str(config), "--runs", str(runs), "--epochs", "1", "--seed", "7", "--no-progress"])
+    checkpoint = load_checkpoint(runs / "pcn" / "checkpoint.h5")
+    assert checkpoint.step == 1 and checkpoint.metadata["train"]["seed"] == 7
