@@ -214,7 +214,7 @@ class PCN:
         Returns:
             ``history``, one dict per epoch trained so far.
         """
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         if batch_size is not None and batch_size != self.batch_size:
             raise ValueError(f"PCN: built for batch_size={self.batch_size}, fit got batch_size={batch_size}; "
