@@ -269,9 +269,9 @@ class PCN:
         correct, energy = 0, 0.0
         for (rows, valid), (labels, _) in zip(self._batches(X, self.batch_size),
                                               self._batches(targets, self.batch_size)):
-            scores = self._project(rows)[:valid]
-            correct += int(np.sum(np.argmax(scores, axis=1) == np.argmax(labels[:valid], axis=1)))
             self._settle(rows, labels)
+            scores = self.q[-1].z.get()[:valid]
+            correct += int(np.sum(np.argmax(scores, axis=1) == np.argmax(labels[:valid], axis=1)))
             energy += float(np.sum(self._energies(valid)))
         return {"accuracy": correct / len(X), "energy": energy / len(X)}
 
