@@ -118,9 +118,10 @@ class HebbianSynapse(DenseSynapse):
         "compartments": {
             "inputs": {"inputs": "(batch_size, shape[0]) presynaptic signal", "pre": "presynaptic statistic",
                        "post": "postsynaptic statistic"},
-            "state": {"weights": "shape", "biases": "(1, shape[1])", "mask": "shape, fixed 0/1 connectivity"},
+            "state": {"weights": "shape", "biases": "(1, shape[1])", "mask": "shape, fixed 0/1 connectivity",
+                      "opt_params": "the optimizer's state (count and slot arrays)"},
             "outputs": {"outputs": "(batch_size, shape[1]) postsynaptic signal", "dWeights": "last dW",
-                        "dBiases": "last db", "opt_params": "the optimizer's state (count and slot arrays)"},
+                        "dBiases": "last db"},
         },
         "arguments": {**DenseSynapse.SPEC["arguments"], "eta": "step size (0)", "w_bound": "bound (1)",
                       "is_nonnegative": "clip at 0 (False)", "prior": "(name, lmbda)", "sign_value": "sign (1)",
