@@ -38,7 +38,7 @@ from ngc_optim.models import PCN
 import ngc_optim
 from ngc_optim import cell_kernels
 from ngc_optim.datasets import load_digits, one_hot
-from ngc_optim.training import DEFAULTS
+from ngc_optim.training import DEFAULTS, model_arguments
 
 NGCLEARN_MS_PER_BATCH = 13.0
 TARGET_MS_PER_BATCH = 1.3
@@ -47,8 +47,7 @@ TARGET_RSS_MB = 300
 
 
 def default_pcn():
-    return PCN(sizes=tuple(DEFAULTS["sizes"]), T=DEFAULTS["T"], eta=DEFAULTS["eta"], optim_type=DEFAULTS["optimizer"],
-               batch_size=DEFAULTS["batch_size"], seed=DEFAULTS["seed"])
+    return PCN(**model_arguments(DEFAULTS))
 
 
 def accuracy(epochs):

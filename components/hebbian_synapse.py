@@ -37,8 +37,7 @@ class _Plan:
         self.bias_kernel = synapse.optimizer.kernel.serial
         self.prior = PRIOR_CODES[synapse.prior]
         self.masked = synapse.p_conn < 1.0
-        self.hebbian = (synapse.w_bound, synapse.lmbda, synapse.l1_ratio, synapse.sign_value, synapse.low,
-                        synapse.w_bound)
+        self.hebbian = (synapse.w_bound, synapse.lmbda, synapse.l1_ratio, synapse.sign_value, synapse.low)
         self.pre_wght = synapse.pre_wght
         self.post_wght = synapse.post_wght
         self.sign_value = synapse.sign_value

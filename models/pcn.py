@@ -152,8 +152,6 @@ class PCN:
 
     def _project(self, x):
         self.reset_process.run()
-        for l in range(2, len(self.sizes)):
-            self.E[l].weights.set(np.ascontiguousarray(self.W[l].weights.get().T))
         self.q[0].j.set(x)
         self.project_process.run(dt=self.dt)
         return self.q[-1].z.get()
@@ -161,8 +159,10 @@ class PCN:
     def _settle(self, x, y):
         """Project, start the hidden cells from the projection, settle T steps with x and y clamped."""
         self._project(x)
+        for l in range(2, len(self.sizes)):
+            self.E[l].weights.set(np.ascontiguousarray(self.W[l].weights.get().T))
         for l in range(1, len(self.sizes) - 1):
-            self.z[l].z.set(self.q[l].z.get().copy())
+            self.z[l].z.set(self.q[l].z.get())
         self.z[0].j.set(x)
         self.z[-1].j.set(np.clip(y, LABEL_CLIP, 1.0 - LABEL_CLIP))
         self.prime_process.run(dt=self.dt)

@@ -10,12 +10,12 @@ kernel makes, per element and in this order, the adjustment
 
 writes it back into ``m`` (the synapse's dWeights), takes one step of an
 optimizer's rule on ``w`` with ``d`` (the rules of :mod:`ngc_optim.kernels`,
-with their own l1/l2 penalty), then clips ``w`` to ``[low, high]`` when
-``high > 0`` and multiplies it by ``mask`` when ``masked``. The arithmetic is
+with their own l1/l2 penalty), then clips ``w`` to ``[low, w_bound]`` when
+``w_bound > 0`` and multiplies it by ``mask`` when ``masked``. The arithmetic is
 NumPy's for the same formulas in the array's dtype, operation for operation.
 
 A kernel's arguments are ``(w, m, mask, masked, prior, hebbian, *slots, *scalars)``:
-``hebbian`` is the float tuple ``(w_bound, lmbda, l1_ratio, sign_value, low, high)``,
+``hebbian`` is the float tuple ``(w_bound, lmbda, l1_ratio, sign_value, low)``,
 ``slots`` the optimizer's state arrays for ``w`` and ``scalars`` what the
 optimizer's ``advance`` returns. :data:`ADJUST` computes the adjustment alone.
 
@@ -53,9 +53,9 @@ PRIOR_CODES = {None: 0, "l1": L1, "l2": L2, "l1l2": L1L2}
 
 @njit(inline="always")
 def _constants(dt, hebbian):
-    w_bound, lmbda, l1_ratio, sign_value, low, high = hebbian
+    w_bound, lmbda, l1_ratio, sign_value, low = hebbian
     return (dt(w_bound), dt(lmbda), dt(l1_ratio), dt((1.0 - l1_ratio) / 2.0), dt(sign_value), dt(low),
-            dt(high), w_bound > 0.0, high > 0.0)
+            w_bound > 0.0)
 
 
 @njit(inline="always")
@@ -71,38 +71,38 @@ def _adjustment(m, w, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value
 
 
 @njit(inline="always")
-def _limited(w, clipped, low, high, masked, mask):
-    if clipped:
+def _limited(w, bounded, low, w_bound, masked, mask):
+    if bounded:
         if w < low:
             w = low
-        elif w > high:
-            w = high
+        elif w > w_bound:
+            w = w_bound
     return w * mask if masked else w
 
 
 def _adjust(w, m, prior, hebbian):
     """m = the adjustment of w for the product m (no optimizer step)."""
     dt = w.dtype.type
-    w_bound, lmbda, l1_ratio, half, sign_value, _, _, bounded, _ = _constants(dt, hebbian)
+    w_bound, lmbda, l1_ratio, half, sign_value, _, bounded = _constants(dt, hebbian)
     for i in range(w.size):
         m[i] = _adjustment(m[i], w[i], prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
 
 
 def _hebbian_sgd(w, m, mask, masked, prior, hebbian, eta, regularization, lam):
     dt = w.dtype.type
-    w_bound, lmbda, l1_ratio, half, sign_value, low, high, bounded, clipped = _constants(dt, hebbian)
+    w_bound, lmbda, l1_ratio, half, sign_value, low, bounded = _constants(dt, hebbian)
     eta_, lam_ = dt(eta), dt(lam)
     for i in range(w.size):
         wi = w[i]
         d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
         m[i] = d
         new = _sgd_rule(wi, _penalised(d, wi, regularization, lam_), eta_)
-        w[i] = _limited(new, clipped, low, high, masked, mask[i])
+        w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
 
 
 def _hebbian_nag(w, m, mask, masked, prior, hebbian, phi, eta, mu, t, regularization, lam):
     dt = w.dtype.type
-    w_bound, lmbda, l1_ratio, half, sign_value, low, high, bounded, clipped = _constants(dt, hebbian)
+    w_bound, lmbda, l1_ratio, half, sign_value, low, bounded = _constants(dt, hebbian)
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
     if t > 1:
         for i in range(w.size):
@@ -110,7 +110,7 @@ def _hebbian_nag(w, m, mask, masked, prior, hebbian, phi, eta, mu, t, regulariza
             d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
             m[i] = d
             new, phi[i] = _nag_rule(wi, _penalised(d, wi, regularization, lam_), phi[i], eta_, mu_)
-            w[i] = _limited(new, clipped, low, high, masked, mask[i])
+            w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
     else:
         for i in range(w.size):
             wi = w[i]
@@ -118,24 +118,24 @@ def _hebbian_nag(w, m, mask, masked, prior, hebbian, phi, eta, mu, t, regulariza
             m[i] = d
             new = _sgd_rule(wi, _penalised(d, wi, regularization, lam_), eta_)
             phi[i] = new
-            w[i] = _limited(new, clipped, low, high, masked, mask[i])
+            w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
 
 
 def _hebbian_momentum(w, m, mask, masked, prior, hebbian, velocity, eta, mu, regularization, lam):
     dt = w.dtype.type
-    w_bound, lmbda, l1_ratio, half, sign_value, low, high, bounded, clipped = _constants(dt, hebbian)
+    w_bound, lmbda, l1_ratio, half, sign_value, low, bounded = _constants(dt, hebbian)
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
     for i in range(w.size):
         wi = w[i]
         d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
         m[i] = d
         new, velocity[i] = _momentum_rule(wi, _penalised(d, wi, regularization, lam_), velocity[i], eta_, mu_)
-        w[i] = _limited(new, clipped, low, high, masked, mask[i])
+        w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
 
 
 def _hebbian_rmsprop(w, m, mask, masked, prior, hebbian, cache, eta, decay, eps, regularization, lam):
     dt = w.dtype.type
-    w_bound, lmbda, l1_ratio, half, sign_value, low, high, bounded, clipped = _constants(dt, hebbian)
+    w_bound, lmbda, l1_ratio, half, sign_value, low, bounded = _constants(dt, hebbian)
     eta_, decay_, keep_, eps_, lam_ = dt(eta), dt(decay), dt(1.0 - decay), dt(eps), dt(lam)
     for i in range(w.size):
         wi = w[i]
@@ -143,13 +143,13 @@ def _hebbian_rmsprop(w, m, mask, masked, prior, hebbian, cache, eta, decay, eps,
         m[i] = d
         new, cache[i] = _rmsprop_rule(wi, _penalised(d, wi, regularization, lam_), cache[i], eta_, decay_,
                                       keep_, eps_)
-        w[i] = _limited(new, clipped, low, high, masked, mask[i])
+        w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
 
 
 def _hebbian_adam(w, m, mask, masked, prior, hebbian, g1, g2, eta, beta1, beta2, eps, inverse_correction1,
                   inverse_correction2, decoupled_decay, regularization, lam):
     dt = w.dtype.type
-    w_bound, lmbda, l1_ratio, half, sign_value, low, high, bounded, clipped = _constants(dt, hebbian)
+    w_bound, lmbda, l1_ratio, half, sign_value, low, bounded = _constants(dt, hebbian)
     eta_, b1, b2, eps_ = dt(eta), dt(beta1), dt(beta2), dt(eps)
     a1, a2 = dt(1.0 - beta1), dt(1.0 - beta2)
     k1, k2, lam_ = dt(inverse_correction1), dt(inverse_correction2), dt(lam)
@@ -161,7 +161,7 @@ def _hebbian_adam(w, m, mask, masked, prior, hebbian, g1, g2, eta, beta1, beta2,
             m[i] = d
             g = _penalised(d, wi, regularization, lam_)
             new, g1[i], g2[i] = _adam_rule(wi - shrink * wi, g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
-            w[i] = _limited(new, clipped, low, high, masked, mask[i])
+            w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
     else:
         for i in range(w.size):
             wi = w[i]
@@ -169,7 +169,7 @@ def _hebbian_adam(w, m, mask, masked, prior, hebbian, g1, g2, eta, beta1, beta2,
             m[i] = d
             g = _penalised(d, wi, regularization, lam_)
             new, g1[i], g2[i] = _adam_rule(wi, g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
-            w[i] = _limited(new, clipped, low, high, masked, mask[i])
+            w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
 
 
 _compile = njit(**config.jit_options(False))

@@ -42,7 +42,7 @@ from . import datasets
 from .checkpoint import load_checkpoint
 from .optim import OPTIMIZERS
 
-__all__ = ["DEFAULTS", "ConfigError", "evaluate_checkpoint", "load_config", "train"]
+__all__ = ["DEFAULTS", "ConfigError", "evaluate_checkpoint", "load_config", "model_arguments", "train"]
 
 DEFAULTS = {
     "name": "pcn", "model": "pcn", "sizes": [64, 128, 128, 10], "T": 20, "dt": 1.0, "tau_m": 10.0,
@@ -148,7 +148,8 @@ def load_data(config):
     return dataset
 
 
-def _model_arguments(config):
+def model_arguments(config):
+    """The PCN constructor arguments of a config."""
     return {"sizes": tuple(config["sizes"]), "T": config["T"], "dt": config["dt"], "tau_m": config["tau_m"],
             "act_fx": config["act_fx"], "eta": config["eta"], "optim_type": config["optimizer"],
             "optim_kwargs": config["optim_kwargs"], "batch_size": config["batch_size"], "seed": config["seed"]}
@@ -194,7 +195,7 @@ def train(config_path=None, overrides=None, resume=None, runs="runs", progress=T
         model = PCN.load(resume)
     else:
         config = load_config(config_path, overrides)
-        model = PCN(**_model_arguments(config))
+        model = PCN(**model_arguments(config))
     data = load_data(config)
     directory = Path(runs) / config["name"]
     directory.mkdir(parents=True, exist_ok=True)

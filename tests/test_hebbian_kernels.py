@@ -31,7 +31,7 @@ def run_kernel(rule, hyperparameters, w, products, mask, settings):
     optimizer = get_optimizer(rule, **hyperparameters)
     state = optimizer.init({"weights": w})
     kernel = hebbian_kernels.HEBBIAN[optimizer.kernel.name]
-    hebbian = (w_bound, lmbda, l1_ratio, sign, 0.0 if nonnegative else -w_bound, w_bound)
+    hebbian = (w_bound, lmbda, l1_ratio, sign, 0.0 if nonnegative else -w_bound)
     adjustments = []
     for product in products:
         m = product.copy()
@@ -84,7 +84,7 @@ def test_kernel_matches_the_reference_bit_for_bit(rule, dtype, setting):
 def test_adjust_alone_matches_the_reference(prior, dtype):
     w, _, products = data(dtype, seed=4)
     m = products[0].copy()
-    hebbian_kernels.ADJUST(w.ravel(), m.ravel(), hebbian_kernels.PRIOR_CODES[prior], (1.5, 0.1, 0.3, -1.0, -1.5, 1.5))
+    hebbian_kernels.ADJUST(w.ravel(), m.ravel(), hebbian_kernels.PRIOR_CODES[prior], (1.5, 0.1, 0.3, -1.0, -1.5))
     np.testing.assert_array_equal(m, naive.hebbian_adjustment(products[0], w, 1.5, prior, 0.1, 0.3, -1.0))
 
 
