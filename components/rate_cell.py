@@ -86,7 +86,8 @@ class RateCell(NumpyComponent):
         self.batch_size = batch_size
         self.tau_m = float(tau_m)
         self.gamma = float(prior[1])
-        self.kernel = RATE_STEPS[act_fx, prior[0], "euler" if integration_type == "euler" else "midpoint"]
+        self.kind = (act_fx, prior[0], "euler" if integration_type == "euler" else "midpoint")
+        self.kernel = RATE_STEPS[self.kind]
         self.output_scale = float(output_scale)
         self.resist_scale = float(resist_scale)
         self.owner = f"RateCell {name!r}"

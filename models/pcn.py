@@ -45,6 +45,7 @@ from ngcsimlib.context import Context
 from ngc_optim.checkpoint import CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
 from ngc_optim.datasets import one_hot
 from ngc_optim.optim import get_optimizer
+from ngc_optim.pcn_kernels import settle
 
 __all__ = ["PCN"]
 
@@ -156,8 +157,17 @@ class PCN:
         self.project_process.run(dt=self.dt)
         return self.q[-1].z.get()
 
-    def _settle(self, x, y):
-        """Project, start the hidden cells from the projection, settle T steps with x and y clamped."""
+    def settle(self, x, y, fused=True):
+        """Project x, start the hidden cells from the projection, and settle T steps with x and y clamped.
+
+        Args:
+            x: a batch of inputs (batch_size, sizes[0]).
+            y: its targets (batch_size, sizes[-1]), e.g. one-hot labels (clipped to [0.001, 0.999]).
+            fused: run the T steps in one compiled call (:mod:`ngc_optim.pcn_kernels`, on every core);
+                False steps the ``settle`` process of the components T times through ngcsimlib (the same
+                arithmetic, bit for bit, one Python call per component step). Without hidden layers, or with an
+                error cell's one-step mask set, the process runs in any case.
+        """
         self._project(x)
         for l in range(2, len(self.sizes)):
             self.E[l].weights.set(np.ascontiguousarray(self.W[l].weights.get().T))
@@ -166,9 +176,43 @@ class PCN:
         self.z[0].j.set(x)
         self.z[-1].j.set(np.clip(y, LABEL_CLIP, 1.0 - LABEL_CLIP))
         self.prime_process.run(dt=self.dt)
+        if fused and len(self.sizes) > 2 and all(np.all(cell.mask.get() == 1) for cell in self.e[1:]):
+            self._settle_fused()
+            return
         state, keywords = None, [self.dt]
         for step in range(1, self.T + 1):
             state, _ = self.settle_process.run(state=state, keywords=keywords, update=step == self.T)
+
+    def _settle_fused(self):
+        """The T steps of the settle process in one call of the fused kernel, then the state written back."""
+        hidden, W, E, e = self.z[1:-1], self.W[2:], self.E[2:], self.e[1:]
+        z = tuple(cell.z.get().copy() for cell in hidden)
+        zF = tuple(np.empty_like(array) for array in z)
+        e_out = tuple(np.empty_like(synapse.outputs.get()) for synapse in E)
+        w_out = tuple(np.empty_like(synapse.outputs.get()) for synapse in W)
+        dmu = tuple(cell.dmu.get().copy() for cell in e)
+        dtarget = tuple(cell.dtarget.get().copy() for cell in e)
+        first = hidden[0]
+        losses = settle(
+            first.kind, self.T, self.dt, (first.tau_m, first.gamma, first.output_scale, first.resist_scale),
+            np.array([float(cell.Sigma.get().reshape(-1)[0]) for cell in e]), self.W[1].outputs.get(),
+            self.z[-1].z.get(), tuple(synapse.weights.get() for synapse in W),
+            tuple(synapse.weights.get() for synapse in E), tuple(synapse.biases.get() for synapse in W),
+            tuple(synapse.biases.get() for synapse in E), tuple(synapse.gate.get() for synapse in W),
+            tuple(synapse.gate.get() for synapse in E), np.array([synapse.g_conduct_factor for synapse in W]),
+            np.array([synapse.g_conduct_factor for synapse in E]), tuple(cell.modulator.get() for cell in e),
+            tuple(cell.mask.get() for cell in e), z, zF, e_out, w_out, dmu, dtarget)
+        for l, cell in enumerate(hidden):
+            cell.z.set(z[l])
+            cell.zF.set(zF[l])
+        for l, synapse in enumerate(E):
+            synapse.outputs.set(e_out[l])
+        for l, synapse in enumerate(W):
+            synapse.outputs.set(w_out[l])
+        for l, cell in enumerate(e):
+            cell.dmu.set(dmu[l])
+            cell.dtarget.set(dtarget[l])
+            cell.L.set(np.asarray(losses[l], cell.dtype))
 
     def _energies(self, valid):
         """Energy of each of the first ``valid`` samples after settling (0.5 * sum of squared errors / Sigma)."""
@@ -193,7 +237,7 @@ class PCN:
 
     def train_batch(self, x, y):
         """One training step on a full batch (x rows, one-hot y); returns the mean energy before the update."""
-        self._settle(x, y)
+        self.settle(x, y)
         energy = float(np.mean(self._energies(self.batch_size)))
         self.evolve_process.run(dt=self.dt)
         return energy
@@ -269,7 +313,7 @@ class PCN:
         correct, energy = 0, 0.0
         for (rows, valid), (labels, _) in zip(self._batches(X, self.batch_size),
                                               self._batches(targets, self.batch_size)):
-            self._settle(rows, labels)
+            self.settle(rows, labels)
             scores = self.q[-1].z.get()[:valid]
             correct += int(np.sum(np.argmax(scores, axis=1) == np.argmax(labels[:valid], axis=1)))
             energy += float(np.sum(self._energies(valid)))

@@ -18,6 +18,11 @@ exact value, and it vectorises where the C library's tanhf does not (2 against
 The rate-cell kernel is compiled once per activation, leak and integration
 used (a copy of one loop with them bound as constants), so the loop holds no
 branch on them.
+
+Each cell's loop is written once, as a *rows* function over a range of
+elements into given outputs (``RATE_ROWS``, ``gaussian_rows``,
+``transmit_rows``); the components' kernels call it on whole arrays, and the
+fused settling loop of :mod:`ngc_optim.pcn_kernels` on blocks of rows.
 """
 
 import types
@@ -29,7 +34,8 @@ from numba.extending import overload
 
 from . import config
 
-__all__ = ["ACTIVATIONS", "LEAKS", "RATE_STEPS", "gaussian_error", "laplacian_error", "tanh", "transmit"]
+__all__ = ["ACTIVATIONS", "LEAKS", "RATE_KINDS", "RATE_ROWS", "RATE_STEPS", "gaussian_error", "gaussian_rows",
+           "laplacian_error", "specialised", "sum_of_squares", "tanh", "transmit", "transmit_rows"]
 
 LEAKS = ("gaussian", "laplacian")
 
@@ -146,28 +152,29 @@ ACTIVATIONS = {
 
 FX, FX_DERIVATIVE = ACTIVATIONS["identity"]
 LAPLACIAN, MIDPOINT = False, False
-"""The settings of the rate-step loop below; each compiled copy binds its own (see _specialised)."""
+ROWS = None
+"""The settings of the rate-cell loops below (and ROWS, the rows function a driver calls); each compiled copy
+binds its own (see specialised)."""
 
 
-def _rate_step(z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale):
-    """One step of a rate cell: (z', fx(z') * output_scale), new arrays.
+def _rate_rows(z, j, j_td, out_z, out_f, lo, hi, dt, tau_m, gamma, output_scale, resist_scale):
+    """Elements lo .. hi-1 of one rate-cell step on flat arrays, into out_z and out_f (out_z may be z):
 
     tau_m > 0:  p = j * fx'(z) * resist_scale + j_td;  tau_m dz/dt = -gamma * leak(z) + p,
                 Euler, or midpoint (the derivative at z + dz/dt * dt/2, with p kept);
                 leak(z) = z (gaussian) or sign(z) (laplacian).
     tau_m == 0: z' = j + j_td.
+    zF = fx(z') * output_scale.
     """
     dtype = z.dtype.type
     zero, one, slope = dtype(0), dtype(1), dtype(0.01)
     step, half, gamma_ = dtype(dt), dtype(dt * 0.5), dtype(gamma)
     scale, resist = dtype(output_scale), dtype(resist_scale)
-    new_z, new_f = np.empty_like(z), np.empty_like(z)
-    zs, js, tds, out_z, out_f = z.ravel(), j.ravel(), j_td.ravel(), new_z.ravel(), new_f.ravel()
     if tau_m > 0:
         rate = dtype(1.0 / tau_m)
-        for i in range(zs.size):
-            zi = zs[i]
-            pressure = js[i] * FX_DERIVATIVE(zi, zero, one, slope) * resist + tds[i]
+        for i in range(lo, hi):
+            zi = z[i]
+            pressure = j[i] * FX_DERIVATIVE(zi, zero, one, slope) * resist + j_td[i]
             velocity = (-(np.sign(zi) if LAPLACIAN else zi) * gamma_ + pressure) * rate
             if MIDPOINT:
                 halfway = zi + velocity * half
@@ -176,48 +183,65 @@ def _rate_step(z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale):
             out_z[i] = zi
             out_f[i] = FX(zi, zero, one, slope) * scale
     else:
-        for i in range(zs.size):
-            zi = js[i] + tds[i]
+        for i in range(lo, hi):
+            zi = j[i] + j_td[i]
             out_z[i] = zi
             out_f[i] = FX(zi, zero, one, slope) * scale
+
+
+def _rate_step(z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale):
+    """One step of a rate cell (see _rate_rows): (z', fx(z') * output_scale), new arrays."""
+    new_z, new_f = np.empty_like(z), np.empty_like(z)
+    ROWS(z.ravel(), j.ravel(), j_td.ravel(), new_z.ravel(), new_f.ravel(), 0, z.size, dt, tau_m, gamma,
+              output_scale, resist_scale)
     return new_z, new_f
 
 
-def _specialised(func, act_fx, leak, integration):
-    """A compiled copy of ``func`` with the activation, leak and integration bound as constants (so its
-    loop has no branch on them), under its own name (so its own cache entry)."""
+def specialised(func, act_fx, leak, integration, parallel=False, inline="never", **bindings):
+    """A compiled copy of ``func`` with the activation (FX, FX_DERIVATIVE), leak (LAPLACIAN), integration
+    (MIDPOINT) and any other global names in ``bindings`` bound as constants (so its loops have no branch on
+    them), under its own name (so its own cache entry); ``parallel`` compiles its ``prange`` loops."""
     fx, derivative = ACTIVATIONS[act_fx]
     namespace = {**func.__globals__, "FX": fx, "FX_DERIVATIVE": derivative, "LAPLACIAN": leak == "laplacian",
-                 "MIDPOINT": integration == "midpoint"}
+                 "MIDPOINT": integration == "midpoint", **bindings}
     name = f"{func.__name__}_{act_fx}_{leak}_{integration}"
     copy = types.FunctionType(func.__code__, namespace, name, func.__defaults__)
     copy.__qualname__ = name
     copy.__doc__ = func.__doc__
     copy.__module__ = func.__module__
-    return _jit(copy)
+    return njit(**config.jit_options(parallel), inline=inline)(copy)
 
 
-RATE_STEPS = {(act_fx, leak, integration): _specialised(_rate_step, act_fx, leak, integration)
-              for act_fx in ACTIVATIONS for leak in LEAKS for integration in ("euler", "midpoint")}
+RATE_KINDS = tuple((act_fx, leak, integration) for act_fx in ACTIVATIONS for leak in LEAKS
+                   for integration in ("euler", "midpoint"))
+"""Every (act_fx, leak, integration) of a rate cell."""
+RATE_ROWS = {kind: specialised(_rate_rows, *kind, inline="always") for kind in RATE_KINDS}
+"""(act_fx, leak, integration) -> ``_rate_rows`` compiled for it."""
+RATE_STEPS = {kind: specialised(_rate_step, *kind, ROWS=RATE_ROWS[kind]) for kind in RATE_KINDS}
 """(act_fx, leak, integration) -> the rate-cell kernel ``(z, j, j_td, dt, tau_m, gamma, output_scale,
 resist_scale) -> (z', zF)``; each compiles on its first call."""
+
+
+@njit(**config.jit_options(False), inline="always")
+def gaussian_rows(mu, target, sigma, modulator, mask, dmu, dtarget, lo, hi):
+    """Elements lo .. hi-1 (flat arrays) of dmu = (target - mu)/sigma * modulator * mask, dtarget = -(target -
+    mu)/sigma * modulator * mask."""
+    sigma_ = mu.dtype.type(sigma)
+    for i in range(lo, hi):
+        d = (target[i] - mu[i]) / sigma_
+        gate = modulator[i] * mask[i]
+        dmu[i] = d * gate
+        dtarget[i] = -d * gate
 
 
 @_jit
 def gaussian_error(mu, target, sigma, modulator, mask):
     """(dmu, dtarget, L): dmu = (target - mu)/sigma * modulator * mask, dtarget = -(target - mu)/sigma *
     modulator * mask, L = -0.5 * sum((target - mu)**2) / sigma (a float, summed in float64)."""
-    dtype = mu.dtype.type
-    sigma_ = dtype(sigma)
     dmu, dtarget = np.empty_like(mu), np.empty_like(mu)
-    m, t, g1, g2, out_mu, out_target = (mu.ravel(), target.ravel(), modulator.ravel(), mask.ravel(), dmu.ravel(),
-                                        dtarget.ravel())
-    for i in range(m.size):
-        d = (t[i] - m[i]) / sigma_
-        gate = g1[i] * g2[i]
-        out_mu[i] = d * gate
-        out_target[i] = -d * gate
-    return dmu, dtarget, -0.5 * _sum_of_squares(t, m) / sigma
+    gaussian_rows(mu.ravel(), target.ravel(), sigma, modulator.ravel(), mask.ravel(), dmu.ravel(), dtarget.ravel(),
+                  0, mu.size)
+    return dmu, dtarget, -0.5 * sum_of_squares(target.ravel(), mu.ravel()) / sigma
 
 
 @_jit
@@ -241,7 +265,7 @@ def laplacian_error(shift, target, scale, modulator, mask):
 
 
 @njit(**{**config.jit_options(False), "fastmath": {"reassoc"}})
-def _sum_of_squares(a, b):
+def sum_of_squares(a, b):
     """sum((a - b)**2) in float64. Only this sum may be reassociated (so that it vectorises): the outputs of
     the error kernels are computed without fastmath."""
     total = 0.0
@@ -251,13 +275,17 @@ def _sum_of_squares(a, b):
     return total
 
 
+@njit(**config.jit_options(False), inline="always")
+def transmit_rows(product, gate, factor, biases, first, last):
+    """Rows first .. last-1 of product * gate * factor + biases, in place on ``product`` (biases (1, n))."""
+    factor_ = product.dtype.type(factor)
+    for r in range(first, last):
+        for c in range(product.shape[1]):
+            product[r, c] = product[r, c] * gate[r, c] * factor_ + biases[0, c]
+
+
 @_jit
 def transmit(product, gate, factor, biases):
     """product * gate * factor + biases, in place on ``product`` (a fresh matrix product; biases (1, n))."""
-    dtype = product.dtype.type
-    factor_ = dtype(factor)
-    rows, columns = product.shape
-    for r in range(rows):
-        for c in range(columns):
-            product[r, c] = product[r, c] * gate[r, c] * factor_ + biases[0, c]
+    transmit_rows(product, gate, factor, biases, 0, product.shape[0])
     return product

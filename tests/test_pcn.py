@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from ngc_optim.models import PCN
 
+from ngc_optim import config
 from ngc_optim.datasets import load_digits, one_hot
 
 import naive
@@ -62,6 +63,35 @@ def test_a_training_batch_follows_the_formulas():
 def digits_subset():
     data = load_digits()
     return data.x_train[:120], data.y_train[:120], data.x_test[:40], data.y_test[:40]
+
+
+def settled_state(model):
+    """Copies of every compartment the settling steps write."""
+    state = {f"{cell.name}.{key}": getattr(cell, key).get().copy() for cell in model.z[1:-1] for key in ("z", "zF")}
+    state.update({f"{cell.name}.{key}": getattr(cell, key).get().copy() for cell in model.e[1:]
+                  for key in ("dmu", "dtarget", "L")})
+    state.update({f"{synapse.name}.outputs": synapse.outputs.get().copy() for synapse in model.E[2:] + model.W[1:]})
+    return state
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+@pytest.mark.parametrize(("sizes", "act_fx"), [((6, 5, 4, 3), "tanh"), ((6, 9, 3), "relu"),
+                                               ((6, 5, 7, 4, 3), "sigmoid")])
+def test_the_fused_settling_equals_the_process_of_the_components(sizes, act_fx, parallel, monkeypatch):
+    monkeypatch.setattr(config, "PARALLEL", parallel)
+    model = PCN(sizes, act_fx=act_fx, T=5, batch_size=17, seed=1)
+    rng = np.random.default_rng(2)
+    x = rng.random((17, 6)).astype(np.float32)
+    y = one_hot(rng.integers(0, 3, 17), 3)
+    model.train_batch(x, y)
+    model.settle(x, y, fused=False)
+    expected = settled_state(model)
+    model.settle(x, y)
+    got = settled_state(model)
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        np.testing.assert_array_equal(got[key], value, err_msg=key)
+    assert np.abs(expected[f"e{len(sizes) - 1}.dmu"]).max() > 1e-3
 
 
 def test_training_is_deterministic_and_resumes_bit_for_bit(tmp_path):

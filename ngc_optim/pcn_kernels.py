@@ -1,0 +1,125 @@
+"""The settling loop of a PCN in one compiled call, serial or over blocks of rows on every core.
+
+A PCN's settling step (see :class:`ngc_optim.models.PCN`) chains about ten
+component steps on small arrays; through ngcsimlib each is a Python call, and
+the matrix products alone (single-threaded BLAS is as fast as it gets for a
+50 x 128 x 128 product) already take most of the time. Here the T steps run in
+one call: the components' own element loops (:mod:`ngc_optim.cell_kernels`:
+``RATE_ROWS``, ``gaussian_rows``, ``transmit_rows``) and a BLAS product per
+synapse, in the order of the model's ``settle`` process. Every row of the batch
+settles independently of the others, so the parallel twin splits the batch into
+one block of rows per thread and runs the T steps of each block without
+synchronising; the result does not depend on the split.
+
+With L error cells (layers 1 .. L) and H = L - 1 hidden state cells, one step is,
+for the rows of a block:
+
+* ``E_{h+1}``: ``e_out[h] = (dmu[h+1] @ weights_t[h]) * e_gate[h] * e_factors[h] + e_bias[h]`` (feedback);
+* hidden cell h: one rate step with ``j = e_out[h]``, ``j_td = dtarget[h]``;
+* ``W_{h+1}``: ``w_out[h] = (zF[h] @ weights[h]) * w_gate[h] * w_factors[h] + w_bias[h]``;
+* error cell l: ``mu = mu_first`` (l = 0, fixed) or ``w_out[l-1]``; ``target = z[l]``
+  (hidden) or ``target_last`` (l = L - 1, fixed); dmu, dtarget.
+
+The arrays are updated in place; the kernel returns each error cell's L
+(``-0.5 * sum((target - mu)**2) / sigma``) after the last step. Gates,
+modulators and masks are arrays like the components' (ones in a PCN); the masks
+apply on every step, where an error cell applies its mask for one step and then
+resets it to ones, so the two agree when the masks are ones.
+"""
+
+import numpy as np
+from numba import get_num_threads, njit, prange
+
+from . import config
+from .cell_kernels import RATE_KINDS, RATE_ROWS, gaussian_rows, specialised, sum_of_squares, transmit_rows
+
+__all__ = ["SETTLE", "settle"]
+
+BODY = None
+ROWS = None
+"""Bound in each compiled copy (see cell_kernels.specialised): the block loop, and the rate cells' rows function."""
+
+
+def _settle_block(first, last, T, dt, tau_m, gamma, output_scale, resist_scale, sigmas, mu_first, target_last,
+                  weights, weights_t, w_bias, e_bias, w_gate, e_gate, w_factors, e_factors, modulators, masks, z, zF,
+                  e_out, w_out, dmu, dtarget):
+    """T settling steps of rows first .. last-1 (see the module)."""
+    hidden = len(z)
+    for _ in range(T):
+        for h in range(hidden):
+            np.dot(dmu[h + 1][first:last], weights_t[h], e_out[h][first:last])
+            transmit_rows(e_out[h], e_gate[h], e_factors[h], e_bias[h], first, last)
+        for h in range(hidden):
+            n = z[h].shape[1]
+            state = z[h].ravel()  # one view for z and z': LLVM vectorises the loop only if it sees they are one
+            ROWS(state, e_out[h].ravel(), dtarget[h].ravel(), state, zF[h].ravel(), first * n, last * n, dt, tau_m,
+                 gamma, output_scale, resist_scale)
+        for h in range(hidden):
+            np.dot(zF[h][first:last], weights[h], w_out[h][first:last])
+            transmit_rows(w_out[h], w_gate[h], w_factors[h], w_bias[h], first, last)
+        for cell in range(hidden + 1):
+            mu = mu_first if cell == 0 else w_out[cell - 1]
+            target = target_last if cell == hidden else z[cell]
+            n = mu.shape[1]
+            gaussian_rows(mu.ravel(), target.ravel(), sigmas[cell], modulators[cell].ravel(), masks[cell].ravel(),
+                          dmu[cell].ravel(), dtarget[cell].ravel(), first * n, last * n)
+
+
+@njit(**config.jit_options(False))
+def _losses(sigmas, mu_first, target_last, z, w_out):
+    """Each error cell's L = -0.5 * sum((target - mu)**2) / sigma."""
+    hidden = len(z)
+    losses = np.empty(hidden + 1)
+    for cell in range(hidden + 1):
+        mu = mu_first if cell == 0 else w_out[cell - 1]
+        target = target_last if cell == hidden else z[cell]
+        losses[cell] = -0.5 * sum_of_squares(target.ravel(), mu.ravel()) / sigmas[cell]
+    return losses
+
+
+def _settle_serial(blocks, T, dt, cell, sigmas, mu_first, target_last, weights, weights_t, w_bias, e_bias, w_gate, e_gate,
+                   w_factors, e_factors, modulators, masks, z, zF, e_out, w_out, dmu, dtarget):
+    tau_m, gamma, output_scale, resist_scale = cell
+    BODY(0, target_last.shape[0], T, dt, tau_m, gamma, output_scale, resist_scale, sigmas, mu_first, target_last,
+         weights, weights_t, w_bias, e_bias, w_gate, e_gate, w_factors, e_factors, modulators, masks, z, zF, e_out,
+         w_out, dmu, dtarget)
+    return _losses(sigmas, mu_first, target_last, z, w_out)
+
+
+def _settle_parallel(blocks, T, dt, cell, sigmas, mu_first, target_last, weights, weights_t, w_bias, e_bias, w_gate, e_gate,
+                     w_factors, e_factors, modulators, masks, z, zF, e_out, w_out, dmu, dtarget):
+    tau_m, gamma, output_scale, resist_scale = cell
+    rows = target_last.shape[0]
+    for block in prange(blocks):
+        BODY(block * rows // blocks, (block + 1) * rows // blocks, T, dt, tau_m, gamma, output_scale, resist_scale,
+             sigmas, mu_first, target_last, weights, weights_t, w_bias, e_bias, w_gate, e_gate, w_factors, e_factors,
+             modulators, masks, z, zF, e_out, w_out, dmu, dtarget)
+    return _losses(sigmas, mu_first, target_last, z, w_out)
+
+
+def _compiled(kind):
+    body = specialised(_settle_block, *kind, ROWS=RATE_ROWS[kind])
+    return (specialised(_settle_serial, *kind, BODY=body),
+            specialised(_settle_parallel, *kind, parallel=True, BODY=body))
+
+
+SETTLE = {kind: _compiled(kind) for kind in RATE_KINDS}
+"""(act_fx, leak, integration) of the hidden cells -> (serial, parallel) settling kernels with the arguments
+``(blocks, T, dt, (tau_m, gamma, output_scale, resist_scale), sigmas, mu_first, target_last, weights, weights_t, w_bias,
+e_bias, w_gate, e_gate, w_factors, e_factors, modulators, masks, z, zF, e_out, w_out, dmu, dtarget)`` (tuples of
+arrays as in the module; sigmas and factors float64 arrays); each compiles on its first call and returns the
+losses."""
+
+PARALLEL_MIN_ROWS = 16
+"""Batches of at least this many rows settle in parallel (when ngc_optim runs parallel kernels at all)."""
+
+
+def settle(kind, *arguments):
+    """Run the settling kernel of ``SETTLE[kind]`` on ``arguments`` (all but ``blocks``): in parallel, one
+    block of rows per Numba thread, when config.PARALLEL allows it, Numba has more than one thread and the
+    batch has at least PARALLEL_MIN_ROWS rows; else serially (the serial kernel ignores ``blocks``)."""
+    serial, parallel = SETTLE[kind]
+    rows, threads = arguments[4].shape[0], get_num_threads()
+    if config.PARALLEL and threads > 1 and rows >= PARALLEL_MIN_ROWS:
+        return parallel(min(threads, rows), *arguments)
+    return serial(1, *arguments)
