@@ -1,5 +1,6 @@
 """Predictive-coding and spiking models built from ``ngc_optim.components`` (installed as ``ngc_optim.models``)."""
 
 from .pcn import PCN
+from .reconstruction import GenerativePCN
 
-__all__ = ["PCN"]
+__all__ = ["PCN", "GenerativePCN"]

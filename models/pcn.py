@@ -33,27 +33,22 @@ seeded permutation of the training set each epoch (the remainder, fewer than
 ``evaluate`` pad the last batch and discard the padding.
 """
 
-import itertools
-import time
-
 import numpy as np
-from ngc_optim.components import ACTIVATIONS, GaussianErrorCell, HebbianSynapse, RateCell, StaticSynapse
-from ngc_optim.components.initializers import validate
+from ngc_optim.components import GaussianErrorCell, HebbianSynapse, RateCell, StaticSynapse
 from ngcsimlib import MethodProcess
 from ngcsimlib.context import Context
 
-from ngc_optim.checkpoint import CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
+from ngc_optim import pcn_kernels
 from ngc_optim.datasets import one_hot
-from ngc_optim.optim import get_optimizer
-from ngc_optim.pcn_kernels import settle
+
+from .base import PCModel, checked_common_config
 
 __all__ = ["PCN"]
 
 LABEL_CLIP = 0.001
-_contexts = itertools.count()
 
 
-class PCN:
+class PCN(PCModel):
     """A discriminative predictive-coding network (see the module for its circuit).
 
     Args:
@@ -75,24 +70,20 @@ class PCN:
             without validation data), ``seconds``.
     """
 
+    MODEL = "PCN"
+    SCORE = "val_accuracy"
+
     def __init__(self, sizes=(64, 128, 128, 10), *, T=20, dt=1.0, tau_m=10.0, act_fx="tanh", eta=0.001,
                  optim_type="adam", optim_kwargs=None, weight_init=None, batch_size=50, seed=0):
-        self.config = _checked_config(sizes=sizes, T=T, dt=dt, tau_m=tau_m, act_fx=act_fx, eta=eta,
-                                      optim_type=optim_type, optim_kwargs=optim_kwargs, weight_init=weight_init,
-                                      batch_size=batch_size, seed=seed)
-        self.sizes = tuple(self.config["sizes"])
-        self.T = self.config["T"]
-        self.dt = self.config["dt"]
-        self.batch_size = self.config["batch_size"]
-        self.epoch = 0
-        self.history = []
-        self.rng = np.random.default_rng(seed)
+        weight_init = weight_init or {"dist": "uniform", "amin": -0.3, "amax": 0.3}
+        self._start(checked_common_config("PCN", sizes=sizes, T=T, dt=dt, tau_m=tau_m, act_fx=act_fx, eta=eta,
+                                          optim_type=optim_type, optim_kwargs=optim_kwargs, weight_init=weight_init,
+                                          batch_size=batch_size, seed=seed))
         self._build()
 
     def _build(self):
         c = self.config
         sizes, layers, batch = self.sizes, len(self.sizes) - 1, self.batch_size
-        self.context_name = f"PCN{next(_contexts)}"
         with Context(self.context_name) as self.context:
             z = [RateCell("z0", sizes[0], 0.0, batch_size=batch)]
             q = [RateCell("q0", sizes[0], 0.0, batch_size=batch)]
@@ -142,15 +133,6 @@ class PCN:
                 self.evolve_process >> synapse.evolve
         self.z, self.q, self.e, self.W, self.E = z, q, e, W, E
 
-    def _batches(self, x, size):
-        """(rows, valid count) of ``x`` in batches of ``size``, the last padded with zeros."""
-        for start in range(0, len(x), size):
-            rows = x[start:start + size]
-            valid = len(rows)
-            if valid < size:
-                rows = np.concatenate([rows, np.zeros((size - valid, *rows.shape[1:]), rows.dtype)])
-            yield rows, valid
-
     def _project(self, x):
         self.reset_process.run()
         self.q[0].j.set(x)
@@ -193,7 +175,7 @@ class PCN:
         dmu = tuple(cell.dmu.get().copy() for cell in e)
         dtarget = tuple(cell.dtarget.get().copy() for cell in e)
         first = hidden[0]
-        losses = settle(
+        losses = pcn_kernels.settle(
             first.kind, self.T, self.dt, (first.tau_m, first.gamma, first.output_scale, first.resist_scale),
             np.array([float(cell.Sigma.get().reshape(-1)[0]) for cell in e]), self.W[1].outputs.get(),
             self.z[-1].z.get(), tuple(synapse.weights.get() for synapse in W),
@@ -223,9 +205,7 @@ class PCN:
         return total
 
     def _check_data(self, x, y=None):
-        x = np.asarray(x, np.float32)
-        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
-            raise ValueError(f"PCN: inputs have shape {x.shape}; expected (samples, {self.sizes[0]})")
+        x = self._check_inputs(x)
         if y is None:
             return x
         y = np.asarray(y)
@@ -258,41 +238,12 @@ class PCN:
         Returns:
             ``history``, one dict per epoch trained so far.
         """
-        from tqdm import tqdm
-
-        if batch_size is not None and batch_size != self.batch_size:
-            raise ValueError(f"PCN: built for batch_size={self.batch_size}, fit got batch_size={batch_size}; "
-                             f"build the model with the batch size to train with")
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-            raise ValueError(f"PCN: epochs={epochs!r} must be a non-negative int")
+        self._check_fit(epochs, batch_size)
         X, Y = self._check_data(X, Y)
-        if len(X) < self.batch_size:
-            raise ValueError(f"PCN: {len(X)} training samples, fewer than one batch of {self.batch_size}")
         if validation is not None:
             validation = self._check_data(*validation)
-        targets = one_hot(Y, self.sizes[-1])
-        n_batches = len(X) // self.batch_size
-        bar = tqdm(total=(epochs - self.epoch) * n_batches, disable=not progress, unit="batch")
-        with bar:
-            while self.epoch < epochs:
-                start = time.perf_counter()
-                order = self.rng.permutation(len(X))[:n_batches * self.batch_size].reshape(n_batches, -1)
-                energies = []
-                for rows in order:
-                    energies.append(self.train_batch(X[rows], targets[rows]))
-                    bar.update()
-                    bar.set_postfix(epoch=self.epoch + 1, energy=f"{energies[-1]:.4f}", refresh=False)
-                accuracy = self.evaluate(*validation)["accuracy"] if validation is not None else None
-                self.epoch += 1
-                self.history.append({"epoch": self.epoch, "train_energy": float(np.mean(energies)),
-                                     "val_accuracy": accuracy, "seconds": time.perf_counter() - start})
-                if accuracy is not None:
-                    bar.set_postfix(epoch=self.epoch, energy=f"{np.mean(energies):.4f}", accuracy=f"{accuracy:.4f}")
-                if checkpoint is not None:
-                    self.save(checkpoint)
-                if on_epoch is not None:
-                    on_epoch(self)
-        return self.history
+        score = (lambda: self.evaluate(*validation)["accuracy"]) if validation is not None else None
+        return self._train((X, one_hot(Y, self.sizes[-1])), epochs, score, checkpoint, progress, on_epoch)
 
     def predict_scores(self, X):
         """The projected outputs q_L (samples, sizes[-1]) for inputs X."""
@@ -318,58 +269,3 @@ class PCN:
             correct += int(np.sum(np.argmax(scores, axis=1) == np.argmax(labels[:valid], axis=1)))
             energy += float(np.sum(self._energies(valid)))
         return {"accuracy": correct / len(X), "energy": energy / len(X)}
-
-    def _params(self):
-        return {f"W{l}": {"weights": self.W[l].weights.get(), "biases": self.W[l].biases.get()}
-                for l in range(1, len(self.sizes))}
-
-    def _optimizers(self):
-        return {f"W{l}": (self.W[l].optimizer, self.W[l].opt_state) for l in range(1, len(self.sizes))}
-
-    def save(self, path, metadata=None):
-        """Write weights, optimizer states, epoch, shuffling RNG state and history to an HDF5 checkpoint."""
-        save_checkpoint(path, self._params(), self._optimizers(), step=self.epoch,
-                        metadata={"model": "PCN", "config": self.config, "epoch": self.epoch,
-                                  "rng": self.rng.bit_generator.state, "history": self.history,
-                                  **(metadata or {})})
-
-    @classmethod
-    def load(cls, path):
-        """A PCN rebuilt from a checkpoint written by :meth:`save`, ready to continue training."""
-        metadata = load_checkpoint(path).metadata or {}
-        if metadata.get("model") != "PCN":
-            raise CheckpointError(f"{path}: not a PCN checkpoint (model={metadata.get('model')!r})")
-        model = cls(**metadata["config"])
-        restore_checkpoint(path, model._params(), model._optimizers())
-        model.epoch = int(metadata["epoch"])
-        model.history = list(metadata["history"])
-        model.rng.bit_generator.state = metadata["rng"]
-        return model
-
-
-def _checked_config(sizes, T, dt, tau_m, act_fx, eta, optim_type, optim_kwargs, weight_init, batch_size, seed):
-    """The constructor arguments as JSON data, checked, each error naming the argument."""
-    if not (isinstance(sizes, (list, tuple)) and len(sizes) >= 2
-            and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes)):
-        raise ValueError(f"PCN: sizes={sizes!r} must be at least two positive ints (input, ..., output)")
-    for key, value in (("T", T), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"PCN: {key}={value!r} must be a positive int")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"PCN: seed={seed!r} must be a non-negative int")
-    for key, value in (("dt", dt), ("tau_m", tau_m)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
-            raise ValueError(f"PCN: {key}={value!r} must be a positive number")
-    if act_fx not in ACTIVATIONS:
-        raise ValueError(f"PCN: act_fx={act_fx!r}; expected one of {sorted(ACTIVATIONS)}")
-    optim_kwargs = dict(optim_kwargs or {})
-    try:
-        get_optimizer(optim_type, eta=eta, **optim_kwargs)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"PCN: optimizer: {error}") from None
-    weight_init = weight_init or {"dist": "uniform", "amin": -0.3, "amax": 0.3}
-    validate(weight_init, "PCN weight_init")
-    return {"sizes": list(sizes), "T": T, "dt": float(dt), "tau_m": float(tau_m), "act_fx": act_fx,
-            "eta": float(eta), "optim_type": optim_type, "optim_kwargs": optim_kwargs, "weight_init": weight_init,
-            "batch_size": batch_size, "seed": seed}
-

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from . import __version__
 
+SCORE_NAMES = {"accuracy": "accuracy", "mse": "MSE"}
+"""How the models' scores are printed."""
+
 
 def _positive_int(text):
     value = int(text)
@@ -31,7 +34,8 @@ def _parser():
                                             "Writes <runs>/<name>/checkpoint.h5 and metrics.json each epoch.")
     train.add_argument("--config", type=Path, help="a JSON simulation config (see ngc_optim.training)")
     train.add_argument("--resume", type=Path, help="continue from this checkpoint")
-    train.add_argument("--name", help="run name (pcn)")
+    train.add_argument("--model", help="pcn (a classifier, the default) or generative (learns to reconstruct)")
+    train.add_argument("--name", help="run name (the model kind)")
     train.add_argument("--runs", type=Path, default=Path("runs"), help="directory of runs (runs)")
     train.add_argument("--epochs", type=_positive_int, help="total epochs (20)")
     train.add_argument("--batch-size", type=_positive_int, help="samples per batch (50)")
@@ -41,7 +45,8 @@ def _parser():
     train.add_argument("--seed", type=int, help="seed of weights and shuffling (0)")
     train.add_argument("--data", help="digits, a .npz file (default: digits)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
-    evaluate = commands.add_parser("evaluate", help="print the test accuracy of a checkpoint")
+    evaluate = commands.add_parser("evaluate", help="print the test accuracy (PCN) or reconstruction MSE "
+                                                    "(generative) of a checkpoint")
     evaluate.add_argument("checkpoint", type=Path)
     evaluate.add_argument("--data", help="evaluate on this data instead of the checkpoint's")
     return parser
@@ -50,13 +55,14 @@ def _parser():
 def _train(args):
     from .training import train
 
-    overrides = {"name": args.name, "epochs": args.epochs, "batch_size": args.batch_size, "T": args.T,
-                 "optimizer": args.optimizer, "eta": args.eta, "seed": args.seed, "data": args.data}
+    overrides = {"model": args.model, "name": args.name, "epochs": args.epochs, "batch_size": args.batch_size,
+                 "T": args.T, "optimizer": args.optimizer, "eta": args.eta, "seed": args.seed, "data": args.data}
     directory, model = train(args.config, overrides, resume=args.resume, runs=args.runs,
                              progress=not args.no_progress)
     last = model.history[-1] if model.history else {}
+    score = model.SCORE.removeprefix("val_")
     print(f"epoch {model.epoch}: train energy {last.get('train_energy', float('nan')):.4f}, "
-          f"test accuracy {last.get('val_accuracy', float('nan')):.4f}")
+          f"test {SCORE_NAMES[score]} {last.get(model.SCORE, float('nan')):.4f}")
     print(f"checkpoint: {directory / 'checkpoint.h5'}")
     print(f"metrics: {directory / 'metrics.json'}")
 
@@ -73,8 +79,10 @@ def main(argv=None):
             if args.command == "train":
                 _train(args)
             else:
-                accuracy, energy = evaluate_checkpoint(args.checkpoint, args.data)
-                print(f"test accuracy {accuracy:.4f} (energy {energy:.4f}): {args.checkpoint}")
+                result = evaluate_checkpoint(args.checkpoint, args.data)
+                score = next(key for key in result if key != "energy")
+                print(f"test {SCORE_NAMES[score]} {result[score]:.4f} (energy {result['energy']:.4f}): "
+                      f"{args.checkpoint}")
         except (ConfigError, DatasetError, CheckpointError) as error:
             parser.exit(2, f"ngc-optim {args.command}: error: {error}\n")
     if args.command == "demo":

@@ -1,19 +1,27 @@
 """``ngc-optim train`` and ``ngc-optim evaluate``: simulation configs, data, runs, resuming.
 
 A run is configured by a JSON object with these keys (all optional; the
-defaults train the default PCN on the bundled digits):
+defaults train the default PCN on the bundled digits). ``model`` chooses the
+kind of model, and with it the defaults of the other keys (PCN's first, the
+generative model's second where they differ):
 
 ==============  ===================================================================
-``name``        run name: files go to ``<runs>/<name>/`` (default "pcn")
-``model``       "pcn" (default)
-``sizes``       layer sizes; the first and last must fit the data (default [64, 128, 128, 10])
+``name``        run name: files go to ``<runs>/<name>/`` (default the model kind: "pcn", "generative")
+``model``       "pcn" (default; :class:`ngc_optim.models.PCN`, a classifier) or "generative"
+                (:class:`ngc_optim.models.GenerativePCN`, which learns to reconstruct the data)
+``sizes``       layer sizes, the data's first; a PCN's last must hold the classes
+                ([64, 128, 128, 10]; [64, 128])
 ``T``           settling steps per batch (20)
 ``dt``          integration step (1.0)
-``tau_m``       time constant of the hidden cells (10.0)
-``act_fx``      activation of the hidden cells ("tanh")
-``optimizer``   any optimizer of ngc_optim ("adam")
-``eta``         its step size (0.003)
+``tau_m``       time constant of the hidden (latent) cells (10.0; 20.0)
+``act_fx``      activation of the hidden (latent) cells ("tanh"; "relu")
+``optimizer``   any optimizer of ngc_optim ("adam"; "sgd")
+``eta``         its step size (0.003; 0.005)
 ``optim_kwargs`` its other hyperparameters, e.g. {"beta1": 0.9} ({})
+``prior``       generative only: the latent prior [name, gamma], name "laplacian" or "gaussian"
+                (["laplacian", 0.14])
+``w_bound``     generative only: the weights' soft bound and clip, 0 for none (1.0)
+``normalize``   generative only: rescale each latent unit's weights to unit norm after each update (true)
 ``epochs``      total epochs to train (20)
 ``batch_size``  samples per batch (50)
 ``seed``        seeds the weights and the shuffling (0)
@@ -24,12 +32,14 @@ defaults train the default PCN on the bundled digits):
 ==============  ===================================================================
 
 Command-line flags override the file. Everything is checked before anything
-runs: an unknown key or a bad value is a :class:`ConfigError` naming the key.
+runs: an unknown key, a key of the other kind of model (e.g. ``prior`` with
+``"model": "pcn"``) or a bad value is a :class:`ConfigError` naming the key.
 Each epoch writes ``checkpoint.h5`` (weights, optimizer states, epoch, the
 shuffling RNG's state, the history and this config) and ``metrics.json`` (per
-epoch: train energy, test accuracy, seconds). ``--resume`` continues from a
-checkpoint: the model's settings come from the checkpoint and may not be
-changed; ``epochs`` may be raised.
+epoch: train energy, the test score: ``test_accuracy`` for a PCN, ``test_mse``,
+the reconstruction's mean squared error, for the generative model; seconds).
+``--resume`` continues from a checkpoint: the model's settings (its kind
+included) come from the checkpoint and may not be changed; ``epochs`` may be raised.
 """
 
 import json
@@ -42,15 +52,24 @@ from . import datasets
 from .checkpoint import load_checkpoint
 from .optim import OPTIMIZERS
 
-__all__ = ["DEFAULTS", "ConfigError", "evaluate_checkpoint", "load_config", "model_arguments", "train"]
+__all__ = ["DEFAULTS", "GENERATIVE_DEFAULTS", "ConfigError", "evaluate_checkpoint", "load_config",
+           "model_arguments", "train"]
 
 DEFAULTS = {
     "name": "pcn", "model": "pcn", "sizes": [64, 128, 128, 10], "T": 20, "dt": 1.0, "tau_m": 10.0,
     "act_fx": "tanh", "optimizer": "adam", "eta": 0.003, "optim_kwargs": {}, "epochs": 20,
     "batch_size": 50, "seed": 0, "data": "digits", "split_seed": 0,
 }
+"""The defaults of a PCN run (``"model": "pcn"``)."""
+GENERATIVE_DEFAULTS = {
+    **DEFAULTS, "name": "generative", "model": "generative", "sizes": [64, 128], "tau_m": 20.0, "act_fx": "relu",
+    "optimizer": "sgd", "eta": 0.005, "prior": ["laplacian", 0.14], "w_bound": 1.0, "normalize": True,
+}
+"""The defaults of a generative run (``"model": "generative"``)."""
+KINDS = {"pcn": DEFAULTS, "generative": GENERATIVE_DEFAULTS}
+KEYS = sorted(set(DEFAULTS) | set(GENERATIVE_DEFAULTS))
 MODEL_KEYS = ("model", "sizes", "T", "dt", "tau_m", "act_fx", "optimizer", "eta", "optim_kwargs", "batch_size",
-              "seed")
+              "seed", "prior", "w_bound", "normalize")
 """Keys that define the model: fixed once it exists (a resumed run takes them from its checkpoint)."""
 
 
@@ -67,14 +86,17 @@ def _check(config):
     """Raise ConfigError for the first key that is unknown or has a bad value."""
     from .components import ACTIVATIONS
 
-    unknown = sorted(set(config) - set(DEFAULTS))
+    unknown = sorted(set(config) - set(KEYS))
     if unknown:
-        raise ConfigError(f"unknown key(s) {unknown}; expected some of {sorted(DEFAULTS)}")
+        raise ConfigError(f"unknown key(s) {unknown}; expected some of {KEYS}")
+    if not (isinstance(config["model"], str) and config["model"] in KINDS):
+        raise ConfigError(f"model={config['model']!r}: expected one of {sorted(KINDS)}")
+    other = sorted(set(config) - set(KINDS[config["model"]]))
+    if other:
+        raise ConfigError(f"{', '.join(other)}: not a setting of model={config['model']!r}")
     name = config["name"]
     if not (isinstance(name, str) and name and name not in (".", "..") and "/" not in name and "\\" not in name):
         raise ConfigError(f"name={name!r}: expected a non-empty file name (no slashes)")
-    if config["model"] != "pcn":
-        raise ConfigError(f"model={config['model']!r}: expected 'pcn'")
     sizes = config["sizes"]
     if not (isinstance(sizes, list) and len(sizes) >= 2):
         raise ConfigError(f"sizes={sizes!r}: expected a list of at least two positive integers")
@@ -100,6 +122,8 @@ def _check(config):
         OPTIMIZERS[config["optimizer"]](eta=config["eta"], **config["optim_kwargs"])
     except (TypeError, ValueError) as error:
         raise ConfigError(f"optim_kwargs: {error}") from None
+    if config["model"] == "generative":
+        _check_generative(config)
     data = config["data"]
     idx = isinstance(data, dict) and set(data) == {"idx"} and isinstance(data["idx"], list) \
         and len(data["idx"]) == 4 and all(isinstance(p, str) for p in data["idx"])
@@ -108,12 +132,29 @@ def _check(config):
                           f"{{'idx': [train images, train labels, test images, test labels]}}")
 
 
-def load_config(path=None, overrides=None, base=None):
-    """The checked config: ``base`` (default ``DEFAULTS``), then the JSON file ``path``, then ``overrides``.
+def _check_generative(config):
+    prior = config["prior"]
+    if not (isinstance(prior, list) and len(prior) == 2 and prior[0] in ("laplacian", "gaussian")
+            and not isinstance(prior[1], bool) and isinstance(prior[1], (int, float)) and math.isfinite(prior[1])
+            and prior[1] >= 0):
+        raise ConfigError(f"prior={prior!r}: expected [name, gamma], name 'laplacian' or 'gaussian', gamma >= 0")
+    w_bound = config["w_bound"]
+    if isinstance(w_bound, bool) or not isinstance(w_bound, (int, float)) or not math.isfinite(w_bound) \
+            or w_bound < 0:
+        raise ConfigError(f"w_bound={w_bound!r}: expected a number >= 0 (0: no bound)")
+    if not isinstance(config["normalize"], bool):
+        raise ConfigError(f"normalize={config['normalize']!r}: expected true or false")
 
-    ``overrides`` entries that are None are ignored (flags not given).
+
+def load_config(path=None, overrides=None, base=None):
+    """The checked config: ``base`` (default: the defaults of the model kind), then the JSON file ``path``,
+    then ``overrides``.
+
+    ``overrides`` entries that are None are ignored (flags not given). Without ``base``,
+    the kind is the ``model`` of ``overrides``, else of the file, else "pcn".
     """
-    config = dict(base or DEFAULTS)
+    overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
+    loaded = {}
     if path is not None:
         try:
             loaded = json.loads(Path(path).read_text())
@@ -123,11 +164,15 @@ def load_config(path=None, overrides=None, base=None):
             raise ConfigError(f"{path}: not valid JSON ({error})") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a JSON object of settings")
-        unknown = sorted(set(loaded) - set(DEFAULTS))
+        unknown = sorted(set(loaded) - set(KEYS))
         if unknown:
-            raise ConfigError(f"{path}: unknown key(s) {unknown}; expected some of {sorted(DEFAULTS)}")
-        config.update(loaded)
-    config.update({key: value for key, value in (overrides or {}).items() if value is not None})
+            raise ConfigError(f"{path}: unknown key(s) {unknown}; expected some of {KEYS}")
+    kind = overrides.get("model", loaded.get("model", "pcn"))
+    if base is None and not (isinstance(kind, str) and kind in KINDS):
+        raise ConfigError(f"model={kind!r}: expected one of {sorted(KINDS)}")
+    if base is not None and kind != base["model"] and ("model" in overrides or "model" in loaded):
+        raise ConfigError(f"model={kind!r}: the saved model is {base['model']!r} and cannot change")
+    config = {**(base or KINDS[kind]), **loaded, **overrides}
     _check(config)
     return config
 
@@ -141,7 +186,8 @@ def load_data(config):
         dataset = datasets.load_idx(*data["idx"])
     else:
         dataset = datasets.load_npz(data, seed=config["split_seed"])
-    if dataset.n_features != config["sizes"][0] or dataset.n_classes > config["sizes"][-1]:
+    classes = dataset.n_classes if config["model"] == "pcn" else 0
+    if dataset.n_features != config["sizes"][0] or classes > config["sizes"][-1]:
         raise ConfigError(f"sizes={config['sizes']}: the data have {dataset.n_features} features and "
                           f"{dataset.n_classes} classes; the first size must be {dataset.n_features} and the "
                           f"last at least {dataset.n_classes}")
@@ -149,10 +195,20 @@ def load_data(config):
 
 
 def model_arguments(config):
-    """The PCN constructor arguments of a config."""
-    return {"sizes": tuple(config["sizes"]), "T": config["T"], "dt": config["dt"], "tau_m": config["tau_m"],
-            "act_fx": config["act_fx"], "eta": config["eta"], "optim_type": config["optimizer"],
-            "optim_kwargs": config["optim_kwargs"], "batch_size": config["batch_size"], "seed": config["seed"]}
+    """The constructor arguments of the config's model (PCN or GenerativePCN)."""
+    arguments = {"sizes": tuple(config["sizes"]), "T": config["T"], "dt": config["dt"], "tau_m": config["tau_m"],
+                 "act_fx": config["act_fx"], "eta": config["eta"], "optim_type": config["optimizer"],
+                 "optim_kwargs": config["optim_kwargs"], "batch_size": config["batch_size"], "seed": config["seed"]}
+    if config["model"] == "generative":
+        arguments.update(prior=tuple(config["prior"]), w_bound=config["w_bound"], normalize=config["normalize"])
+    return arguments
+
+
+def model_class(config):
+    """The class of the config's model."""
+    from ngc_optim.models import PCN, GenerativePCN
+
+    return {"pcn": PCN, "generative": GenerativePCN}[config["model"]]
 
 
 def write_json(path, data):
@@ -170,9 +226,9 @@ def write_json(path, data):
 
 
 def metrics(history):
-    """The ``metrics.json`` content for a model's history."""
-    return {"epochs": [{"epoch": row["epoch"], "train_energy": row["train_energy"],
-                        "test_accuracy": row["val_accuracy"], "seconds": row["seconds"]} for row in history]}
+    """The ``metrics.json`` content for a model's history (its ``val_`` score written as ``test_``)."""
+    return {"epochs": [{key.replace("val_", "test_", 1) if key.startswith("val_") else key: value
+                        for key, value in row.items()} for row in history]}
 
 
 def train(config_path=None, overrides=None, resume=None, runs="runs", progress=True):
@@ -181,21 +237,19 @@ def train(config_path=None, overrides=None, resume=None, runs="runs", progress=T
     Raises:
         ConfigError: a bad config, data that do not fit it, or a resume that changes the model.
     """
-    from ngc_optim.models import PCN
-
     if resume is not None:
         saved = (load_checkpoint(resume).metadata or {}).get("train")
         if saved is None:
             raise ConfigError(f"{resume}: not a checkpoint of ngc-optim train (it has no training config)")
         config = load_config(config_path, overrides, base=saved)
-        changed = [key for key in MODEL_KEYS if config[key] != saved[key]]
+        changed = [key for key in MODEL_KEYS if config.get(key) != saved.get(key)]
         if changed:
             raise ConfigError(f"--resume continues the saved model: {', '.join(changed)} cannot change "
                               f"(saved: {', '.join(f'{key}={saved[key]!r}' for key in changed)})")
-        model = PCN.load(resume)
+        model = model_class(config).load(resume)
     else:
         config = load_config(config_path, overrides)
-        model = PCN(**model_arguments(config))
+        model = model_class(config)(**model_arguments(config))
     data = load_data(config)
     directory = Path(runs) / config["name"]
     directory.mkdir(parents=True, exist_ok=True)
@@ -205,22 +259,28 @@ def train(config_path=None, overrides=None, resume=None, runs="runs", progress=T
         model.save(checkpoint, metadata={"train": config})
         write_json(directory / "metrics.json", metrics(model.history))
 
-    model.fit(data.x_train, data.y_train, epochs=config["epochs"], validation=(data.x_test, data.y_test),
-              on_epoch=save, progress=progress)
+    if config["model"] == "pcn":
+        model.fit(data.x_train, data.y_train, epochs=config["epochs"], validation=(data.x_test, data.y_test),
+                  on_epoch=save, progress=progress)
+    else:
+        model.fit(data.x_train, epochs=config["epochs"], validation=data.x_test, on_epoch=save, progress=progress)
     if not checkpoint.exists():
         save(model)
     return directory, model
 
 
 def evaluate_checkpoint(path, data=None):
-    """(accuracy, energy) on the test part of the data the checkpoint was trained on (or ``data``)."""
-    from ngc_optim.models import PCN
+    """The model's ``evaluate`` on the test part of the data the checkpoint was trained on (or ``data``).
 
+    Returns:
+        {"accuracy": ..., "energy": ...} for a PCN, {"mse": ..., "energy": ...} for a generative model.
+    """
     saved = (load_checkpoint(path).metadata or {}).get("train")
     if saved is None:
         raise ConfigError(f"{path}: not a checkpoint of ngc-optim train (it has no training config)")
     config = load_config(overrides={"data": data}, base=saved)
     dataset = load_data(config)
-    model = PCN.load(path)
-    result = model.evaluate(dataset.x_test, dataset.y_test)
-    return result["accuracy"], result["energy"]
+    model = model_class(config).load(path)
+    if config["model"] == "pcn":
+        return model.evaluate(dataset.x_test, dataset.y_test)
+    return model.evaluate(dataset.x_test)

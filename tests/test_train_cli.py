@@ -76,14 +76,18 @@ def test_bad_configs_stop_with_an_error_naming_the_key(tmp_path, capsys, setting
     assert not (tmp_path / "runs" / "pcn" / "checkpoint.h5").exists()
 
 
-def test_resume_refuses_to_change_the_model(tmp_path, capsys):
-    config = write_config(tmp_path / "small.json", epochs=1)
+@pytest.mark.parametrize("settings, flags, message", [
+    ({}, ["--T", "5"], "T cannot change (saved: T=3)"),
+    ({"model": "generative", "sizes": [64, 12]}, ["--model", "pcn"],
+     "model='pcn': the saved model is 'generative' and cannot change"),
+])
+def test_resume_refuses_to_change_the_model(tmp_path, capsys, settings, flags, message):
+    config = write_config(tmp_path / "small.json", epochs=1, **settings)
     runs = tmp_path / "runs"
-    main(["train", "--config", str(config), "--runs", str(runs), "--no-progress"])
+    main(["train", "--config", str(config), "--runs", str(runs), "--name", "run", "--no-progress"])
     with pytest.raises(SystemExit):
-        main(["train", "--resume", str(runs / "pcn" / "checkpoint.h5"), "--T", "5", "--runs", str(runs),
-              "--no-progress"])
-    assert "T cannot change (saved: T=3)" in capsys.readouterr().err
+        main(["train", "--resume", str(runs / "run" / "checkpoint.h5"), *flags, "--runs", str(runs), "--no-progress"])
+    assert message in capsys.readouterr().err
 
 
 def test_flags_override_the_file(tmp_path):
@@ -92,3 +96,62 @@ def test_flags_override_the_file(tmp_path):
     main(["train", "--config", str(config), "--runs", str(runs), "--epochs", "1", "--seed", "7", "--no-progress"])
     checkpoint = load_checkpoint(runs / "pcn" / "checkpoint.h5")
     assert checkpoint.step == 1 and checkpoint.metadata["train"]["seed"] == 7
+
+
+GENERATIVE = {"model": "generative", "sizes": [64, 12], "T": 3, "epochs": 4, "batch_size": 100}
+
+
+def test_a_generative_run_writes_its_mse_and_resumes_exactly(tmp_path, capsys):
+    config = tmp_path / "generative.json"
+    config.write_text(json.dumps(GENERATIVE))
+    runs = tmp_path / "runs"
+    assert main(["train", "--config", str(config), "--runs", str(runs), "--name", "straight", "--no-progress"]) == 0
+    assert "test MSE" in capsys.readouterr().out
+    straight = load_checkpoint(runs / "straight" / "checkpoint.h5")
+    assert straight.step == 4 and straight.metadata["model"] == "GenerativePCN"
+    assert straight.metadata["train"]["prior"] == ["laplacian", 0.14]
+    rows = metrics_without_seconds(runs / "straight")
+    assert [sorted(row) for row in rows] == [["epoch", "test_mse", "train_energy"]] * 4
+    assert rows[-1]["test_mse"] < rows[0]["test_mse"]
+
+    assert main(["train", "--model", "generative", "--config", str(config), "--runs", str(runs), "--name", "split",
+                 "--epochs", "2", "--no-progress"]) == 0
+    resumed = subprocess.run([sys.executable, "-m", "ngc_optim", "train", "--resume",
+                              str(runs / "split" / "checkpoint.h5"), "--epochs", "4", "--runs", str(runs),
+                              "--no-progress"], capture_output=True, text=True, check=False)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    split = load_checkpoint(runs / "split" / "checkpoint.h5")
+    assert split.step == 4 and set(split.params["W1"]) == {"weights"}
+    np.testing.assert_array_equal(split.params["W1"]["weights"], straight.params["W1"]["weights"])
+    assert split.optimizers["W1"][1].count == straight.optimizers["W1"][1].count == 4 * (1438 // 100)
+    assert metrics_without_seconds(runs / "split") == rows
+
+    assert main(["evaluate", str(runs / "split" / "checkpoint.h5")]) == 0
+    assert f"test MSE {rows[-1]['test_mse']:.4f}" in capsys.readouterr().out
+
+
+def test_the_model_flag_takes_the_generative_defaults(tmp_path):
+    from ngc_optim.training import GENERATIVE_DEFAULTS, load_config
+
+    config = load_config(overrides={"model": "generative", "epochs": 1})
+    assert config == {**GENERATIVE_DEFAULTS, "epochs": 1}
+    assert config["name"] == "generative" and config["optimizer"] == "sgd" and config["sizes"] == [64, 128]
+
+
+@pytest.mark.parametrize("settings, flags, message", [
+    ({"model": "vae"}, [], r"model='vae': expected one of \['generative', 'pcn'\]"),
+    ({"model": "pcn", "prior": ["laplacian", 0.1]}, [], r"prior: not a setting of model='pcn'"),
+    ({"prior": ["cauchy", 0.1]}, [], r"prior=\['cauchy', 0.1\]: expected \[name, gamma\]"),
+    ({"w_bound": -1}, [], r"w_bound=-1: expected a number >= 0"),
+    ({"normalize": "yes"}, [], r"normalize='yes': expected true or false"),
+    ({"w_bound": 0.5}, ["--model", "pcn"], r"prior, w_bound: not a setting of model='pcn'"),
+])
+def test_bad_generative_configs_stop_with_an_error_naming_the_key(tmp_path, capsys, settings, flags, message):
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({**GENERATIVE, "prior": ["laplacian", 0.14], **settings}))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--config", str(config), "--runs", str(tmp_path / "runs"), "--no-progress", *flags])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ngc-optim train: error: ") and re.search(message, err), err
+
