@@ -5,11 +5,14 @@
    in the same run scikit-learn's ``MLPClassifier`` of the same size (Adam, batch
    50, the same number of epochs, no early stopping): test accuracy of both.
 2. Speed, on one batch of 50 of the trained model, median over ``--repeats`` timed
-   batches: ms per training batch (``PCN.train_batch``), ms per settling step
-   (the ``settle`` process), and the compute floor of a batch: the same matrix
-   products (NumPy/BLAS) and Numba kernel calls the batch makes, each timed on the
-   batch's own arrays and multiplied by its number of calls. ``batch - floor`` is
-   the time spent outside the kernels (Python, ngcsimlib's compiled processes,
+   batches: ms per training batch (``PCN.train_batch``) with the settling loop on
+   every core (the default) and serial (``NGC_OPTIM_PARALLEL=0``); ms per settling
+   step, fused (the settling kernel's call / T) and through ngcsimlib (one run of
+   the components' ``settle`` process); and the time in kernels of a batch: the
+   settling kernel's call plus the other matrix products (NumPy/BLAS) and Numba
+   kernel calls the batch makes (projection, prime, evolve), each timed on the
+   batch's own arrays and multiplied by its number of calls. ``batch - kernels``
+   is the time spent outside the kernels (Python, ngcsimlib's compiled processes,
    small NumPy operations).
 3. Cold start (empty Numba cache) and warm start (filled cache): a fresh process
    that imports ngc_optim, builds the PCN and trains one batch.
@@ -36,7 +39,7 @@ import numpy as np
 from ngc_optim.models import PCN
 
 import ngc_optim
-from ngc_optim import cell_kernels
+from ngc_optim import cell_kernels, config, pcn_kernels
 from ngc_optim.datasets import load_digits, one_hot
 from ngc_optim.training import DEFAULTS, model_arguments
 
@@ -83,12 +86,37 @@ def median_seconds(function, repeats, calls=1):
     return statistics.median(times)
 
 
-def compute_floor(model, x, y, repeats):
-    """Seconds per batch of the batch's matrix products and Numba kernel calls, each timed on its own
-    (on the arrays of a batch just trained, fetched beforehand). W_l counts once more for the projection
-    synapse Q_l, which has its shape."""
+def settle_arguments(model, x, y):
+    """(kind, arguments) of the model's call of the settling kernel on batch (x, y)."""
+    captured = []
+    settle = pcn_kernels.settle
+    pcn_kernels.settle = lambda kind, *arguments: captured.append((kind, arguments)) or settle(kind, *arguments)
+    try:
+        model.settle(x, y)
+    finally:
+        pcn_kernels.settle = settle
+    return captured[0]
+
+
+def kernel_seconds(model, x, y, repeats):
+    """Seconds per batch spent in kernels: the settling kernel's call (on the batch's own arguments, restored
+    before each call) and every other matrix product and Numba kernel call of the batch, each timed on its
+    own (on the arrays of a batch just trained, fetched beforehand). W_l counts once more for the projection
+    synapse Q_l, which has its shape. Also returns the settling kernel's seconds."""
     model.train_batch(x, y)
-    layers, T = len(model.sizes) - 1, model.T
+    kind, arguments = settle_arguments(model, x, y)
+    start_state = [tuple(array.copy() for array in group) for group in arguments[-6:]]
+
+    def fused():
+        for group, start in zip(arguments[-6:], start_state):
+            for array, value in zip(group, start):
+                array[...] = value
+        pcn_kernels.settle(kind, *arguments)
+
+    restore = median_seconds(lambda: [array.__setitem__(..., value) for group, start in
+                                      zip(arguments[-6:], start_state) for array, value in zip(group, start)],
+                             repeats, 20)
+    settle = median_seconds(fused, repeats, 20) - restore
     calls = []
 
     def synapse_step(count, synapse):
@@ -101,13 +129,9 @@ def compute_floor(model, x, y, repeats):
                      cell.output_scale, cell.resist_scale)
         calls.append((count, lambda: cell.kernel(*arguments)))
 
-    for l in range(1, layers + 1):
-        W, e = model.W[l], model.e[l]
-        synapse_step((T if l > 1 else 1) + 1, W)
-        if l > 1:
-            synapse_step(T, model.E[l])
-        errors = (e.mu.get(), e.target.get(), e.sigma, e.modulator.get(), e.mask.get())
-        calls.append((T, lambda errors=errors: cell_kernels.gaussian_error(*errors)))
+    for l in range(1, len(model.sizes)):
+        W = model.W[l]
+        synapse_step(2 if l == 1 else 1, W)
         pre, post = W.pre.get(), W.post.get()
         product = pre.T @ post
         weights = W.weights.get().copy()
@@ -117,11 +141,9 @@ def compute_floor(model, x, y, repeats):
         calls.append((1, lambda pre=pre, post=post: pre.T @ post))
         calls.append((1, lambda W=W, w=weights, p=product, h=hebbian: W.plan.hebbian_kernel(
             w.ravel(), p.copy().ravel(), *h)))
-    for l, cell in enumerate(model.z):
-        cell_step(T if 0 < l < layers else 1, cell)
-    for cell in model.q:
+    for cell in (model.z[0], model.z[-1], *model.q):
         cell_step(1, cell)
-    return sum(count * median_seconds(call, repeats, 20) for count, call in calls)
+    return settle + sum(count * median_seconds(call, repeats, 20) for count, call in calls), settle
 
 
 def speed(model, repeats):
@@ -131,14 +153,23 @@ def speed(model, repeats):
     for _ in range(10):
         model.train_batch(x, y)
     batch = median_seconds(lambda: model.train_batch(x, y), repeats, 10)
-    settle = median_seconds(lambda: model.settle_process.run(dt=model.dt), repeats, 50)
-    floor = compute_floor(model, x, y, repeats)
+    parallel = config.PARALLEL
+    config.PARALLEL = False
+    try:
+        serial = median_seconds(lambda: model.train_batch(x, y), repeats, 10)
+    finally:
+        config.PARALLEL = parallel
+    process_step = median_seconds(lambda: model.settle_process.run(dt=model.dt), repeats, 50)
+    kernels, settle = kernel_seconds(model, x, y, repeats)
     print(f"\n== Speed of one training batch (batch {model.batch_size}, T = {model.T}), medians ==")
     print(f"ms per batch                      {batch * 1e3:7.3f}   (ngc-learn 3.2: about {NGCLEARN_MS_PER_BATCH} ms: "
           f"{NGCLEARN_MS_PER_BATCH / (batch * 1e3):.1f}x)")
-    print(f"ms per settling step              {settle * 1e3:7.3f}")
-    print(f"compute floor (BLAS + Numba) ms   {floor * 1e3:7.3f}")
-    print(f"outside the kernels ms            {(batch - floor) * 1e3:7.3f}   ({(batch - floor) / batch:.0%} of the batch)")
+    print(f"ms per batch, serial              {serial * 1e3:7.3f}   (parallel settling: {serial / batch:.2f}x)")
+    print(f"ms per settling step, fused       {settle / model.T * 1e3:7.3f}")
+    print(f"ms per settling step, process     {process_step * 1e3:7.3f}   (ngcsimlib, one call per component)")
+    print(f"in kernels (BLAS + Numba) ms      {kernels * 1e3:7.3f}")
+    print(f"outside the kernels ms            {(batch - kernels) * 1e3:7.3f}   "
+          f"({(batch - kernels) / batch:.0%} of the batch)")
     return batch
 
 

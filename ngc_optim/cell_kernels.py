@@ -19,10 +19,12 @@ The rate-cell kernel is compiled once per activation, leak and integration
 used (a copy of one loop with them bound as constants), so the loop holds no
 branch on them.
 
-Each cell's loop is written once, as a *rows* function over a range of
-elements into given outputs (``RATE_ROWS``, ``gaussian_rows``,
-``transmit_rows``); the components' kernels call it on whole arrays, and the
-fused settling loop of :mod:`ngc_optim.pcn_kernels` on blocks of rows.
+Each cell's loop is written once, into given output arrays (``RATE_INTO``,
+``gaussian_into``, ``transmit_into``); the components' kernels call it on
+whole new arrays, and the fused settling loop of :mod:`ngc_optim.pcn_kernels`
+on blocks of rows, in place. Every loop runs from index 0 over its arrays: a
+loop from a variable start index does not vectorise (Numba's negative-index
+wraparound check stays in it).
 """
 
 import types
@@ -34,8 +36,8 @@ from numba.extending import overload
 
 from . import config
 
-__all__ = ["ACTIVATIONS", "LEAKS", "RATE_KINDS", "RATE_ROWS", "RATE_STEPS", "gaussian_error", "gaussian_rows",
-           "laplacian_error", "specialised", "sum_of_squares", "tanh", "transmit", "transmit_rows"]
+__all__ = ["ACTIVATIONS", "LEAKS", "RATE_INTO", "RATE_KINDS", "RATE_STEPS", "gaussian_error", "gaussian_into",
+           "laplacian_error", "specialised", "sum_of_squares", "tanh", "transmit", "transmit_into"]
 
 LEAKS = ("gaussian", "laplacian")
 
@@ -152,13 +154,13 @@ ACTIVATIONS = {
 
 FX, FX_DERIVATIVE = ACTIVATIONS["identity"]
 LAPLACIAN, MIDPOINT = False, False
-ROWS = None
-"""The settings of the rate-cell loops below (and ROWS, the rows function a driver calls); each compiled copy
-binds its own (see specialised)."""
+INTO = None
+"""The settings of the rate-cell loops below (and INTO, the loop a driver calls); each compiled copy binds its
+own (see specialised)."""
 
 
-def _rate_rows(z, j, j_td, out_z, out_f, lo, hi, dt, tau_m, gamma, output_scale, resist_scale):
-    """Elements lo .. hi-1 of one rate-cell step on flat arrays, into out_z and out_f (out_z may be z):
+def _rate_into(z, j, j_td, out_z, out_f, dt, tau_m, gamma, output_scale, resist_scale):
+    """One rate-cell step on flat arrays of one size, into out_z and out_f (out_z may be z):
 
     tau_m > 0:  p = j * fx'(z) * resist_scale + j_td;  tau_m dz/dt = -gamma * leak(z) + p,
                 Euler, or midpoint (the derivative at z + dz/dt * dt/2, with p kept);
@@ -172,7 +174,7 @@ def _rate_rows(z, j, j_td, out_z, out_f, lo, hi, dt, tau_m, gamma, output_scale,
     scale, resist = dtype(output_scale), dtype(resist_scale)
     if tau_m > 0:
         rate = dtype(1.0 / tau_m)
-        for i in range(lo, hi):
+        for i in range(z.size):
             zi = z[i]
             pressure = j[i] * FX_DERIVATIVE(zi, zero, one, slope) * resist + j_td[i]
             velocity = (-(np.sign(zi) if LAPLACIAN else zi) * gamma_ + pressure) * rate
@@ -183,17 +185,17 @@ def _rate_rows(z, j, j_td, out_z, out_f, lo, hi, dt, tau_m, gamma, output_scale,
             out_z[i] = zi
             out_f[i] = FX(zi, zero, one, slope) * scale
     else:
-        for i in range(lo, hi):
+        for i in range(z.size):
             zi = j[i] + j_td[i]
             out_z[i] = zi
             out_f[i] = FX(zi, zero, one, slope) * scale
 
 
 def _rate_step(z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale):
-    """One step of a rate cell (see _rate_rows): (z', fx(z') * output_scale), new arrays."""
+    """One step of a rate cell (see _rate_into): (z', fx(z') * output_scale), new arrays."""
     new_z, new_f = np.empty_like(z), np.empty_like(z)
-    ROWS(z.ravel(), j.ravel(), j_td.ravel(), new_z.ravel(), new_f.ravel(), 0, z.size, dt, tau_m, gamma,
-              output_scale, resist_scale)
+    INTO(z.ravel(), j.ravel(), j_td.ravel(), new_z.ravel(), new_f.ravel(), dt, tau_m, gamma, output_scale,
+         resist_scale)
     return new_z, new_f
 
 
@@ -215,19 +217,19 @@ def specialised(func, act_fx, leak, integration, parallel=False, inline="never",
 RATE_KINDS = tuple((act_fx, leak, integration) for act_fx in ACTIVATIONS for leak in LEAKS
                    for integration in ("euler", "midpoint"))
 """Every (act_fx, leak, integration) of a rate cell."""
-RATE_ROWS = {kind: specialised(_rate_rows, *kind, inline="always") for kind in RATE_KINDS}
-"""(act_fx, leak, integration) -> ``_rate_rows`` compiled for it."""
-RATE_STEPS = {kind: specialised(_rate_step, *kind, ROWS=RATE_ROWS[kind]) for kind in RATE_KINDS}
+RATE_INTO = {kind: specialised(_rate_into, *kind, inline="always") for kind in RATE_KINDS}
+"""(act_fx, leak, integration) -> ``_rate_into`` compiled for it."""
+RATE_STEPS = {kind: specialised(_rate_step, *kind, INTO=RATE_INTO[kind]) for kind in RATE_KINDS}
 """(act_fx, leak, integration) -> the rate-cell kernel ``(z, j, j_td, dt, tau_m, gamma, output_scale,
 resist_scale) -> (z', zF)``; each compiles on its first call."""
 
 
 @njit(**config.jit_options(False), inline="always")
-def gaussian_rows(mu, target, sigma, modulator, mask, dmu, dtarget, lo, hi):
-    """Elements lo .. hi-1 (flat arrays) of dmu = (target - mu)/sigma * modulator * mask, dtarget = -(target -
-    mu)/sigma * modulator * mask."""
+def gaussian_into(mu, target, sigma, modulator, mask, dmu, dtarget):
+    """dmu = (target - mu)/sigma * modulator * mask, dtarget = -(target - mu)/sigma * modulator * mask, on flat
+    arrays of one size, into dmu and dtarget."""
     sigma_ = mu.dtype.type(sigma)
-    for i in range(lo, hi):
+    for i in range(mu.size):
         d = (target[i] - mu[i]) / sigma_
         gate = modulator[i] * mask[i]
         dmu[i] = d * gate
@@ -239,8 +241,7 @@ def gaussian_error(mu, target, sigma, modulator, mask):
     """(dmu, dtarget, L): dmu = (target - mu)/sigma * modulator * mask, dtarget = -(target - mu)/sigma *
     modulator * mask, L = -0.5 * sum((target - mu)**2) / sigma (a float, summed in float64)."""
     dmu, dtarget = np.empty_like(mu), np.empty_like(mu)
-    gaussian_rows(mu.ravel(), target.ravel(), sigma, modulator.ravel(), mask.ravel(), dmu.ravel(), dtarget.ravel(),
-                  0, mu.size)
+    gaussian_into(mu.ravel(), target.ravel(), sigma, modulator.ravel(), mask.ravel(), dmu.ravel(), dtarget.ravel())
     return dmu, dtarget, -0.5 * sum_of_squares(target.ravel(), mu.ravel()) / sigma
 
 
@@ -276,10 +277,10 @@ def sum_of_squares(a, b):
 
 
 @njit(**config.jit_options(False), inline="always")
-def transmit_rows(product, gate, factor, biases, first, last):
-    """Rows first .. last-1 of product * gate * factor + biases, in place on ``product`` (biases (1, n))."""
+def transmit_into(product, gate, factor, biases):
+    """product * gate * factor + biases, in place on ``product`` (biases (1, n))."""
     factor_ = product.dtype.type(factor)
-    for r in range(first, last):
+    for r in range(product.shape[0]):
         for c in range(product.shape[1]):
             product[r, c] = product[r, c] * gate[r, c] * factor_ + biases[0, c]
 
@@ -287,5 +288,5 @@ def transmit_rows(product, gate, factor, biases, first, last):
 @_jit
 def transmit(product, gate, factor, biases):
     """product * gate * factor + biases, in place on ``product`` (a fresh matrix product; biases (1, n))."""
-    transmit_rows(product, gate, factor, biases, 0, product.shape[0])
+    transmit_into(product, gate, factor, biases)
     return product

@@ -5,7 +5,7 @@ component steps on small arrays; through ngcsimlib each is a Python call, and
 the matrix products alone (single-threaded BLAS is as fast as it gets for a
 50 x 128 x 128 product) already take most of the time. Here the T steps run in
 one call: the components' own element loops (:mod:`ngc_optim.cell_kernels`:
-``RATE_ROWS``, ``gaussian_rows``, ``transmit_rows``) and a BLAS product per
+``RATE_INTO``, ``gaussian_into``, ``transmit_into``) and a BLAS product per
 synapse, in the order of the model's ``settle`` process. Every row of the batch
 settles independently of the others, so the parallel twin splits the batch into
 one block of rows per thread and runs the T steps of each block without
@@ -31,13 +31,13 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from . import config
-from .cell_kernels import RATE_KINDS, RATE_ROWS, gaussian_rows, specialised, sum_of_squares, transmit_rows
+from .cell_kernels import RATE_INTO, RATE_KINDS, gaussian_into, specialised, sum_of_squares, transmit_into
 
 __all__ = ["SETTLE", "settle"]
 
 BODY = None
-ROWS = None
-"""Bound in each compiled copy (see cell_kernels.specialised): the block loop, and the rate cells' rows function."""
+INTO = None
+"""Bound in each compiled copy (see cell_kernels.specialised): the block loop, and the rate cells' loop."""
 
 
 def _settle_block(first, last, T, dt, tau_m, gamma, output_scale, resist_scale, sigmas, mu_first, target_last,
@@ -47,22 +47,23 @@ def _settle_block(first, last, T, dt, tau_m, gamma, output_scale, resist_scale, 
     hidden = len(z)
     for _ in range(T):
         for h in range(hidden):
-            np.dot(dmu[h + 1][first:last], weights_t[h], e_out[h][first:last])
-            transmit_rows(e_out[h], e_gate[h], e_factors[h], e_bias[h], first, last)
+            feedback = e_out[h][first:last]
+            np.dot(dmu[h + 1][first:last], weights_t[h], feedback)
+            transmit_into(feedback, e_gate[h][first:last], e_factors[h], e_bias[h])
         for h in range(hidden):
-            n = z[h].shape[1]
-            state = z[h].ravel()  # one view for z and z': LLVM vectorises the loop only if it sees they are one
-            ROWS(state, e_out[h].ravel(), dtarget[h].ravel(), state, zF[h].ravel(), first * n, last * n, dt, tau_m,
-                 gamma, output_scale, resist_scale)
+            state = z[h][first:last].ravel()  # one view for z and z': the loop vectorises only if it sees one
+            INTO(state, e_out[h][first:last].ravel(), dtarget[h][first:last].ravel(), state,
+                 zF[h][first:last].ravel(), dt, tau_m, gamma, output_scale, resist_scale)
         for h in range(hidden):
-            np.dot(zF[h][first:last], weights[h], w_out[h][first:last])
-            transmit_rows(w_out[h], w_gate[h], w_factors[h], w_bias[h], first, last)
+            prediction = w_out[h][first:last]
+            np.dot(zF[h][first:last], weights[h], prediction)
+            transmit_into(prediction, w_gate[h][first:last], w_factors[h], w_bias[h])
         for cell in range(hidden + 1):
             mu = mu_first if cell == 0 else w_out[cell - 1]
             target = target_last if cell == hidden else z[cell]
-            n = mu.shape[1]
-            gaussian_rows(mu.ravel(), target.ravel(), sigmas[cell], modulators[cell].ravel(), masks[cell].ravel(),
-                          dmu[cell].ravel(), dtarget[cell].ravel(), first * n, last * n)
+            gaussian_into(mu[first:last].ravel(), target[first:last].ravel(), sigmas[cell],
+                          modulators[cell][first:last].ravel(), masks[cell][first:last].ravel(),
+                          dmu[cell][first:last].ravel(), dtarget[cell][first:last].ravel())
 
 
 @njit(**config.jit_options(False))
@@ -98,7 +99,7 @@ def _settle_parallel(blocks, T, dt, cell, sigmas, mu_first, target_last, weights
 
 
 def _compiled(kind):
-    body = specialised(_settle_block, *kind, ROWS=RATE_ROWS[kind])
+    body = specialised(_settle_block, *kind, INTO=RATE_INTO[kind])
     return (specialised(_settle_serial, *kind, BODY=body),
             specialised(_settle_parallel, *kind, parallel=True, BODY=body))
 
