@@ -111,16 +111,16 @@ e_bias, w_gate, e_gate, w_factors, e_factors, modulators, masks, z, zF, e_out, w
 arrays as in the module; sigmas and factors float64 arrays); each compiles on its first call and returns the
 losses."""
 
-PARALLEL_MIN_ROWS = 16
-"""Batches of at least this many rows settle in parallel (when ngc_optim runs parallel kernels at all)."""
+BLOCK_MIN_ROWS = 8
+"""The fewest rows a parallel block gets (a matrix product of fewer rows wastes most of BLAS's speed)."""
 
 
 def settle(kind, *arguments):
     """Run the settling kernel of ``SETTLE[kind]`` on ``arguments`` (all but ``blocks``): in parallel, one
-    block of rows per Numba thread, when config.PARALLEL allows it, Numba has more than one thread and the
-    batch has at least PARALLEL_MIN_ROWS rows; else serially (the serial kernel ignores ``blocks``)."""
+    block of at least BLOCK_MIN_ROWS rows per Numba thread, when config.PARALLEL allows it and there are two
+    such blocks or more; else serially (the serial kernel ignores ``blocks``)."""
     serial, parallel = SETTLE[kind]
-    rows, threads = arguments[4].shape[0], get_num_threads()
-    if config.PARALLEL and threads > 1 and rows >= PARALLEL_MIN_ROWS:
-        return parallel(min(threads, rows), *arguments)
+    blocks = min(get_num_threads(), arguments[4].shape[0] // BLOCK_MIN_ROWS)
+    if config.PARALLEL and blocks > 1:
+        return parallel(blocks, *arguments)
     return serial(1, *arguments)
