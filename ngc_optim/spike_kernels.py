@@ -188,7 +188,8 @@ def lif_step(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, option
         centred = (vn - limit) * pi * width
         flat[_SURROGATE, i] = one / (one + centred * centred) * inv_pi * scale
         flat[_RFR, i] = zero if spike else rfr_[i] + step
-        flat[_V, i] = max(reset if spike else vn, floor)
+        vn = reset if spike else vn
+        flat[_V, i] = floor if vn < floor else vn  # noqa: FURB136 (NaN stays NaN, as with jnp.maximum)
         flat[_S_RAW, i] = one if spike else zero
         flat[_S, i] = one if spike else zero
         theta = theta_[i] * decay + (plus if spike else zero)

@@ -96,6 +96,14 @@ def test_lif_does_not_spike_exactly_at_threshold():
     assert cell.v.get()[0, 0] == -60.0 and cell.rfr.get()[0, 0] == 0.0
 
 
+@pytest.mark.parametrize("v_min", [None, -70.0])
+def test_lif_voltage_nan_stays_nan(v_min):
+    cell, advance = build(LIFCell, 2, tau_m=10.0, v_min=v_min)
+    cell.j.set(np.array([[np.nan, 1.0]], np.float32))
+    advance.run(t=0.0, dt=1.0)
+    assert np.isnan(cell.v.get()[0, 0]) and np.isfinite(cell.v.get()[0, 1])
+
+
 def test_lif_one_spike_keeps_one_uniformly_chosen_spike_per_row():
     units, steps = 4, 2000
     settings = {"tau_m": 1.0, "refract_time": 0.0, "one_spike": True, "tau_theta": 0.0, "batch_size": 2, "seed": 5}
