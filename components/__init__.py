@@ -6,15 +6,20 @@ Wire them in an ngcsimlib ``Context`` with ``>>`` and run them with
 rebuild them, and their state is saved as HDF5 (see ``NumpyComponent``).
 """
 
+from .bernoulli_cell import BernoulliCell
 from .bernoulli_error_cell import BernoulliErrorCell
 from .dense_synapse import DenseSynapse
 from .gaussian_error_cell import GaussianErrorCell
 from .hebbian_synapse import PRIORS, HebbianSynapse
 from .initializers import DISTRIBUTIONS, initialize
 from .laplacian_error_cell import LaplacianErrorCell
+from .lif_cell import SURROGATES, LIFCell
 from .numpy_component import NumpyComponent
+from .poisson_cell import PoissonCell
 from .rate_cell import ACTIVATIONS, RateCell
 from .static_synapse import StaticSynapse
+from .var_trace import DECAY_TYPES, VarTrace
 
-__all__ = ["ACTIVATIONS", "DISTRIBUTIONS", "PRIORS", "BernoulliErrorCell", "DenseSynapse", "GaussianErrorCell", "HebbianSynapse",
-           "LaplacianErrorCell", "NumpyComponent", "RateCell", "StaticSynapse", "initialize"]
+__all__ = ["ACTIVATIONS", "DECAY_TYPES", "DISTRIBUTIONS", "PRIORS", "SURROGATES", "BernoulliCell", "BernoulliErrorCell",
+           "DenseSynapse", "GaussianErrorCell", "HebbianSynapse", "LIFCell", "LaplacianErrorCell", "NumpyComponent",
+           "PoissonCell", "RateCell", "StaticSynapse", "VarTrace", "initialize"]

@@ -23,6 +23,7 @@ from ngcsimlib import Component
 from ngcsimlib.global_state import stateManager
 
 from ngc_optim.checkpoint import restore_checkpoint, save_checkpoint
+from ngc_optim.spike_kernels import seed_state
 
 __all__ = ["DTYPES", "NumpyComponent"]
 
@@ -54,6 +55,35 @@ class NumpyComponent(Component):
     def _check_population(self, n_units, batch_size):
         if not (isinstance(n_units, int) and n_units > 0 and isinstance(batch_size, int) and batch_size > 0):
             raise self._error(f"n_units={n_units!r} and batch_size={batch_size!r} must be positive ints")
+
+    def _set_population(self, n_units, batch_size):
+        """Check and set n_units, batch_size, shape (batch_size, n_units) and owner (the name errors give)."""
+        self._check_population(n_units, batch_size)
+        self.n_units = n_units
+        self.batch_size = batch_size
+        self.shape = (batch_size, n_units)
+        self.owner = f"{type(self).__name__} {self.name!r}"
+
+    def _number(self, key, value, low=None, strict=False):
+        """``value`` as a float, after checking that it is a finite number (not a bool) and, when ``low`` is
+        given, that it is above it (``strict``) or at least it; otherwise an error naming the component."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise self._error(f"{key}={value!r} must be a finite number")
+        if low is not None and (value <= low if strict else value < low):
+            raise self._error(f"{key}={value!r} must be {'>' if strict else '>='} {low}")
+        return float(value)
+
+    def _flag(self, key, value):
+        """``value`` if it is a bool, otherwise an error naming the component."""
+        if not isinstance(value, bool):
+            raise self._error(f"{key}={value!r} must be True or False")
+        return value
+
+    def _random_key(self, seed):
+        """The initial state of the component's random stream for ``seed`` (see :mod:`ngc_optim.spike_kernels`)."""
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise self._error(f"seed={seed!r} must be a non-negative int")
+        return seed_state(seed)
 
     def _own_arrays(self):
         """Each compartment's own value in the global state (for a wired one, the unused value under it)."""

@@ -1,0 +1,223 @@
+"""Numba kernels of the spiking components: LIF cells, spike encoders, traces, and their random stream.
+
+Each kernel does one component's whole step in one call and returns new arrays
+(compartments stay functional: a spike raster recorded by keeping every step's
+``s`` stays correct). A step's float outputs are rows of one new block, which
+the component's compartments then hold as views: returning one array to Python
+costs about 0.5 us, so eight separate arrays would cost more than a step of
+1000 LIF neurons. A kept view keeps its whole block alive (copy it to keep
+only it). Arrays of one call share one dtype; constants are rounded
+to it first and the operations are ngc-learn's, in its order, so float32 cells
+compute in float32 as ngc-learn's JAX cells do.
+
+Randomness comes from xoshiro256** (Blackman and Vigna, 2018), whose whole
+state is four 64-bit words: a ``(4,)`` uint64 array that a component keeps in a
+compartment, so a checkpoint saves and restores it with the other state. A
+kernel that draws copies the state, advances the copy and returns it. A uniform
+number in [0, 1) is the top 53 bits of a draw times 2**-53.
+"""
+
+import numpy as np
+from numba import njit
+
+from . import config
+
+__all__ = ["LIF_OUTPUTS", "STATE_WORDS", "bernoulli_step", "lif_step", "next_uint64", "seed_state", "trace_step", "uniform"]
+
+STATE_WORDS = 4
+"""Words of a random stream's state (uint64)."""
+
+LIF_OUTPUTS = ("v", "s", "s_raw", "rfr", "thr_theta", "v_thr", "surrogate", "tols")
+"""The rows of the block :func:`lif_step` returns, by compartment name."""
+_V, _S, _S_RAW, _RFR, _THETA, _V_THR, _SURROGATE, _TOLS = range(len(LIF_OUTPUTS))
+
+_jit = njit(**config.jit_options(False))
+_U64 = np.uint64
+_INV_2_53 = 2.0**-53
+
+
+def seed_state(seed):
+    """The state of a random stream for an integer seed (NumPy's SeedSequence spreads it over four words)."""
+    state = np.random.SeedSequence(seed).generate_state(STATE_WORDS, np.uint64)
+    if not state.any():
+        raise ValueError(f"seed={seed!r} gives the all-zero state, which xoshiro256** never leaves")
+    return state
+
+
+@njit(inline="always")
+def _rotl(x, k):
+    return (x << _U64(k)) | (x >> _U64(64 - k))
+
+
+@njit(inline="always")
+def _advanced(s0, s1, s2, s3):
+    """One step of xoshiro256** on its four words: (draw, s0', s1', s2', s3')."""
+    result = _rotl(s1 * _U64(5), 7) * _U64(9)
+    t = s1 << _U64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    return result, s0, s1, s2, _rotl(s3, 45)
+
+
+@njit(inline="always")
+def _unit(draw):
+    """The top 53 bits of a draw as a float64 in [0, 1) (through int64, which converts faster than uint64)."""
+    return np.float64(np.int64(draw >> _U64(11))) * _INV_2_53
+
+
+@njit(**config.jit_options(False), inline="always")
+def next_uint64(state):
+    """The next draw of xoshiro256** from ``state`` (a (4,) uint64 array, advanced in place)."""
+    result, state[0], state[1], state[2], state[3] = _advanced(state[0], state[1], state[2], state[3])
+    return result
+
+
+@njit(**config.jit_options(False), inline="always")
+def uniform(state):
+    """A float64 uniform in [0, 1) from ``state`` (advanced in place): the top 53 bits times 2**-53."""
+    return _unit(next_uint64(state))
+
+
+@_jit
+def bernoulli_step(inputs, scale, tols, t, key):
+    """One step of a Bernoulli spike encoder (BernoulliCell; PoissonCell with ``scale = dt/1000 * target_freq``).
+
+    p = inputs * scale (in the inputs' dtype; scale 1 leaves inputs unchanged)
+    outputs = 1 where u < p, u ~ U[0, 1) drawn per element in row-major order, else 0
+    tols = t where outputs == 1, else tols
+
+    Returns (out, key'), new arrays: ``out[0]`` the outputs, ``out[1]`` the new tols.
+    """
+    dtype = inputs.dtype.type
+    gain, now, one, zero = dtype(scale), dtype(t), dtype(1), dtype(0)
+    out = np.empty((2, *inputs.shape), inputs.dtype)
+    outputs, new_tols = out[0], out[1]
+    s0, s1, s2, s3 = key[0], key[1], key[2], key[3]
+    for r in range(inputs.shape[0]):
+        for c in range(inputs.shape[1]):
+            draw, s0, s1, s2, s3 = _advanced(s0, s1, s2, s3)
+            spike = _unit(draw) < inputs[r, c] * gain
+            outputs[r, c] = one if spike else zero
+            new_tols[r, c] = now if spike else tols[r, c]
+    state = np.empty_like(key)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return out, state
+
+
+@_jit
+def trace_step(inputs, trace, decay, gamma_tr, a_delta, P_scale, n_nearest_spikes):
+    """One step of a variable trace (VarTrace), with ``decay`` = exp(-dt/tau_tr), 1 - dt/tau_tr or 0:
+
+    x = gamma_tr * trace * decay
+    n_nearest_spikes > 0:  trace' = x + inputs * (a_delta - trace / n_nearest_spikes)
+    a_delta > 0:           trace' = x + inputs * a_delta
+    otherwise:             trace' = x * (1 - inputs) + inputs * P_scale
+
+    Returns trace', a new array.
+    """
+    dtype = trace.dtype.type
+    gamma, factor, delta, peak, one = dtype(gamma_tr), dtype(decay), dtype(a_delta), dtype(P_scale), dtype(1)
+    nearest = dtype(n_nearest_spikes)
+    out = np.empty_like(trace)
+    for r in range(trace.shape[0]):
+        for c in range(trace.shape[1]):
+            x = gamma * trace[r, c] * factor
+            pulse = inputs[r, c]
+            if n_nearest_spikes > 0:
+                out[r, c] = x + pulse * (delta - trace[r, c] / nearest)
+            elif a_delta > 0:
+                out[r, c] = x + pulse * delta
+            else:
+                out[r, c] = x * (one - pulse) + pulse * peak
+    return out
+
+
+@_jit
+def lif_step(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, options):
+    """One step of a leaky integrate-and-fire population (LIFCell), ngc-learn's operations in its order.
+
+    ``membrane`` = (tau_m, resist_m, v_rest, v_reset, conduct_leak, refract_time, v_min);
+    ``threshold`` = (thr, tau_theta, theta_plus); ``options`` = (midpoint, tau_theta > 0, has v_min,
+    one_spike, max_one_spike). theta_decay = exp(-dt/tau_theta) and resist_m * dt / tau_m are computed
+    in float64 and then rounded, as ngc-learn's from Python floats. Per element:
+
+    f(v) = ((v_rest - v) * conduct_leak + j * resist_m * [rfr >= refract_time]) * (1 / tau_m)
+    v' = v + f(v) * dt  (Euler)  or  v + f(v + f(v) * dt/2) * dt  (midpoint)
+    v_thr = thr_theta + thr;  s_raw = [v' > v_thr]
+    rfr' = 0 where s_raw else rfr + dt
+    surrogate = 1 / (1 + ((v' - v_thr) * pi * 0.1)**2) * (1/pi) * (resist_m * dt / tau_m)   (arctan, alpha 0.2)
+    v' = v_reset where s_raw;  v' = max(v', v_min) if v_min is given
+    thr_theta' = thr_theta * theta_decay + s_raw * theta_plus  and  v_thr' = thr + thr_theta'  if tau_theta > 0
+    s = s_raw, except per row: max_one_spike keeps only the spike of the unit of highest v (before the
+        step); one_spike (without max_one_spike) keeps one spike drawn uniformly from the row's spikes
+    tols' = t where s else tols
+
+    Returns (out, key'): ``out`` a new (8, rows, units) array of v', s, s_raw, rfr', thr_theta', v_thr',
+    surrogate and tols' (in that order; :data:`LIF_OUTPUTS`); key' a new array if one_spike drew from
+    it, else key itself.
+    """
+    dtype = v.dtype.type
+    tau_m, resist_m, v_rest, v_reset, conduct_leak, refract_time, v_min = membrane
+    thr, tau_theta, theta_plus = threshold
+    midpoint, adaptive, clamp, one_spike, max_one_spike = options
+    rate, resist, rest, reset, leak = (dtype(1.0 / tau_m), dtype(resist_m), dtype(v_rest), dtype(v_reset),
+                                       dtype(conduct_leak))
+    refractory, step, half = dtype(refract_time), dtype(dt), dtype(dt * 0.5)
+    floor = dtype(v_min) if clamp else dtype(-np.inf)
+    base = dtype(thr)
+    decay, plus = (dtype(np.exp(-dt / tau_theta)), dtype(theta_plus)) if adaptive else (dtype(1), dtype(0))
+    pi, width, inv_pi, scale = dtype(np.pi), dtype(0.1), dtype(1.0 / np.pi), dtype(resist_m * dt / tau_m)
+    one, zero, now = dtype(1), dtype(0), dtype(t)
+    rows, units = v.shape
+    out = np.empty((len(LIF_OUTPUTS), rows, units), v.dtype)
+    flat = out.reshape(len(LIF_OUTPUTS), rows * units)
+    j_, v_, rfr_, theta_, tols_ = j.ravel(), v.ravel(), rfr.ravel(), thr_theta.ravel(), tols.ravel()
+    for i in range(v_.size):  # writes through one array (not eight views of it), so that the loop vectorises
+        vi = v_[i]
+        current = j_[i] * resist if rfr_[i] >= refractory else zero
+        velocity = ((rest - vi) * leak + current) * rate
+        if midpoint:
+            halfway = vi + velocity * half
+            velocity = ((rest - halfway) * leak + current) * rate
+        vn = vi + velocity * step
+        limit = theta_[i] + base
+        spike = vn > limit
+        centred = (vn - limit) * pi * width
+        flat[_SURROGATE, i] = one / (one + centred * centred) * inv_pi * scale
+        flat[_RFR, i] = zero if spike else rfr_[i] + step
+        vn = reset if spike else vn
+        flat[_V, i] = floor if vn < floor else vn  # noqa: FURB136 (NaN stays NaN, as with jnp.maximum)
+        flat[_S_RAW, i] = one if spike else zero
+        flat[_S, i] = one if spike else zero
+        theta = theta_[i] * decay + (plus if spike else zero)
+        flat[_THETA, i] = theta
+        flat[_V_THR, i] = base + theta
+        flat[_TOLS, i] = now if spike else tols_[i]
+    select = one_spike or max_one_spike
+    if not select:
+        return out, key
+    state = key.copy() if one_spike and not max_one_spike else key
+    for r in range(rows):
+        keep = -1
+        if max_one_spike:
+            keep = np.argmax(v[r])
+        else:
+            count = 0
+            for c in range(units):
+                count += out[_S_RAW, r, c] > zero
+            if count > 0:
+                chosen = min(int(uniform(state) * count), count - 1)
+                for c in range(units):
+                    if out[_S_RAW, r, c] > zero:
+                        if chosen == 0:
+                            keep = c
+                            break
+                        chosen -= 1
+        for c in range(units):
+            fired = c == keep and out[_S_RAW, r, c] > zero
+            out[_S, r, c] = one if fired else zero
+            out[_TOLS, r, c] = now if fired else tols[r, c]
+    return out, state
