@@ -15,6 +15,7 @@ from .laplacian_error_cell import LaplacianErrorCell
 from .numpy_component import NumpyComponent
 from .rate_cell import ACTIVATIONS, RateCell
 from .static_synapse import StaticSynapse
+from .trace_stdp_synapse import TraceSTDPSynapse
 
 __all__ = ["ACTIVATIONS", "DISTRIBUTIONS", "PRIORS", "BernoulliErrorCell", "DenseSynapse", "GaussianErrorCell", "HebbianSynapse",
-           "LaplacianErrorCell", "NumpyComponent", "RateCell", "StaticSynapse", "initialize"]
+           "LaplacianErrorCell", "NumpyComponent", "RateCell", "StaticSynapse", "TraceSTDPSynapse", "initialize"]
