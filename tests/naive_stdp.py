@@ -1,8 +1,9 @@
 """Slow, obviously correct NumPy reference for trace STDP, written from the documented formulas.
 
 Operation order as in ngc-learn's ``TraceSTDPSynapse._compute_update`` (mu > 0:
-``((w_bound - W)**mu * p) * A_plus`` and ``-(W**mu * q) * A_minus``); constants are
-rounded to the weights' dtype first. The optimizer step is tests/naive.py's.
+``((w_bound - W)**mu * p) * A_plus`` and ``-(W**mu * q) * A_minus``, the powers with
+``np.power``); constants are rounded to the weights' dtype first. The optimizer step is
+tests/naive.py's.
 """
 
 import numpy as np
@@ -19,8 +20,8 @@ def adjustment(w, p, q, A_plus, A_minus, mu, w_bound):
     """dW = A_plus * (w_bound - W)**mu * p - A_minus * W**mu * q (no powers if mu == 0, no q term if A_minus == 0)."""
     d = w.dtype.type
     if mu > 0:
-        potentiation = ((d(w_bound) - w) ** d(mu) * p) * d(A_plus)
-        depression = -(w ** d(mu) * q) * d(A_minus)
+        potentiation = (np.power(d(w_bound) - w, d(mu)) * p) * d(A_plus)
+        depression = -(np.power(w, d(mu)) * q) * d(A_minus)
     else:
         potentiation = p * d(A_plus)
         depression = -q * d(A_minus)
