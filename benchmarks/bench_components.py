@@ -1,4 +1,4 @@
-"""Benchmark of ngc_optim's components: MethodProcess overhead, and HebbianSynapse.evolve against NumPy.
+"""Benchmark of ngc_optim's components: MethodProcess overhead, Hebbian and STDP evolve against NumPy.
 
 Part 1, a process of 10 components (4 RateCells with tanh, 3 DenseSynapses, 3
 GaussianErrorCells; batch 50, 128 units), wired as the layers of a predictive-coding
@@ -23,6 +23,12 @@ compute the same way; subtracting it leaves the element-wise part, fused into on
 pass over W in ours. The per-call overhead of evolve is reported separately, from
 a 2x2 synapse.
 
+Part 3, ``TraceSTDPSynapse.evolve`` (float32, 784x1000, batch 1, SGD, A_plus 0.01,
+A_minus 0.005, pretrace_target 0.1, w_bound 1; mu 0 and mu 0.5) through
+``MethodProcess.run``, against the same update written plainly in NumPy (ngc-learn's
+formula: the two products, the weight-dependent factors, ``W += eta * dW``, the
+clip), which is checked at start-up to agree with the synapse.
+
 Times are medians over interleaved rounds (every candidate of a row runs once
 per round); ratios are medians of per-round ratios (> 1: ours faster).
 """
@@ -35,7 +41,7 @@ import statistics
 import sys
 
 import numpy as np
-from ngc_optim.components import DenseSynapse, GaussianErrorCell, HebbianSynapse, RateCell
+from ngc_optim.components import DenseSynapse, GaussianErrorCell, HebbianSynapse, RateCell, TraceSTDPSynapse
 from ngcsimlib import MethodProcess
 from ngcsimlib.context import Context
 
@@ -191,17 +197,76 @@ def bench_hebbian(budget, min_repeats, names):
           f"of which the synapse's own step (checks, product, two kernel calls) {plan * 1e6:.1f} us")
 
 
+STDP_SHAPE = (784, 1000)
+STDP_SETTINGS = {"A_plus": 0.01, "A_minus": 0.005, "eta": 1.0, "pretrace_target": 0.1, "w_bound": 1.0}
+
+
+def numpy_stdp(weights, pre_spike, post_spike, pre_trace, post_trace, A_plus, A_minus, eta, mu, pretrace_target,
+               w_bound):
+    """One trace-STDP step with SGD, in plain NumPy (ngc-learn's formula); W in place, returns dW."""
+    if mu > 0:
+        d_weights = ((w_bound - weights) ** mu * ((pre_trace - pretrace_target).T @ post_spike)) * A_plus \
+            - (weights ** mu * (pre_spike.T @ post_trace)) * A_minus
+    else:
+        d_weights = (pre_trace - pretrace_target).T @ (post_spike * A_plus) - pre_spike.T @ (post_trace * A_minus)
+    weights += eta * d_weights
+    np.clip(weights, 0.0, w_bound, out=weights)
+    return d_weights
+
+
+def stdp(shape, mu):
+    """A TraceSTDPSynapse (SGD) with batch 1, random spikes (rate 0.1) and traces, and its evolve process."""
+    with Context(f"stdp{next(_names)}"):
+        synapse = TraceSTDPSynapse("W", shape, mu=mu, optim_type="sgd", **STDP_SETTINGS)
+        evolve = MethodProcess("evolve") >> synapse.evolve
+    rng = np.random.default_rng(2)
+    for name, units in (("preSpike", shape[0]), ("postSpike", shape[1])):
+        getattr(synapse, name).set((rng.random((1, units)) < 0.1).astype(np.float32))
+    synapse.preTrace.set(rng.random((1, shape[0]), dtype=np.float32))
+    synapse.postTrace.set(rng.random((1, shape[1]), dtype=np.float32))
+    arguments = (synapse.weights.get().copy(), synapse.preSpike.get(), synapse.postSpike.get(), synapse.preTrace.get(),
+                 synapse.postTrace.get(), *(STDP_SETTINGS[key] for key in ("A_plus", "A_minus", "eta")), mu,
+                 STDP_SETTINGS["pretrace_target"], STDP_SETTINGS["w_bound"])
+    return synapse, evolve, arguments
+
+
+def bench_stdp(budget, min_repeats):
+    for mu in (0.0, 0.5):
+        synapse, evolve, arguments = stdp((37, 23), mu)
+        evolve.run(dt=1.0)
+        numpy_stdp(*arguments)
+        if not np.allclose(arguments[0], synapse.weights.get(), rtol=1e-6, atol=1e-7):
+            raise RuntimeError(f"the NumPy STDP step (mu {mu}) does not agree with the synapse")
+    print(f"\n== TraceSTDPSynapse.evolve, float32, {STDP_SHAPE[0]}x{STDP_SHAPE[1]}, batch 1, SGD "
+          f"(ms per call; ratio NumPy / ours) ==")
+    print(f"{'mu':<5} {'ours':>8} {'numpy':>8} {'np/ours':>8}")
+    for mu in (0.0, 0.5):
+        synapse, evolve, arguments = stdp(STDP_SHAPE, mu)
+        samples = measure([Batch(run_process, (evolve,)), Batch(numpy_stdp, arguments)], budget, min_repeats)
+        ours, numpy_ = (statistics.median(s) for s in samples)
+        print(f"{mu:<5} {ours * 1e3:8.3f} {numpy_ * 1e3:8.3f} {paired_ratio(samples[1], samples[0]):7.2f}x")
+
+
+PARTS = ("process", "hebbian", "stdp")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds per candidate and row (1.0)")
     parser.add_argument("--min-repeats", type=int, default=7, help="least rounds per row (7)")
     parser.add_argument("--optimizers", nargs="+", default=["sgd", "nag", "momentum", "rmsprop", "adam", "adamw"],
                         choices=["sgd", "nag", "momentum", "rmsprop", "adam", "adamw"])
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS),
+                        help="what to time (all: process hebbian stdp)")
     args = parser.parse_args(argv)
     print(f"ngc_optim {ngc_optim.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    bench_process(args.budget, args.min_repeats)
-    bench_hebbian(args.budget, args.min_repeats, args.optimizers)
+    if "process" in args.parts:
+        bench_process(args.budget, args.min_repeats)
+    if "hebbian" in args.parts:
+        bench_hebbian(args.budget, args.min_repeats, args.optimizers)
+    if "stdp" in args.parts:
+        bench_stdp(args.budget, args.min_repeats)
 
 
 if __name__ == "__main__":

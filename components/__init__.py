@@ -18,8 +18,9 @@ from .numpy_component import NumpyComponent
 from .poisson_cell import PoissonCell
 from .rate_cell import ACTIVATIONS, RateCell
 from .static_synapse import StaticSynapse
+from .trace_stdp_synapse import TraceSTDPSynapse
 from .var_trace import DECAY_TYPES, VarTrace
 
 __all__ = ["ACTIVATIONS", "DECAY_TYPES", "DISTRIBUTIONS", "PRIORS", "SURROGATES", "BernoulliCell", "BernoulliErrorCell",
            "DenseSynapse", "GaussianErrorCell", "HebbianSynapse", "LIFCell", "LaplacianErrorCell", "NumpyComponent",
-           "PoissonCell", "RateCell", "StaticSynapse", "VarTrace", "initialize"]
+           "PoissonCell", "RateCell", "StaticSynapse", "TraceSTDPSynapse", "VarTrace", "initialize"]

@@ -111,6 +111,10 @@ class DenseSynapse(NumpyComponent):
     @compilable
     def reset(self):
         """Zero the outputs; zero the inputs and set the gate to ones unless they are wired."""
+        self._reset_transmission()
+
+    def _reset_transmission(self):
+        """The part of ``reset`` every synapse shares (compiled into each subclass's ``reset`` that calls it)."""
         if not self.inputs.targeted:
             self.inputs.set(self.inputs.get() * 0)
         if not self.gate.targeted:

@@ -7,9 +7,10 @@ from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
 from ngc_optim.hebbian_kernels import ADJUST, HEBBIAN, PRIOR_CODES
-from ngc_optim.optim import OPTIMIZERS, get_optimizer
+from ngc_optim.optim import OPTIMIZERS
 
 from .dense_synapse import DenseSynapse
+from .learning_synapse import LearningSynapse, SynapsePlan
 
 __all__ = ["PRIORS", "HebbianSynapse"]
 
@@ -18,8 +19,8 @@ PRIORS = {"constant": None, "l1": "l1", "lasso": "l1", "laplacian": "l1", "l2": 
 """ngc-learn's prior names -> the penalty they apply (None: no prior)."""
 
 
-class _Plan:
-    """A synapse's fixed settings, and the two Hebbian computations over its arrays.
+class _Plan(SynapsePlan):
+    """A Hebbian synapse's fixed settings, and the two Hebbian computations over its arrays.
 
     The compiled methods pass it the compartments' current values; it checks
     them (a wrong shape or dtype is an error naming the synapse), forms the
@@ -28,30 +29,19 @@ class _Plan:
     """
 
     def __init__(self, synapse):
-        self.owner = f"{type(synapse).__name__} {synapse.name!r}"
-        self.dtype = synapse.dtype
-        self.shapes = {"pre": synapse.input_shape, "post": (synapse.batch_size, synapse.shape[1]),
-                       "weights": synapse.shape, "biases": (1, synapse.shape[1])}
-        self.optimizer = synapse.optimizer
-        self.hebbian_kernel = HEBBIAN[synapse.optimizer.kernel.name]
+        super().__init__(synapse, {"pre": synapse.input_shape, "post": (synapse.batch_size, synapse.shape[1]),
+                                   "weights": synapse.shape, "biases": (1, synapse.shape[1])}, HEBBIAN)
         self.bias_kernel = synapse.optimizer.kernel.serial
         self.prior = PRIOR_CODES[synapse.prior]
-        self.masked = synapse.p_conn < 1.0
         self.hebbian = (synapse.w_bound, synapse.lmbda, synapse.l1_ratio, synapse.sign_value, synapse.low)
         self.pre_wght = synapse.pre_wght
         self.post_wght = synapse.post_wght
         self.sign_value = synapse.sign_value
         self.has_bias = synapse.has_bias
 
-    def _checked(self, **arrays):
-        for name, array in arrays.items():
-            if not isinstance(array, np.ndarray) or array.shape != self.shapes[name] or array.dtype != self.dtype:
-                found = f"{array.dtype}{list(array.shape)}" if isinstance(array, np.ndarray) else type(array).__name__
-                raise ValueError(f"{self.owner}: {name} is {found}; expected {self.dtype}{list(self.shapes[name])}")
-
     def _product(self, pre, post, weights):
         """(dW before adjustment, db): the Hebbian product and the summed post, in the synapse's dtype."""
-        self._checked(pre=pre, post=post, weights=weights)
+        self.checked(pre=pre, post=post, weights=weights)
         scaled_post = post * self.post_wght
         d_biases = np.sum(scaled_post, axis=0, keepdims=True) * self.sign_value
         return (pre * self.pre_wght).T @ scaled_post, d_biases
@@ -65,19 +55,18 @@ class _Plan:
     def evolve(self, state, pre, post, weights, biases, mask):
         """One step: W and b (and the optimizer state) in place; returns (dW, db)."""
         product, d_biases = self._product(pre, post, weights)
-        self._checked(biases=biases)
-        if not (weights.flags.c_contiguous and weights.flags.writeable and biases.flags.writeable):
-            raise ValueError(f"{self.owner}: weights and biases must be writable C-contiguous arrays")
+        self.checked(biases=biases)
+        self.writable(weights=weights, biases=biases)
         scalars = self.optimizer.advance(state)
-        self.hebbian_kernel(weights.ravel(), product.ravel(), mask.ravel(), self.masked, self.prior, self.hebbian,
-               *(array.ravel() for array in state.arrays("weights")), *scalars)
+        self.kernel(weights.ravel(), (product.ravel(),), mask.ravel(), self.masked, self.prior, self.hebbian,
+                    *(array.ravel() for array in state.arrays("weights")), *scalars)
         if self.has_bias:
             self.bias_kernel(biases.ravel(), d_biases.ravel(),
                              *(array.ravel() for array in state.arrays("biases")), *scalars)
         return product, d_biases
 
 
-class HebbianSynapse(DenseSynapse):
+class HebbianSynapse(LearningSynapse):
     """A synapse adjusted by a two-factor Hebbian rule, as ngc-learn's, through any ngc_optim optimizer.
 
     dW = (pre * pre_wght).T @ (post * post_wght)            db = sum over the batch of post * post_wght
@@ -133,20 +122,11 @@ class HebbianSynapse(DenseSynapse):
                  post_wght=1.0, p_conn=1.0, g_conduct_factor=1.0, batch_size=1, seed=0, dtype="float32"):
         super().__init__(name, shape, weight_init=weight_init, bias_init=bias_init, g_conduct_factor=g_conduct_factor,
                          p_conn=p_conn, batch_size=batch_size, seed=seed, dtype=dtype)
-        for key, value in (("w_bound", w_bound), ("sign_value", sign_value), ("pre_wght", pre_wght),
-                           ("post_wght", post_wght)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-                raise self._error(f"{key}={value!r} must be a finite number")
+        self._check_finite(w_bound=w_bound, sign_value=sign_value, pre_wght=pre_wght, post_wght=post_wght)
         if w_bound < 0:
             raise self._error(f"w_bound={w_bound!r} must be >= 0 (0: no bound)")
         self.prior, self.lmbda, self.l1_ratio = self._parse_prior(prior)
-        optim_kwargs = dict(optim_kwargs or {})
-        if "eta" in optim_kwargs:
-            raise self._error("give the step size as eta, not in optim_kwargs")
-        try:
-            self.optimizer = get_optimizer(optim_type, eta=eta, **optim_kwargs)
-        except (TypeError, ValueError) as error:
-            raise self._error(f"optimizer: {error}") from None
+        self._set_optimizer(optim_type, eta, optim_kwargs)
         self.w_bound = float(w_bound)
         self.low = 0.0 if is_nonnegative else -self.w_bound
         self.sign_value = float(sign_value)
@@ -156,13 +136,7 @@ class HebbianSynapse(DenseSynapse):
         self.post = Compartment(self._zeros((batch_size, self.shape[1])))
         self.dWeights = Compartment(self._zeros(self.shape))
         self.dBiases = Compartment(self._zeros((1, self.shape[1])))
-        self.opt_params = Compartment(self.optimizer.init(self._learned()), auto_save=False)
         self.plan = _Plan(self)
-
-    @property
-    def opt_state(self):
-        """The optimizer's state held by ``opt_params``."""
-        return self.opt_params.get()
 
     def _parse_prior(self, prior):
         if prior is None:
@@ -181,12 +155,6 @@ class HebbianSynapse(DenseSynapse):
             raise self._error(f"prior lmbda={lmbda!r} must be a finite number")
         return kind, float(lmbda), 0.0
 
-    def _learned(self):
-        """The arrays the optimizer steps: weights, and biases when the synapse has them."""
-        if self.has_bias:
-            return {"weights": self.weights.get(), "biases": self.biases.get()}
-        return {"weights": self.weights.get()}
-
     @compilable
     def calc_update(self):
         d_weights, d_biases = self.plan.adjustments(self.pre.get(), self.post.get(), self.weights.get())
@@ -203,17 +171,10 @@ class HebbianSynapse(DenseSynapse):
     @compilable
     def reset(self):
         """Zero outputs, dWeights, dBiases, and inputs, pre and post unless wired; gate to ones unless wired."""
-        if not self.inputs.targeted:
-            self.inputs.set(self.inputs.get() * 0)
-        if not self.gate.targeted:
-            self.gate.set(self.gate.get() * 0 + 1)
+        self._reset_transmission()
         if not self.pre.targeted:
             self.pre.set(self.pre.get() * 0)
         if not self.post.targeted:
             self.post.set(self.post.get() * 0)
-        self.outputs.set(self.outputs.get() * 0)
         self.dWeights.set(self.dWeights.get() * 0)
         self.dBiases.set(self.dBiases.get() * 0)
-
-    def _optimizers(self):
-        return {self.name: (self.optimizer, self.opt_params.get())}

@@ -1,23 +1,50 @@
-"""Hebbian kernels: the element-wise part of a Hebbian synapse's evolve, fused into one pass over W.
+"""Fused synapse kernels: the element-wise part of a learning synapse's evolve, in one pass over W.
 
-Given the matrix product ``m = (pre * pre_wght).T @ (post * post_wght)``, each
-kernel makes, per element and in this order, the adjustment
+Two rules share the same loops, one per optimizer rule of :mod:`ngc_optim.kernels`:
+
+**Hebbian** (:data:`HEBBIAN`). Given the matrix product
+``m = (pre * pre_wght).T @ (post * post_wght)``, the adjustment of each element is
 
     d = m * (w_bound - |w|)               if w_bound > 0
     d = d + prior term                    l2: -lmbda * w;  l1: -lmbda * sign(w);
                                           l1l2: (-l1_ratio * sign(w) - w * (1 - l1_ratio)/2) * lmbda
     d = d * sign_value
 
-writes it back into ``m`` (the synapse's dWeights), takes one step of an
-optimizer's rule on ``w`` with ``d`` (the rules of :mod:`ngc_optim.kernels`,
-with their own l1/l2 penalty), then clips ``w`` to ``[low, w_bound]`` when
-``w_bound > 0`` and multiplies it by ``mask`` when ``masked``. The arithmetic is
-NumPy's for the same formulas in the array's dtype, operation for operation.
+and the optimizer steps ``w`` with the update ``d``; then ``w`` is clipped to
+``[low, w_bound]`` when ``w_bound > 0``.
 
-A kernel's arguments are ``(w, m, mask, masked, prior, hebbian, *slots, *scalars)``:
-``hebbian`` is the float tuple ``(w_bound, lmbda, l1_ratio, sign_value, low)``,
-``slots`` the optimizer's state arrays for ``w`` and ``scalars`` what the
-optimizer's ``advance`` returns. :data:`ADJUST` computes the adjustment alone.
+**Trace STDP** (:data:`STDP`). Given the products ``p = (pre_trace - pretrace_target).T @ post_spike``
+and ``q = pre_spike.T @ post_trace`` and, when the rule depends on the weights
+(ngc-learn's mu > 0), the factors ``a = (w_bound - w)**mu`` and ``b = w**mu``, the
+adjustment (ngc-learn's ``TraceSTDPSynapse``) is
+
+    d = (a * p) * A_plus - (b * q) * A_minus       weight-dependent
+    d = p * A_plus - q * A_minus                    otherwise
+                                                    (the q term only if A_minus > 0)
+
+and, as ngc-learn adds ``eta * d`` to ``w``, the optimizer steps ``w`` with the update ``-d``;
+then ``w = w - w_old / tau_w`` when ``tau_w > 0`` (ngc-learn's decay, outside the optimizer)
+and ``w`` is clipped to ``[0, w_bound]``. The factors come in as arrays (NumPy's
+``np.power``, whose SIMD loop is several times faster than the scalar ``pow`` a
+Numba loop calls, and which keeps these loops vectorised).
+
+In both, ``d`` is written back into the first product (the synapse's dWeights),
+the optimizer's rule runs with its own l1/l2 penalty, and ``w`` is multiplied
+by ``mask`` when ``masked``. The arithmetic is NumPy's for the same formulas in
+the array's dtype, operation for operation.
+
+A kernel's arguments are ``(w, products, mask, masked, code, settings, *slots, *scalars)``:
+``products`` the tuple of flat arrays (Hebbian ``(m,)``, STDP ``(p, q)`` or ``(p, q, a, b)``),
+``code`` the Hebbian prior (:data:`PRIOR_CODES`; 0 for STDP), ``settings`` the
+rule's float tuple (Hebbian ``(w_bound, lmbda, l1_ratio, sign_value, low)``,
+STDP ``(A_plus, A_minus, w_bound, tau_w)``), ``slots`` the optimizer's state
+arrays for ``w`` and ``scalars`` what the optimizer's ``advance`` returns.
+:data:`ADJUST` computes the Hebbian adjustment alone.
+
+The loops are written once per optimizer rule (``_fused_*``) over three element
+functions, ``CONSTANTS``, ``ADJUSTMENT`` and ``LIMITED``, which each synapse's
+compiled copy binds to its own (see :func:`_specialised`), so the loops carry
+no branch on the synapse kind.
 
 The kernels are serial. They run right after the matrix product, and on a
 2-core machine a parallel loop there loses: the OpenMP threads of Numba's
@@ -28,6 +55,8 @@ next product, which cost about 10 ms per step at every size measured
 (6.0 against 5.5 ms at 2048x2048, 30.1 against 30.5 ms at 4096x4096, SGD): the
 product dominates and the element-wise pass is memory-bound.
 """
+
+import types
 
 import numpy as np
 from numba import njit
@@ -44,22 +73,28 @@ from .kernels import (
     _sgd_rule,
 )
 
-__all__ = ["ADJUST", "HEBBIAN", "L1L2", "PRIOR_CODES"]
+__all__ = ["ADJUST", "HEBBIAN", "L1L2", "PRIOR_CODES", "STDP"]
 
 L1L2 = 3
 PRIOR_CODES = {None: 0, "l1": L1, "l2": L2, "l1l2": L1L2}
 """Penalty name (as :data:`ngc_optim.components.PRIORS` gives it) -> the kernels' prior code."""
 
+CONSTANTS = None
+ADJUSTMENT = None
+LIMITED = None
+"""Bound in each compiled copy of the loops (see :func:`_specialised`): the synapse's element functions."""
+
 
 @njit(inline="always")
-def _constants(dt, hebbian):
+def _hebbian_constants(dt, hebbian):
     w_bound, lmbda, l1_ratio, sign_value, low = hebbian
     return (dt(w_bound), dt(lmbda), dt(l1_ratio), dt((1.0 - l1_ratio) / 2.0), dt(sign_value), dt(low),
             w_bound > 0.0)
 
 
 @njit(inline="always")
-def _adjustment(m, w, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value):
+def _hebbian_adjustment(m, w, prior, constants):
+    w_bound, lmbda, l1_ratio, half, sign_value, _, bounded = constants
     d = m * (w_bound - np.abs(w)) if bounded else m
     if prior == L2:
         d = d + (-w * lmbda)
@@ -71,85 +106,130 @@ def _adjustment(m, w, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value
 
 
 @njit(inline="always")
-def _limited(w, bounded, low, w_bound, masked, mask):
+def _hebbian_element(products, i, w, prior, constants):
+    """(the adjustment, the optimizer's update): the same for a Hebbian synapse."""
+    d = _hebbian_adjustment(products[0][i], w, prior, constants)
+    return d, d
+
+
+@njit(inline="always")
+def _hebbian_limited(new, old, constants, masked, mask):
+    w_bound, _, _, _, _, low, bounded = constants
     if bounded:
-        if w < low:
-            w = low
-        elif w > w_bound:
-            w = w_bound
-    return w * mask if masked else w
+        if new < low:
+            new = low
+        elif new > w_bound:
+            new = w_bound
+    return new * mask if masked else new
+
+
+@njit(inline="always")
+def _stdp_constants(dt, stdp):
+    a_plus, a_minus, w_bound, tau_w = stdp
+    return dt(a_plus), dt(a_minus), dt(w_bound), dt(tau_w), dt(0.0), a_minus > 0.0, tau_w > 0.0
+
+
+@njit(inline="always")
+def _stdp_element(products, i, w, code, constants):
+    """(dW, the optimizer's update -dW) of trace STDP without weight dependence: products (p, q)."""
+    a_plus, a_minus, _, _, _, depressing, _ = constants
+    d, q = products[0][i] * a_plus, products[1][i]  # q read unconditionally: a conditional load stops vectorising
+    if depressing:
+        d = d + (-q) * a_minus
+    return d, -d
+
+
+@njit(inline="always")
+def _weighted_stdp_element(products, i, w, code, constants):
+    """(dW, the optimizer's update -dW) of weight-dependent trace STDP: products (p, q, a, b)."""
+    a_plus, a_minus, _, _, _, depressing, _ = constants
+    d, q, b = (products[2][i] * products[0][i]) * a_plus, products[1][i], products[3][i]
+    if depressing:
+        d = d + (-(b * q)) * a_minus
+    return d, -d
+
+
+@njit(inline="always")
+def _stdp_limited(new, old, constants, masked, mask):
+    _, _, w_bound, tau_w, zero, _, decays = constants
+    if decays:
+        new = new - old / tau_w
+    if new < zero:
+        new = zero
+    elif new > w_bound:
+        new = w_bound
+    return new * mask if masked else new
 
 
 def _adjust(w, m, prior, hebbian):
-    """m = the adjustment of w for the product m (no optimizer step)."""
-    dt = w.dtype.type
-    w_bound, lmbda, l1_ratio, half, sign_value, _, bounded = _constants(dt, hebbian)
+    """m = the Hebbian adjustment of w for the product m (no optimizer step)."""
+    constants = _hebbian_constants(w.dtype.type, hebbian)
     for i in range(w.size):
-        m[i] = _adjustment(m[i], w[i], prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
+        m[i] = _hebbian_adjustment(m[i], w[i], prior, constants)
 
 
-def _hebbian_sgd(w, m, mask, masked, prior, hebbian, eta, regularization, lam):
+def _fused_sgd(w, products, mask, masked, code, settings, eta, regularization, lam):
     dt = w.dtype.type
-    w_bound, lmbda, l1_ratio, half, sign_value, low, bounded = _constants(dt, hebbian)
+    constants = CONSTANTS(dt, settings)
     eta_, lam_ = dt(eta), dt(lam)
     for i in range(w.size):
         wi = w[i]
-        d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
-        m[i] = d
-        new = _sgd_rule(wi, _penalised(d, wi, regularization, lam_), eta_)
-        w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
+        d, u = ADJUSTMENT(products, i, wi, code, constants)
+        products[0][i] = d
+        new = _sgd_rule(wi, _penalised(u, wi, regularization, lam_), eta_)
+        w[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
-def _hebbian_nag(w, m, mask, masked, prior, hebbian, phi, eta, mu, t, regularization, lam):
+def _fused_nag(w, products, mask, masked, code, settings, phi, eta, mu, t, regularization, lam):
     dt = w.dtype.type
-    w_bound, lmbda, l1_ratio, half, sign_value, low, bounded = _constants(dt, hebbian)
+    constants = CONSTANTS(dt, settings)
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
     if t > 1:
         for i in range(w.size):
             wi = w[i]
-            d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
-            m[i] = d
-            new, phi[i] = _nag_rule(wi, _penalised(d, wi, regularization, lam_), phi[i], eta_, mu_)
-            w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
+            d, u = ADJUSTMENT(products, i, wi, code, constants)
+            products[0][i] = d
+            new, phi[i] = _nag_rule(wi, _penalised(u, wi, regularization, lam_), phi[i], eta_, mu_)
+            w[i] = LIMITED(new, wi, constants, masked, mask[i])
     else:
         for i in range(w.size):
             wi = w[i]
-            d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
-            m[i] = d
-            new = _sgd_rule(wi, _penalised(d, wi, regularization, lam_), eta_)
+            d, u = ADJUSTMENT(products, i, wi, code, constants)
+            products[0][i] = d
+            new = _sgd_rule(wi, _penalised(u, wi, regularization, lam_), eta_)
             phi[i] = new
-            w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
+            w[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
-def _hebbian_momentum(w, m, mask, masked, prior, hebbian, velocity, eta, mu, regularization, lam):
+def _fused_momentum(w, products, mask, masked, code, settings, velocity, eta, mu, regularization, lam):
     dt = w.dtype.type
-    w_bound, lmbda, l1_ratio, half, sign_value, low, bounded = _constants(dt, hebbian)
+    constants = CONSTANTS(dt, settings)
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
     for i in range(w.size):
         wi = w[i]
-        d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
-        m[i] = d
-        new, velocity[i] = _momentum_rule(wi, _penalised(d, wi, regularization, lam_), velocity[i], eta_, mu_)
-        w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
+        d, u = ADJUSTMENT(products, i, wi, code, constants)
+        products[0][i] = d
+        new, velocity[i] = _momentum_rule(wi, _penalised(u, wi, regularization, lam_), velocity[i], eta_, mu_)
+        w[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
-def _hebbian_rmsprop(w, m, mask, masked, prior, hebbian, cache, eta, decay, eps, regularization, lam):
+def _fused_rmsprop(w, products, mask, masked, code, settings, cache, eta, decay, eps, regularization, lam):
     dt = w.dtype.type
-    w_bound, lmbda, l1_ratio, half, sign_value, low, bounded = _constants(dt, hebbian)
+    constants = CONSTANTS(dt, settings)
     eta_, decay_, keep_, eps_, lam_ = dt(eta), dt(decay), dt(1.0 - decay), dt(eps), dt(lam)
     for i in range(w.size):
         wi = w[i]
-        d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
-        m[i] = d
-        new, cache[i] = _rmsprop_rule(wi, _penalised(d, wi, regularization, lam_), cache[i], eta_, decay_,
+        d, u = ADJUSTMENT(products, i, wi, code, constants)
+        products[0][i] = d
+        new, cache[i] = _rmsprop_rule(wi, _penalised(u, wi, regularization, lam_), cache[i], eta_, decay_,
                                       keep_, eps_)
-        w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
+        w[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
-def _hebbian_adam(w, m, mask, masked, prior, hebbian, g1, g2, eta, beta1, beta2, eps, inverse_correction1,
-                  inverse_correction2, decoupled_decay, regularization, lam):
+def _fused_adam(w, products, mask, masked, code, settings, g1, g2, eta, beta1, beta2, eps, inverse_correction1,
+                inverse_correction2, decoupled_decay, regularization, lam):
     dt = w.dtype.type
-    w_bound, lmbda, l1_ratio, half, sign_value, low, bounded = _constants(dt, hebbian)
+    constants = CONSTANTS(dt, settings)
     eta_, b1, b2, eps_ = dt(eta), dt(beta1), dt(beta2), dt(eps)
     a1, a2 = dt(1.0 - beta1), dt(1.0 - beta2)
     k1, k2, lam_ = dt(inverse_correction1), dt(inverse_correction2), dt(lam)
@@ -157,24 +237,43 @@ def _hebbian_adam(w, m, mask, masked, prior, hebbian, g1, g2, eta, beta1, beta2,
     if decoupled_decay != 0.0:
         for i in range(w.size):
             wi = w[i]
-            d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
-            m[i] = d
-            g = _penalised(d, wi, regularization, lam_)
+            d, u = ADJUSTMENT(products, i, wi, code, constants)
+            products[0][i] = d
+            g = _penalised(u, wi, regularization, lam_)
             new, g1[i], g2[i] = _adam_rule(wi - shrink * wi, g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
-            w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
+            w[i] = LIMITED(new, wi, constants, masked, mask[i])
     else:
         for i in range(w.size):
             wi = w[i]
-            d = _adjustment(m[i], wi, prior, bounded, w_bound, lmbda, l1_ratio, half, sign_value)
-            m[i] = d
-            g = _penalised(d, wi, regularization, lam_)
+            d, u = ADJUSTMENT(products, i, wi, code, constants)
+            products[0][i] = d
+            g = _penalised(u, wi, regularization, lam_)
             new, g1[i], g2[i] = _adam_rule(wi, g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
-            w[i] = _limited(new, bounded, low, w_bound, masked, mask[i])
+            w[i] = LIMITED(new, wi, constants, masked, mask[i])
+
+
+_LOOPS = {"sgd": _fused_sgd, "nag": _fused_nag, "momentum": _fused_momentum, "rmsprop": _fused_rmsprop,
+          "adam": _fused_adam}
+
+
+def _specialised(loop, kind, **bindings):
+    """A serial compiled copy of ``loop`` with the element functions ``bindings`` bound as constants, under its
+    own name (Numba's cache is keyed on the qualified name)."""
+    name = f"{loop.__name__}_{kind}"
+    copy = types.FunctionType(loop.__code__, {**loop.__globals__, **bindings}, name, loop.__defaults__)
+    copy.__qualname__ = name
+    copy.__module__ = loop.__module__
+    return njit(**config.jit_options(False))(copy)
 
 
 _compile = njit(**config.jit_options(False))
 ADJUST = _compile(_adjust)
-HEBBIAN = {rule: _compile(func) for rule, func in (
-    ("sgd", _hebbian_sgd), ("nag", _hebbian_nag), ("momentum", _hebbian_momentum),
-    ("rmsprop", _hebbian_rmsprop), ("adam", _hebbian_adam))}
+HEBBIAN = {rule: _specialised(loop, "hebbian", CONSTANTS=_hebbian_constants, ADJUSTMENT=_hebbian_element,
+                              LIMITED=_hebbian_limited) for rule, loop in _LOOPS.items()}
 """Optimizer kernel name -> the Hebbian kernel that runs its rule (``adam`` serves AdamW too)."""
+STDP = {weighted: {rule: _specialised(loop, "weighted_stdp" if weighted else "stdp", CONSTANTS=_stdp_constants,
+                                      ADJUSTMENT=_weighted_stdp_element if weighted else _stdp_element,
+                                      LIMITED=_stdp_limited) for rule, loop in _LOOPS.items()}
+        for weighted in (False, True)}
+"""Weight-dependent or not -> optimizer kernel name -> the trace-STDP kernel that runs its rule (``adam`` serves
+AdamW too)."""

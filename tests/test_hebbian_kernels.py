@@ -36,7 +36,7 @@ def run_kernel(rule, hyperparameters, w, products, mask, settings):
     for product in products:
         m = product.copy()
         scalars = optimizer.advance(state)
-        kernel(w.ravel(), m.ravel(), mask.ravel(), masked, hebbian_kernels.PRIOR_CODES[prior], hebbian,
+        kernel(w.ravel(), (m.ravel(),), mask.ravel(), masked, hebbian_kernels.PRIOR_CODES[prior], hebbian,
                *(array.ravel() for array in state.arrays("weights")), *scalars)
         adjustments.append(m)
     return w, state, adjustments

@@ -476,6 +476,15 @@ def error_case(name, spec):
     }
 
 
+def versions():
+    """The versions the vectors were recorded with (stored in meta_json)."""
+    return {
+        "ngclearn": version("ngclearn"), "ngcsimlib": version("ngcsimlib"), "jax": jax.__version__,
+        "jaxlib": version("jaxlib"), "numpy": np.__version__, "python": sys.version.split()[0],
+        "jax_backend": jax.default_backend(), "jax_enable_x64": bool(jax.config.jax_enable_x64),
+    }
+
+
 def main():
     assert not jax.config.jax_enable_x64
     for name, spec in HEBBIAN_CASES.items():
@@ -486,14 +495,7 @@ def main():
         rate_case(name, spec)
     for name, spec in ERROR_CASES.items():
         error_case(name, spec)
-    meta = {
-        "versions": {
-            "ngclearn": version("ngclearn"), "ngcsimlib": version("ngcsimlib"), "jax": jax.__version__,
-            "jaxlib": version("jaxlib"), "numpy": np.__version__, "python": sys.version.split()[0],
-            "jax_backend": jax.default_backend(), "jax_enable_x64": bool(jax.config.jax_enable_x64),
-        },
-        "cases": cases,
-    }
+    meta = {"versions": versions(), "cases": cases}
     for k, v in arrays.items():
         assert v.dtype in (np.float32, np.dtype("int32")), (k, v.dtype)
     np.savez_compressed(OUT, meta_json=np.asarray(json.dumps(meta, indent=1, sort_keys=True)), **arrays)

@@ -1,0 +1,84 @@
+"""LearningSynapse: the base of the synapses whose weights change through an ngc_optim optimizer."""
+
+import numpy as np
+from ngcsimlib.compartment import Compartment
+
+from ngc_optim.optim import get_optimizer
+
+from .dense_synapse import DenseSynapse
+
+__all__ = ["LearningSynapse", "SynapsePlan"]
+
+
+class SynapsePlan:
+    """A learning synapse's fixed settings, and the checks of the arrays its compiled methods are given.
+
+    Args:
+        synapse: the :class:`LearningSynapse`.
+        shapes: name -> the shape the array of that name must have (in the synapse's dtype).
+        kernels: optimizer kernel name -> the fused kernel of the synapse's rule (see
+            :mod:`ngc_optim.hebbian_kernels`); the one for the synapse's optimizer becomes ``kernel``.
+    """
+
+    def __init__(self, synapse, shapes, kernels):
+        self.owner = f"{type(synapse).__name__} {synapse.name!r}"
+        self.dtype = synapse.dtype
+        self.shapes = shapes
+        self.optimizer = synapse.optimizer
+        self.kernel = kernels[synapse.optimizer.kernel.name]
+        self.masked = synapse.p_conn < 1.0
+
+    def checked(self, **arrays):
+        """Raise ValueError naming the synapse unless each array has its shape and the synapse's dtype."""
+        for name, array in arrays.items():
+            if not isinstance(array, np.ndarray) or array.shape != self.shapes[name] or array.dtype != self.dtype:
+                found = f"{array.dtype}{list(array.shape)}" if isinstance(array, np.ndarray) else type(array).__name__
+                raise ValueError(f"{self.owner}: {name} is {found}; expected {self.dtype}{list(self.shapes[name])}")
+
+    def writable(self, **arrays):
+        """Raise ValueError naming the synapse unless each array can be updated in place through a flat view."""
+        for name, array in arrays.items():
+            if not (array.flags.c_contiguous and array.flags.writeable):
+                raise ValueError(f"{self.owner}: {name} must be a writable C-contiguous array")
+
+
+class LearningSynapse(DenseSynapse):
+    """A DenseSynapse whose weights (and biases, if any) are stepped by an ngc_optim optimizer.
+
+    Subclasses call :meth:`_set_optimizer` in their constructor, after
+    ``DenseSynapse.__init__``; the optimizer's state (step count and slot arrays,
+    an :class:`ngc_optim.optim.OptimizerState`) then lives in the compartment
+    ``opt_params``, as ngc-learn's, also reachable as ``opt_state``, and is saved
+    with the compartments, in the checkpoint's optimizer group.
+    """
+
+    def _check_finite(self, **values):
+        """Raise ValueError naming the synapse unless every value is a finite number (not a bool)."""
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise self._error(f"{key}={value!r} must be a finite number")
+
+    def _set_optimizer(self, optim_type, eta, optim_kwargs):
+        """The optimizer ``optim_type`` with step size ``eta``, and its fresh state in ``opt_params``."""
+        optim_kwargs = dict(optim_kwargs or {})
+        if "eta" in optim_kwargs:
+            raise self._error("give the step size as eta, not in optim_kwargs")
+        try:
+            self.optimizer = get_optimizer(optim_type, eta=eta, **optim_kwargs)
+        except (TypeError, ValueError) as error:
+            raise self._error(f"optimizer: {error}") from None
+        self.opt_params = Compartment(self.optimizer.init(self._learned()), auto_save=False)
+
+    @property
+    def opt_state(self):
+        """The optimizer's state held by ``opt_params``."""
+        return self.opt_params.get()
+
+    def _learned(self):
+        """The arrays the optimizer steps: weights, and biases when the synapse has them."""
+        if self.has_bias:
+            return {"weights": self.weights.get(), "biases": self.biases.get()}
+        return {"weights": self.weights.get()}
+
+    def _optimizers(self):
+        return {self.name: (self.optimizer, self.opt_params.get())}

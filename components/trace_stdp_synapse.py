@@ -1,0 +1,180 @@
+"""TraceSTDPSynapse: a dense synapse that learns by trace-based STDP through an ngc_optim optimizer."""
+
+from typing import ClassVar
+
+import numpy as np
+from ngcsimlib.compartment import Compartment
+from ngcsimlib.parser import compilable
+
+from ngc_optim.hebbian_kernels import STDP
+from ngc_optim.optim import OPTIMIZERS
+
+from .dense_synapse import DenseSynapse
+from .learning_synapse import LearningSynapse, SynapsePlan
+
+__all__ = ["TraceSTDPSynapse"]
+
+
+def _summed_outer(x, y, out=None):
+    """x.T @ y, the outer products of the rows summed over the batch; for one row np.multiply's outer
+    product, the same values four times faster than BLAS's K = 1 product (0.2 against 0.9 ms at 784x1000)."""
+    if x.shape[0] == 1:
+        return np.multiply(x.T, y, out=out)
+    return np.matmul(x.T, y, out=out)
+
+
+class _Plan(SynapsePlan):
+    """A trace-STDP synapse's fixed settings, and its evolve over the compartments' values.
+
+    It checks the arrays (a wrong shape or dtype is an error naming the synapse),
+    forms the two products with BLAS and hands the element-wise rest to the
+    (serial) STDP kernel of :mod:`ngc_optim.hebbian_kernels`.
+    """
+
+    def __init__(self, synapse):
+        pre, post = synapse.input_shape, (synapse.batch_size, synapse.shape[1])
+        weighted = synapse.mu > 0.0
+        super().__init__(synapse, {"preSpike": pre, "preTrace": pre, "postSpike": post, "postTrace": post,
+                                   "weights": synapse.shape}, STDP[weighted])
+        self.settings = (synapse.A_plus, synapse.A_minus, synapse.w_bound, synapse.tau_w)
+        self.pretrace_target = self.dtype.type(synapse.pretrace_target)
+        self.depressing = synapse.A_minus > 0.0
+        self.mu, self.w_bound = self.dtype.type(synapse.mu), self.dtype.type(synapse.w_bound)
+        self.factors = (np.empty(synapse.shape, self.dtype), np.empty(synapse.shape, self.dtype)) if weighted else ()
+        self.depression = np.empty(synapse.shape, self.dtype) if self.depressing else None
+
+    def evolve(self, state, pre_spike, post_spike, pre_trace, post_trace, weights, mask):
+        """One step: W (and the optimizer state) in place; returns dW."""
+        self.checked(preSpike=pre_spike, postSpike=post_spike, preTrace=pre_trace, postTrace=post_trace,
+                     weights=weights)
+        self.writable(weights=weights)
+        potentiation = _summed_outer(pre_trace - self.pretrace_target, post_spike)
+        depression = _summed_outer(pre_spike, post_trace, self.depression) if self.depressing else potentiation
+        arrays = (potentiation, depression, *self._weight_factors(weights))
+        scalars = self.optimizer.advance(state)
+        self.kernel(weights.ravel(), tuple(array.ravel() for array in arrays), mask.ravel(), self.masked, 0,
+                    self.settings, *(array.ravel() for array in state.arrays("weights")), *scalars)
+        return potentiation
+
+    def _weight_factors(self, weights):
+        """((w_bound - W)**mu, W**mu) with mu > 0 (the second only with depression), else none."""
+        if not self.factors:
+            return ()
+        potentiating, depressing = self.factors
+        np.power(np.subtract(self.w_bound, weights, out=potentiating), self.mu, out=potentiating)
+        if not self.depressing:
+            return potentiating, potentiating
+        return potentiating, np.power(weights, self.mu, out=depressing)
+
+
+class TraceSTDPSynapse(LearningSynapse):
+    """A synapse adjusted by trace-based STDP, as ngc-learn's ``TraceSTDPSynapse``, through any ngc_optim optimizer.
+
+    With s the spikes and z the traces of the pre- and postsynaptic units (batch rows), x_tar = pretrace_target:
+
+    dW = A_plus * (w_bound - W)**mu * ((z_pre - x_tar).T @ s_post)      (long-term potentiation)
+       - A_minus * W**mu * (s_pre.T @ z_post)                           (long-term depression)
+
+    summed over the batch by the products; the factors (w_bound - W)**mu and
+    W**mu are 1 when mu = 0, and the depression term is absent when A_minus = 0.
+    dW > 0 strengthens a synapse (it is what ngc-learn adds, times eta, and what
+    ``dWeights`` holds). The optimizer descends, so it is given -dW:
+
+    W = one step of optim_type on W with the update -dW      (sgd: W = W + eta * dW, ngc-learn's step)
+    W = W - W_before / tau_w                                  if tau_w > 0 (ngc-learn's decay, not
+                                                              through the optimizer, like AdamW's)
+    W = clip(W, 0, w_bound);   W = W * mask
+
+    The element-wise work after the two products is one fused pass over W
+    (:mod:`ngc_optim.hebbian_kernels`); with mu > 0 the factors (w_bound - W)**mu
+    and W**mu are computed before it with ``np.power``, which then takes most of
+    the step (``benchmarks/bench_components.py --parts stdp``). The optimizer's state lives in
+    ``opt_params`` (also ``opt_state``) and is saved with the weights, in the
+    checkpoint's optimizer group. The synapse has no biases. The connectivity
+    mask drawn with p_conn stays fixed (ngc-learn's, a (1, 1) mask of ones,
+    lets weights removed by p_conn grow back). With mu > 0, weights outside
+    [0, w_bound] (only initial ones can be) make the power, and dW, NaN, as in ngc-learn.
+
+    Args:
+        name, shape, weight_init, p_conn, g_conduct_factor, batch_size, seed, dtype: as :class:`DenseSynapse`.
+        A_plus: strength of potentiation (finite).
+        A_minus: strength of depression (>= 0).
+        eta: the optimizer's step size (default 1, ngc-learn's).
+        mu: power of the weight dependence (>= 0; default 0: none).
+        pretrace_target: x_tar, subtracted from the presynaptic trace (default 0).
+        w_bound: upper bound of the weights (> 0; default 1).
+        tau_w: time constant of the weight decay (>= 0; default 0: none).
+        optim_type: any optimizer of ngc_optim (default "sgd").
+        optim_kwargs: its other hyperparameters, e.g. {"beta1": 0.9} (default none).
+
+    Raises:
+        ValueError: a bad argument, or at evolve a spike or trace of the wrong shape or dtype (naming the
+            synapse).
+    """
+
+    SPEC: ClassVar[dict] = {
+        "summary": "TraceSTDPSynapse: DenseSynapse whose weights follow trace STDP, dW = A_plus * (w_bound - W)**mu"
+                   " * (z_pre - x_tar).T @ s_post - A_minus * W**mu * s_pre.T @ z_post, applied through an "
+                   "ngc_optim optimizer (sgd: W + eta * dW) and clipped to [0, w_bound]",
+        "compartments": {
+            "inputs": {"inputs": "(batch_size, shape[0]) presynaptic signal",
+                       "gate": "(batch_size, shape[1]) multiplies the outputs (ones)",
+                       "preSpike": "(batch_size, shape[0]) presynaptic spikes s_pre",
+                       "postSpike": "(batch_size, shape[1]) postsynaptic spikes s_post",
+                       "preTrace": "(batch_size, shape[0]) presynaptic trace z_pre",
+                       "postTrace": "(batch_size, shape[1]) postsynaptic trace z_post"},
+            "state": {"weights": "shape, in [0, w_bound] after evolve", "biases": "(1, shape[1]) zeros",
+                      "mask": "shape, fixed 0/1 connectivity",
+                      "opt_params": "the optimizer's state (count and slot arrays)"},
+            "outputs": {"outputs": "(batch_size, shape[1]) postsynaptic signal",
+                        "dWeights": "last dW (> 0: potentiation)"},
+        },
+        "arguments": {key: value for key, value in DenseSynapse.SPEC["arguments"].items() if key != "bias_init"}
+        | {"A_plus": "potentiation strength", "A_minus": "depression strength (>= 0)", "eta": "step size (1)",
+           "mu": "weight-dependence power (0)", "pretrace_target": "x_tar (0)", "w_bound": "upper bound (1)",
+           "tau_w": "weight decay time constant (0: none)", "optim_type": f"one of {sorted(OPTIMIZERS)}",
+           "optim_kwargs": "hyperparameters"},
+    }
+
+    def __init__(self, name, shape, A_plus, A_minus, eta=1.0, mu=0.0, pretrace_target=0.0, weight_init=None,
+                 g_conduct_factor=1.0, p_conn=1.0, w_bound=1.0, tau_w=0.0, optim_type="sgd", optim_kwargs=None,
+                 batch_size=1, seed=0, dtype="float32"):
+        super().__init__(name, shape, weight_init=weight_init, g_conduct_factor=g_conduct_factor, p_conn=p_conn,
+                         batch_size=batch_size, seed=seed, dtype=dtype)
+        self._check_finite(A_plus=A_plus, A_minus=A_minus, mu=mu, pretrace_target=pretrace_target,
+                           w_bound=w_bound, tau_w=tau_w)
+        for key, value, valid, rule in (("A_minus", A_minus, A_minus >= 0, ">= 0"), ("mu", mu, mu >= 0, ">= 0"),
+                                        ("tau_w", tau_w, tau_w >= 0, ">= 0 (0: no decay)"),
+                                        ("w_bound", w_bound, w_bound > 0, "> 0")):
+            if not valid:
+                raise self._error(f"{key}={value!r} must be {rule}")
+        self.A_plus, self.A_minus, self.mu = float(A_plus), float(A_minus), float(mu)
+        self.pretrace_target, self.w_bound, self.tau_w = float(pretrace_target), float(w_bound), float(tau_w)
+        self._set_optimizer(optim_type, eta, optim_kwargs)
+        pre, post = self.input_shape, (batch_size, self.shape[1])
+        self.preSpike = Compartment(self._zeros(pre))
+        self.postSpike = Compartment(self._zeros(post))
+        self.preTrace = Compartment(self._zeros(pre))
+        self.postTrace = Compartment(self._zeros(post))
+        self.dWeights = Compartment(self._zeros(self.shape))
+        self.plan = _Plan(self)
+
+    @compilable
+    def evolve(self):
+        d_weights = self.plan.evolve(self.opt_params.get(), self.preSpike.get(), self.postSpike.get(),
+                                     self.preTrace.get(), self.postTrace.get(), self.weights.get(), self.mask.get())
+        self.dWeights.set(d_weights)
+
+    @compilable
+    def reset(self):
+        """Zero outputs and dWeights, and the inputs, spikes and traces unless wired; gate to ones unless wired."""
+        self._reset_transmission()
+        if not self.preSpike.targeted:
+            self.preSpike.set(self.preSpike.get() * 0)
+        if not self.postSpike.targeted:
+            self.postSpike.set(self.postSpike.get() * 0)
+        if not self.preTrace.targeted:
+            self.preTrace.set(self.preTrace.get() * 0)
+        if not self.postTrace.targeted:
+            self.postTrace.set(self.postTrace.get() * 0)
+        self.dWeights.set(self.dWeights.get() * 0)
