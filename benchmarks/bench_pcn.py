@@ -145,8 +145,8 @@ def kernel_seconds(model, x, y, repeats):
         scalars = W.optimizer._step_scalars(W.opt_state.count)
         hebbian = (W.mask.get().ravel(), False, W.plan.prior, W.plan.hebbian, *slots, *scalars)
         calls.append((1, lambda pre=pre, post=post: pre.T @ post))
-        calls.append((1, lambda W=W, w=weights, p=product, h=hebbian: W.plan.hebbian_kernel(
-            w.ravel(), p.copy().ravel(), *h)))
+        calls.append((1, lambda W=W, w=weights, p=product, h=hebbian: W.plan.kernel(
+            w.ravel(), (p.copy().ravel(),), *h)))
     for cell in (model.z[0], model.z[-1], *model.q):
         cell_step(1, cell)
     return settle + sum(count * median_seconds(call, repeats, 20) for count, call in calls), settle
