@@ -1,6 +1,7 @@
 """Predictive-coding and spiking models built from ``ngc_optim.components`` (installed as ``ngc_optim.models``)."""
 
+from .diehl_cook import DiehlCookSNN
 from .pcn import PCN
 from .reconstruction import GenerativePCN
 
-__all__ = ["PCN", "GenerativePCN"]
+__all__ = ["PCN", "DiehlCookSNN", "GenerativePCN"]
