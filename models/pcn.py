@@ -166,7 +166,9 @@ class PCN(PCModel):
             state, _ = self.settle_process.run(state=state, keywords=keywords, update=step == self.T)
 
     def _settle_fused(self):
-        """The T steps of the settle process in one call of the fused kernel, then the state written back."""
+        """The T steps of the settle process in one call of the fused kernel, then the state written back.
+
+        The model's synapses are fully connected (p_conn 1), so their weights enter without a mask."""
         hidden, W, E, e = self.z[1:-1], self.W[2:], self.E[2:], self.e[1:]
         z = tuple(cell.z.get().copy() for cell in hidden)
         zF = tuple(np.empty_like(array) for array in z)
