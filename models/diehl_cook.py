@@ -122,10 +122,9 @@ class DiehlCookSNN(PCModel):
             for component in (z0, z1e, z1i, tr0, tr1, W1, W1ie, W1ei):
                 self.reset_process >> component.reset
             self.advance_process = MethodProcess("advance")
-            for component in (W1, W1ie, W1ei, z0, z1e, z1i, tr0, tr1):
-                self.advance_process >> component.advance_state
             self.learn_process = MethodProcess("learn")
             for component in (W1, W1ie, W1ei, z0, z1e, z1i, tr0, tr1):
+                self.advance_process >> component.advance_state
                 self.learn_process >> component.advance_state
             self.learn_process >> W1.evolve
         self.z0, self.W1, self.z1e, self.z1i = z0, W1, z1e, z1i
@@ -161,10 +160,11 @@ class DiehlCookSNN(PCModel):
     def assign_labels(self, X, Y):
         """Label each excitatory neuron with the class of highest mean spike count over (X, Y)."""
         Y = self._check_labels(X, Y)
+        if len(Y) == 0:
+            raise ValueError(f"{self.MODEL}: assign_labels needs at least one sample")
         counts = self.responses(X)
-        classes = int(Y.max()) + 1 if len(Y) else 0
         rates = np.array([counts[Y == c].mean(axis=0) if np.any(Y == c) else np.zeros(counts.shape[1])
-                          for c in range(max(classes, 10))])
+                          for c in range(int(Y.max()) + 1)])
         self.labels = np.argmax(rates, axis=0)
         return self.labels
 
