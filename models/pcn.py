@@ -147,8 +147,9 @@ class PCN(PCModel):
             y: its targets (batch_size, sizes[-1]), e.g. one-hot labels (clipped to [0.001, 0.999]).
             fused: run the T steps in one compiled call (:mod:`ngc_optim.pcn_kernels`, on every core);
                 False steps the ``settle`` process of the components T times through ngcsimlib (the same
-                arithmetic, bit for bit, one Python call per component step). Without hidden layers, or with an
-                error cell's one-step mask set, the process runs in any case.
+                arithmetic, bit for bit, one Python call per component step). Without hidden layers the process
+                runs in any case. The error cells' masks are ones in both: the reset sets them (they are not
+                wired).
         """
         self._project(x)
         for l in range(2, len(self.sizes)):
@@ -158,7 +159,7 @@ class PCN(PCModel):
         self.z[0].j.set(x)
         self.z[-1].j.set(np.clip(y, LABEL_CLIP, 1.0 - LABEL_CLIP))
         self.prime_process.run(dt=self.dt)
-        if fused and len(self.sizes) > 2 and all(np.all(cell.mask.get() == 1) for cell in self.e[1:]):
+        if fused and len(self.sizes) > 2:
             self._settle_fused()
             return
         state, keywords = None, [self.dt]
@@ -185,7 +186,8 @@ class PCN(PCModel):
             tuple(synapse.biases.get() for synapse in E), tuple(synapse.gate.get() for synapse in W),
             tuple(synapse.gate.get() for synapse in E), np.array([synapse.g_conduct_factor for synapse in W]),
             np.array([synapse.g_conduct_factor for synapse in E]), tuple(cell.modulator.get() for cell in e),
-            tuple(cell.mask.get() for cell in e), z, zF, e_out, w_out, dmu, dtarget)
+            tuple(cell.mask.get() for cell in e), z, zF, e_out, w_out, dmu, dtarget,
+            tuple(np.empty_like(array) for array in z))
         for l, cell in enumerate(hidden):
             cell.z.set(z[l])
             cell.zF.set(zF[l])
@@ -220,7 +222,7 @@ class PCN(PCModel):
     def train_batch(self, x, y):
         """One training step on a full batch (x rows, one-hot y); returns the mean energy before the update."""
         self.settle(x, y)
-        energy = float(np.mean(self._energies(self.batch_size)))
+        energy = -sum(float(cell.L.get()) for cell in self.e[1:]) / self.batch_size
         self.evolve_process.run(dt=self.dt)
         return energy
 

@@ -36,7 +36,7 @@ from numba.extending import overload
 
 from . import config
 
-__all__ = ["ACTIVATIONS", "LEAKS", "RATE_INTO", "RATE_KINDS", "RATE_STEPS", "gaussian_error", "gaussian_into",
+__all__ = ["ACTIVATIONS", "LEAKS", "RATE_INTO", "RATE_INTO_STORED", "RATE_KINDS", "RATE_STEPS", "gaussian_error", "gaussian_into",
            "laplacian_error", "specialised", "sum_of_squares", "tanh", "transmit", "transmit_into"]
 
 LEAKS = ("gaussian", "laplacian")
@@ -153,13 +153,13 @@ ACTIVATIONS = {
 
 
 FX, FX_DERIVATIVE = ACTIVATIONS["identity"]
-LAPLACIAN, MIDPOINT = False, False
+LAPLACIAN, MIDPOINT, STORED_SLOPE = False, False, False
 INTO = None
 """The settings of the rate-cell loops below (and INTO, the loop a driver calls); each compiled copy binds its
 own (see specialised)."""
 
 
-def _rate_into(z, j, j_td, out_z, out_f, dt, tau_m, gamma, output_scale, resist_scale):
+def _rate_into(z, j, j_td, out_z, out_f, fx_prime, dt, tau_m, gamma, output_scale, resist_scale):
     """One rate-cell step on flat arrays of one size, into out_z and out_f (out_z may be z):
 
     tau_m > 0:  p = j * fx'(z) * resist_scale + j_td;  tau_m dz/dt = -gamma * leak(z) + p,
@@ -167,6 +167,10 @@ def _rate_into(z, j, j_td, out_z, out_f, dt, tau_m, gamma, output_scale, resist_
                 leak(z) = z (gaussian) or sign(z) (laplacian).
     tau_m == 0: z' = j + j_td.
     zF = fx(z') * output_scale.
+
+    With STORED_SLOPE bound true (a loop stepping one cell repeatedly), fx'(z) is read from ``fx_prime``
+    and fx'(z') written there, computed with fx(z') (one evaluation of, e.g., tanh instead of two);
+    otherwise ``fx_prime`` is not touched.
     """
     dtype = z.dtype.type
     zero, one, slope = dtype(0), dtype(1), dtype(0.01)
@@ -176,7 +180,7 @@ def _rate_into(z, j, j_td, out_z, out_f, dt, tau_m, gamma, output_scale, resist_
         rate = dtype(1.0 / tau_m)
         for i in range(z.size):
             zi = z[i]
-            pressure = j[i] * FX_DERIVATIVE(zi, zero, one, slope) * resist + j_td[i]
+            pressure = j[i] * (fx_prime[i] if STORED_SLOPE else FX_DERIVATIVE(zi, zero, one, slope)) * resist + j_td[i]
             velocity = (-(np.sign(zi) if LAPLACIAN else zi) * gamma_ + pressure) * rate
             if MIDPOINT:
                 halfway = zi + velocity * half
@@ -184,6 +188,8 @@ def _rate_into(z, j, j_td, out_z, out_f, dt, tau_m, gamma, output_scale, resist_
             zi = zi + velocity * step
             out_z[i] = zi
             out_f[i] = FX(zi, zero, one, slope) * scale
+            if STORED_SLOPE:
+                fx_prime[i] = FX_DERIVATIVE(zi, zero, one, slope)
     else:
         for i in range(z.size):
             zi = j[i] + j_td[i]
@@ -194,7 +200,7 @@ def _rate_into(z, j, j_td, out_z, out_f, dt, tau_m, gamma, output_scale, resist_
 def _rate_step(z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale):
     """One step of a rate cell (see _rate_into): (z', fx(z') * output_scale), new arrays."""
     new_z, new_f = np.empty_like(z), np.empty_like(z)
-    INTO(z.ravel(), j.ravel(), j_td.ravel(), new_z.ravel(), new_f.ravel(), dt, tau_m, gamma, output_scale,
+    INTO(z.ravel(), j.ravel(), j_td.ravel(), new_z.ravel(), new_f.ravel(), z.ravel(), dt, tau_m, gamma, output_scale,
          resist_scale)
     return new_z, new_f
 
@@ -202,11 +208,13 @@ def _rate_step(z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale):
 def specialised(func, act_fx, leak, integration, parallel=False, inline="never", **bindings):
     """A compiled copy of ``func`` with the activation (FX, FX_DERIVATIVE), leak (LAPLACIAN), integration
     (MIDPOINT) and any other global names in ``bindings`` bound as constants (so its loops have no branch on
-    them), under its own name (so its own cache entry); ``parallel`` compiles its ``prange`` loops."""
+    them), under its own name (so its own cache entry: bindings set to True are part of the name);
+    ``parallel`` compiles its ``prange`` loops."""
     fx, derivative = ACTIVATIONS[act_fx]
     namespace = {**func.__globals__, "FX": fx, "FX_DERIVATIVE": derivative, "LAPLACIAN": leak == "laplacian",
                  "MIDPOINT": integration == "midpoint", **bindings}
-    name = f"{func.__name__}_{act_fx}_{leak}_{integration}"
+    flags = "".join(f"_{key.lower()}" for key, value in bindings.items() if value is True)
+    name = f"{func.__name__}_{act_fx}_{leak}_{integration}{flags}"
     copy = types.FunctionType(func.__code__, namespace, name, func.__defaults__)
     copy.__qualname__ = name
     copy.__doc__ = func.__doc__
@@ -219,6 +227,8 @@ RATE_KINDS = tuple((act_fx, leak, integration) for act_fx in ACTIVATIONS for lea
 """Every (act_fx, leak, integration) of a rate cell."""
 RATE_INTO = {kind: specialised(_rate_into, *kind, inline="always") for kind in RATE_KINDS}
 """(act_fx, leak, integration) -> ``_rate_into`` compiled for it."""
+RATE_INTO_STORED = {kind: specialised(_rate_into, *kind, inline="always", STORED_SLOPE=True) for kind in RATE_KINDS}
+"""(act_fx, leak, integration) -> ``_rate_into`` compiled for it, reading and writing fx' in ``fx_prime``."""
 RATE_STEPS = {kind: specialised(_rate_step, *kind, INTO=RATE_INTO[kind]) for kind in RATE_KINDS}
 """(act_fx, leak, integration) -> the rate-cell kernel ``(z, j, j_td, dt, tau_m, gamma, output_scale,
 resist_scale) -> (z', zF)``; each compiles on its first call."""

@@ -5,7 +5,7 @@ component steps on small arrays; through ngcsimlib each is a Python call, and
 the matrix products alone (single-threaded BLAS is as fast as it gets for a
 50 x 128 x 128 product) already take most of the time. Here the T steps run in
 one call: the components' own element loops (:mod:`ngc_optim.cell_kernels`:
-``RATE_INTO``, ``gaussian_into``, ``transmit_into``) and a BLAS product per
+``RATE_INTO_STORED``, ``gaussian_into``, ``transmit_into``) and a BLAS product per
 synapse, in the order of the model's ``settle`` process. Every row of the batch
 settles independently of the others, so the parallel twin splits the batch into
 one block of rows per thread and runs the T steps of each block without
@@ -20,7 +20,8 @@ for the rows of a block:
 * error cell l: ``mu = mu_first`` (l = 0, fixed) or ``w_out[l-1]``; ``target = z[l]``
   (hidden) or ``target_last`` (l = L - 1, fixed); dmu, dtarget.
 
-The arrays are updated in place; the kernel returns each error cell's L
+A hidden cell's fx'(z) is computed once per step, with fx(z) (see ``RATE_INTO_STORED``), and kept in a
+scratch array ``fx_prime`` for the next step. The arrays are updated in place; the kernel returns each error cell's L
 (``-0.5 * sum((target - mu)**2) / sigma``) after the last step. Gates,
 modulators and masks are arrays like the components' (ones in a PCN); the masks
 apply on every step, where an error cell applies its mask for one step and then
@@ -31,7 +32,7 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from . import config
-from .cell_kernels import RATE_INTO, RATE_KINDS, gaussian_into, specialised, sum_of_squares, transmit_into
+from .cell_kernels import RATE_INTO_STORED, RATE_KINDS, gaussian_into, specialised, sum_of_squares, transmit_into
 
 __all__ = ["SETTLE", "settle"]
 
@@ -42,9 +43,15 @@ INTO = None
 
 def _settle_block(first, last, T, dt, tau_m, gamma, output_scale, resist_scale, sigmas, mu_first, target_last,
                   weights, weights_t, w_bias, e_bias, w_gate, e_gate, w_factors, e_factors, modulators, masks, z, zF,
-                  e_out, w_out, dmu, dtarget):
+                  e_out, w_out, dmu, dtarget, fx_prime):
     """T settling steps of rows first .. last-1 (see the module)."""
     hidden = len(z)
+    dtype = mu_first.dtype.type
+    zero, one, slope = dtype(0), dtype(1), dtype(0.01)
+    for h in range(hidden):
+        state, derivative = z[h][first:last].ravel(), fx_prime[h][first:last].ravel()
+        for i in range(state.size):
+            derivative[i] = FX_DERIVATIVE(state[i], zero, one, slope)
     for _ in range(T):
         for h in range(hidden):
             feedback = e_out[h][first:last]
@@ -53,7 +60,8 @@ def _settle_block(first, last, T, dt, tau_m, gamma, output_scale, resist_scale, 
         for h in range(hidden):
             state = z[h][first:last].ravel()  # one view for z and z': the loop vectorises only if it sees one
             INTO(state, e_out[h][first:last].ravel(), dtarget[h][first:last].ravel(), state,
-                 zF[h][first:last].ravel(), dt, tau_m, gamma, output_scale, resist_scale)
+                 zF[h][first:last].ravel(), fx_prime[h][first:last].ravel(), dt, tau_m, gamma, output_scale,
+                 resist_scale)
         for h in range(hidden):
             prediction = w_out[h][first:last]
             np.dot(zF[h][first:last], weights[h], prediction)
@@ -79,27 +87,27 @@ def _losses(sigmas, mu_first, target_last, z, w_out):
 
 
 def _settle_serial(blocks, T, dt, cell, sigmas, mu_first, target_last, weights, weights_t, w_bias, e_bias, w_gate, e_gate,
-                   w_factors, e_factors, modulators, masks, z, zF, e_out, w_out, dmu, dtarget):
+                   w_factors, e_factors, modulators, masks, z, zF, e_out, w_out, dmu, dtarget, fx_prime):
     tau_m, gamma, output_scale, resist_scale = cell
     BODY(0, target_last.shape[0], T, dt, tau_m, gamma, output_scale, resist_scale, sigmas, mu_first, target_last,
          weights, weights_t, w_bias, e_bias, w_gate, e_gate, w_factors, e_factors, modulators, masks, z, zF, e_out,
-         w_out, dmu, dtarget)
+         w_out, dmu, dtarget, fx_prime)
     return _losses(sigmas, mu_first, target_last, z, w_out)
 
 
 def _settle_parallel(blocks, T, dt, cell, sigmas, mu_first, target_last, weights, weights_t, w_bias, e_bias, w_gate, e_gate,
-                     w_factors, e_factors, modulators, masks, z, zF, e_out, w_out, dmu, dtarget):
+                     w_factors, e_factors, modulators, masks, z, zF, e_out, w_out, dmu, dtarget, fx_prime):
     tau_m, gamma, output_scale, resist_scale = cell
     rows = target_last.shape[0]
     for block in prange(blocks):
         BODY(block * rows // blocks, (block + 1) * rows // blocks, T, dt, tau_m, gamma, output_scale, resist_scale,
              sigmas, mu_first, target_last, weights, weights_t, w_bias, e_bias, w_gate, e_gate, w_factors, e_factors,
-             modulators, masks, z, zF, e_out, w_out, dmu, dtarget)
+             modulators, masks, z, zF, e_out, w_out, dmu, dtarget, fx_prime)
     return _losses(sigmas, mu_first, target_last, z, w_out)
 
 
 def _compiled(kind):
-    body = specialised(_settle_block, *kind, INTO=RATE_INTO[kind])
+    body = specialised(_settle_block, *kind, INTO=RATE_INTO_STORED[kind])
     return (specialised(_settle_serial, *kind, BODY=body),
             specialised(_settle_parallel, *kind, parallel=True, BODY=body))
 
@@ -107,9 +115,9 @@ def _compiled(kind):
 SETTLE = {kind: _compiled(kind) for kind in RATE_KINDS}
 """(act_fx, leak, integration) of the hidden cells -> (serial, parallel) settling kernels with the arguments
 ``(blocks, T, dt, (tau_m, gamma, output_scale, resist_scale), sigmas, mu_first, target_last, weights, weights_t, w_bias,
-e_bias, w_gate, e_gate, w_factors, e_factors, modulators, masks, z, zF, e_out, w_out, dmu, dtarget)`` (tuples of
-arrays as in the module; sigmas and factors float64 arrays); each compiles on its first call and returns the
-losses."""
+e_bias, w_gate, e_gate, w_factors, e_factors, modulators, masks, z, zF, e_out, w_out, dmu, dtarget, fx_prime)``
+(tuples of arrays as in the module; ``fx_prime`` scratch arrays like ``z``; sigmas and factors float64
+arrays); each compiles on its first call and returns the losses."""
 
 BLOCK_MIN_ROWS = 8
 """The fewest rows a parallel block gets (a matrix product of fewer rows wastes most of BLAS's speed)."""

@@ -83,7 +83,7 @@ def test_the_fused_settling_equals_the_process_of_the_components(sizes, act_fx, 
     rng = np.random.default_rng(2)
     x = rng.random((17, 6)).astype(np.float32)
     y = one_hot(rng.integers(0, 3, 17), 3)
-    model.train_batch(x, y)
+    energy = model.train_batch(x, y)
     model.settle(x, y, fused=False)
     expected = settled_state(model)
     model.settle(x, y)
@@ -92,6 +92,10 @@ def test_the_fused_settling_equals_the_process_of_the_components(sizes, act_fx, 
     for key, value in expected.items():
         np.testing.assert_array_equal(got[key], value, err_msg=key)
     assert np.abs(expected[f"e{len(sizes) - 1}.dmu"]).max() > 1e-3
+    weights = [synapse.weights.get().copy() for synapse in model.W[1:]]
+    assert model.train_batch(x, y) == pytest.approx(np.mean(model._energies(17)), rel=1e-6)
+    assert all(np.any(synapse.weights.get() != w) for synapse, w in zip(model.W[1:], weights))
+    assert energy > 0
 
 
 def test_training_is_deterministic_and_resumes_bit_for_bit(tmp_path):
