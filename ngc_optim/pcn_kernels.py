@@ -32,13 +32,21 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from . import config
-from .cell_kernels import RATE_INTO_STORED, RATE_KINDS, gaussian_into, specialised, sum_of_squares, transmit_into
+from .cell_kernels import (
+    RATE_INTO_STORED,
+    RATE_KINDS,
+    gaussian_into,
+    specialised,
+    sum_of_squares,
+    transmit_into,
+)
 
 __all__ = ["SETTLE", "settle"]
 
 BODY = None
 INTO = None
-"""Bound in each compiled copy (see cell_kernels.specialised): the block loop, and the rate cells' loop."""
+FX_DERIVATIVE = None
+"""Bound in each compiled copy (see cell_kernels.specialised): the block loop, the rate cells' loop and fx'."""
 
 
 def _settle_block(first, last, T, dt, tau_m, gamma, output_scale, resist_scale, sigmas, mu_first, target_last,
