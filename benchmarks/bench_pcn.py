@@ -111,16 +111,16 @@ def kernel_seconds(model, x, y, repeats):
     synapse Q_l, which has its shape. Also returns the settling kernel's seconds."""
     model.train_batch(x, y)
     kind, arguments = settle_arguments(model, x, y)
-    start_state = [tuple(array.copy() for array in group) for group in arguments[-6:]]
+    start_state = [tuple(array.copy() for array in group) for group in arguments[-7:-1]]
 
     def fused():
-        for group, start in zip(arguments[-6:], start_state):
+        for group, start in zip(arguments[-7:-1], start_state):
             for array, value in zip(group, start):
                 array[...] = value
         pcn_kernels.settle(kind, *arguments)
 
     restore = median_seconds(lambda: [array.__setitem__(..., value) for group, start in
-                                      zip(arguments[-6:], start_state) for array, value in zip(group, start)],
+                                      zip(arguments[-7:-1], start_state) for array, value in zip(group, start)],
                              repeats, 20)
     settle = median_seconds(fused, repeats, 20) - restore
     calls = []
@@ -216,7 +216,7 @@ def peak_memory():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="training epochs (as ngc-optim train)")
-    parser.add_argument("--repeats", type=int, default=15, help="timed repeats (15)")
+    parser.add_argument("--repeats", type=int, default=101, help="timed repeats (101)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. SEEDS-1 of the accuracy runs (5)")
     args = parser.parse_args(argv)
     print(f"ngc_optim {ngc_optim.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "

@@ -42,9 +42,10 @@ class _Plan(SynapsePlan):
     def _product(self, pre, post, weights):
         """(dW before adjustment, db): the Hebbian product and the summed post, in the synapse's dtype."""
         self.checked(pre=pre, post=post, weights=weights)
-        scaled_post = post * self.post_wght
+        scaled_pre = pre if self.pre_wght == 1 else pre * self.pre_wght
+        scaled_post = post if self.post_wght == 1 else post * self.post_wght
         d_biases = np.sum(scaled_post, axis=0, keepdims=True) * self.sign_value
-        return (pre * self.pre_wght).T @ scaled_post, d_biases
+        return scaled_pre.T @ scaled_post, d_biases
 
     def adjustments(self, pre, post, weights):
         """(dW, db) of ngc-learn's rule for the current values, without changing the synapse."""
