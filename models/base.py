@@ -30,11 +30,13 @@ class PCModel:
     """Base of the models: batching, ``_train`` (the epoch loop), ``save`` and ``load``.
 
     Subclasses set ``MODEL`` (the name in errors and in a checkpoint's ``model``
-    entry) and ``SCORE`` (the history key of the validation score, e.g. ``val_accuracy``).
+    entry) and ``SCORE`` (the history key of the validation score, e.g. ``val_accuracy``);
+    ``TRAIN`` is the history key of the epoch's mean of ``train_batch``'s results.
     """
 
     MODEL = None
     SCORE = None
+    TRAIN = "train_energy"
 
     def _start(self, config):
         """Take the checked ``config``; set sizes, T, dt, batch_size, epoch 0, no history, the shuffling
@@ -85,23 +87,24 @@ class PCModel:
         if samples < self.batch_size:
             raise ValueError(f"{self.MODEL}: {samples} training samples, fewer than one batch of {self.batch_size}")
         n_batches = samples // self.batch_size
-        label = self.SCORE.removeprefix("val_")
+        label, train_label = self.SCORE.removeprefix("val_"), self.TRAIN.removeprefix("train_")
         bar = tqdm(total=(epochs - self.epoch) * n_batches, disable=not progress, unit="batch")
         with bar:
             while self.epoch < epochs:
                 start = time.perf_counter()
                 order = self.rng.permutation(samples)[:n_batches * self.batch_size].reshape(n_batches, -1)
-                energies = []
+                results = []
                 for rows in order:
-                    energies.append(self.train_batch(*(array[rows] for array in arrays)))
+                    results.append(self.train_batch(*(array[rows] for array in arrays)))
                     bar.update()
-                    bar.set_postfix(epoch=self.epoch + 1, energy=f"{energies[-1]:.4f}", refresh=False)
+                    bar.set_postfix({"epoch": self.epoch + 1, train_label: f"{results[-1]:.4f}"}, refresh=False)
                 value = score() if score is not None else None
                 self.epoch += 1
-                self.history.append({"epoch": self.epoch, "train_energy": float(np.mean(energies)),
+                self.history.append({"epoch": self.epoch, self.TRAIN: float(np.mean(results)),
                                      self.SCORE: value, "seconds": time.perf_counter() - start})
                 if value is not None:
-                    bar.set_postfix(epoch=self.epoch, energy=f"{np.mean(energies):.4f}", **{label: f"{value:.4f}"})
+                    bar.set_postfix({"epoch": self.epoch, train_label: f"{np.mean(results):.4f}",
+                                     label: f"{value:.4f}"})
                 if checkpoint is not None:
                     self.save(checkpoint)
                 if on_epoch is not None:

@@ -70,12 +70,13 @@ class DiehlCookSNN(PCModel):
     Attributes:
         epoch: epochs trained so far.
         labels: the class of each excitatory neuron (after ``assign_labels``), else None.
-        history: one dict per epoch: ``epoch``, ``train_energy`` (here: mean excitatory spikes per
+        history: one dict per epoch: ``epoch``, ``train_spikes`` (mean excitatory spikes per
             image), ``val_accuracy`` (None without validation data), ``seconds``.
     """
 
     MODEL = "DiehlCookSNN"
     SCORE = "val_accuracy"
+    TRAIN = "train_spikes"
 
     def __init__(self, n_inputs=64, n_exc=100, *, T=150, dt=1.0, max_freq=255.0, w_norm=0.2, A_plus=1e-2,
                  A_minus=1e-4, eta=1.0, optim_type="sgd", optim_kwargs=None, theta_plus=0.05, tau_m=100.5,

@@ -29,23 +29,25 @@ def _parser():
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.add_argument("--checkpoint", type=Path, default=Path("runs/demo/checkpoint.h5"),
                       help="where to save the final parameters and optimizer states (runs/demo/checkpoint.h5)")
-    train = commands.add_parser("train", help="train a predictive-coding network (default: the PCN on digits)",
+    train = commands.add_parser("train", help="train a model (default: the PCN on digits)",
                                 description="Train a model as configured: defaults, then --config, then flags. "
                                             "Writes <runs>/<name>/checkpoint.h5 and metrics.json each epoch.")
     train.add_argument("--config", type=Path, help="a JSON simulation config (see ngc_optim.training)")
     train.add_argument("--resume", type=Path, help="continue from this checkpoint")
-    train.add_argument("--model", help="pcn (a classifier, the default) or generative (learns to reconstruct)")
+    train.add_argument("--model", help="pcn (a classifier, the default), generative (learns to reconstruct) or "
+                                       "snn (a spiking network learning by STDP)")
     train.add_argument("--name", help="run name (the model kind)")
     train.add_argument("--runs", type=Path, default=Path("runs"), help="directory of runs (runs)")
-    train.add_argument("--epochs", type=_positive_int, help="total epochs (PCN 30, generative 20)")
+    train.add_argument("--epochs", type=_positive_int, help="total epochs (PCN 30, generative 20, snn 1)")
     train.add_argument("--batch-size", type=_positive_int, help="samples per batch (50)")
-    train.add_argument("--T", type=_positive_int, help="settling steps per batch (PCN 10, generative 20)")
+    train.add_argument("--T", type=_positive_int, help="settling steps per batch (PCN 10, generative 20); "
+                                                       "snn: steps per image (150)")
     train.add_argument("--optimizer", help="optimizer name (adam)")
     train.add_argument("--eta", type=float, help="step size (0.003)")
     train.add_argument("--seed", type=int, help="seed of weights and shuffling (0)")
     train.add_argument("--data", help="digits, a .npz file (default: digits)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
-    evaluate = commands.add_parser("evaluate", help="print the test accuracy (PCN) or reconstruction MSE "
+    evaluate = commands.add_parser("evaluate", help="print the test accuracy (PCN, snn) or reconstruction MSE "
                                                     "(generative) of a checkpoint")
     evaluate.add_argument("checkpoint", type=Path)
     evaluate.add_argument("--data", help="evaluate on this data instead of the checkpoint's")
@@ -61,7 +63,7 @@ def _train(args):
                              progress=not args.no_progress)
     last = model.history[-1] if model.history else {}
     score = model.SCORE.removeprefix("val_")
-    print(f"epoch {model.epoch}: train energy {last.get('train_energy', float('nan')):.4f}, "
+    print(f"epoch {model.epoch}: {model.TRAIN.replace('_', ' ')} {last.get(model.TRAIN, float('nan')):.4f}, "
           f"test {SCORE_NAMES[score]} {last.get(model.SCORE, float('nan')):.4f}")
     print(f"checkpoint: {directory / 'checkpoint.h5'}")
     print(f"metrics: {directory / 'metrics.json'}")
@@ -80,8 +82,8 @@ def main(argv=None):
                 _train(args)
             else:
                 result = evaluate_checkpoint(args.checkpoint, args.data)
-                score = next(key for key in result if key != "energy")
-                print(f"test {SCORE_NAMES[score]} {result[score]:.4f} (energy {result['energy']:.4f}): "
+                score, other = result
+                print(f"test {SCORE_NAMES[score]} {result[score]:.4f} ({other} {result[other]:.4f}): "
                       f"{args.checkpoint}")
         except (ConfigError, DatasetError, CheckpointError) as error:
             parser.exit(2, f"ngc-optim {args.command}: error: {error}\n")

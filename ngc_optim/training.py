@@ -3,12 +3,13 @@
 A run is configured by a JSON object with these keys (all optional; the
 defaults train the default PCN on the bundled digits). ``model`` chooses the
 kind of model, and with it the defaults of the other keys (PCN's first, the
-generative model's second where they differ):
+generative model's second where they differ; the spiking model's keys below):
 
 ==============  ===================================================================
-``name``        run name: files go to ``<runs>/<name>/`` (default the model kind: "pcn", "generative")
-``model``       "pcn" (default; :class:`ngc_optim.models.PCN`, a classifier) or "generative"
-                (:class:`ngc_optim.models.GenerativePCN`, which learns to reconstruct the data)
+``name``        run name: files go to ``<runs>/<name>/`` (default the model kind: "pcn", "generative", "snn")
+``model``       "pcn" (default; :class:`ngc_optim.models.PCN`, a classifier), "generative"
+                (:class:`ngc_optim.models.GenerativePCN`, which learns to reconstruct the data) or "snn"
+                (:class:`ngc_optim.models.DiehlCookSNN`, spiking, learning by STDP)
 ``sizes``       layer sizes, the data's first; a PCN's last must hold the classes
                 ([64, 128, 128, 10]; [64, 128])
 ``T``           settling steps per batch (10; 20)
@@ -31,6 +32,15 @@ generative model's second where they differ):
 ``split_seed``  seed of the digits / ``.npz`` train-test split (0)
 ==============  ===================================================================
 
+A spiking run (``"model": "snn"``) has ``name``, ``model``, ``optimizer`` ("sgd"), ``eta`` (1.0),
+``optim_kwargs``, ``epochs`` (1), ``seed``, ``data`` and ``split_seed`` as above, and the
+arguments of :class:`ngc_optim.models.DiehlCookSNN` with its defaults: ``n_exc`` (100), ``T``
+(steps per image, 150), ``dt`` (ms, 1.0), ``max_freq`` (255.0), ``w_norm`` (0.2), ``A_plus``
+(0.01), ``A_minus`` (0.0001), ``theta_plus`` (0.05), ``tau_m`` (100.5), ``tau_tr`` (20.0),
+``w_ie`` (-120.0) and ``w_ei`` (22.5); its inputs are the data's features. After each epoch
+the neurons are labelled on the training data (kept in the checkpoint) and ``test_accuracy``
+is their vote on the test data; ``train_spikes`` is the mean excitatory spike count per image.
+
 The PCN's T, tau_m, eta and epochs were chosen on a validation split carved
 from the digits' training set (seeds 0-4): the test split played no part in
 the choice. Settling for less time (T * dt / tau_m = 0.25 instead of ngc-museum's
@@ -42,8 +52,9 @@ runs: an unknown key, a key of the other kind of model (e.g. ``prior`` with
 ``"model": "pcn"``) or a bad value is a :class:`ConfigError` naming the key.
 Each epoch writes ``checkpoint.h5`` (weights, optimizer states, epoch, the
 shuffling RNG's state, the history and this config) and ``metrics.json`` (per
-epoch: train energy, the test score: ``test_accuracy`` for a PCN, ``test_mse``,
-the reconstruction's mean squared error, for the generative model; seconds).
+epoch: train energy or spikes, the test score: ``test_accuracy`` for a PCN or a
+spiking model, ``test_mse``, the reconstruction's mean squared error, for the
+generative model; seconds).
 ``--resume`` continues from a checkpoint: the model's settings (its kind
 included) come from the checkpoint and may not be changed; ``epochs`` may be raised.
 """
@@ -58,7 +69,7 @@ from . import datasets
 from .checkpoint import load_checkpoint
 from .optim import OPTIMIZERS
 
-__all__ = ["DEFAULTS", "GENERATIVE_DEFAULTS", "ConfigError", "evaluate_checkpoint", "load_config",
+__all__ = ["DEFAULTS", "GENERATIVE_DEFAULTS", "SNN_DEFAULTS", "ConfigError", "evaluate_checkpoint", "load_config",
            "model_arguments", "train"]
 
 DEFAULTS = {
@@ -72,10 +83,18 @@ GENERATIVE_DEFAULTS = {
     "act_fx": "relu", "epochs": 20, "optimizer": "sgd", "eta": 0.005, "prior": ["laplacian", 0.14], "w_bound": 1.0, "normalize": True,
 }
 """The defaults of a generative run (``"model": "generative"``)."""
-KINDS = {"pcn": DEFAULTS, "generative": GENERATIVE_DEFAULTS}
-KEYS = sorted(set(DEFAULTS) | set(GENERATIVE_DEFAULTS))
+SNN_DEFAULTS = {
+    "name": "snn", "model": "snn", "n_exc": 100, "T": 150, "dt": 1.0, "max_freq": 255.0, "w_norm": 0.2,
+    "A_plus": 1e-2, "A_minus": 1e-4, "optimizer": "sgd", "eta": 1.0, "optim_kwargs": {}, "theta_plus": 0.05,
+    "tau_m": 100.5, "tau_tr": 20.0, "w_ie": -120.0, "w_ei": 22.5, "epochs": 1, "seed": 0, "data": "digits",
+    "split_seed": 0,
+}
+"""The defaults of a spiking run (``"model": "snn"``)."""
+KINDS = {"pcn": DEFAULTS, "generative": GENERATIVE_DEFAULTS, "snn": SNN_DEFAULTS}
+KEYS = sorted(set().union(*KINDS.values()))
 MODEL_KEYS = ("model", "sizes", "T", "dt", "tau_m", "act_fx", "optimizer", "eta", "optim_kwargs", "batch_size",
-              "seed", "prior", "w_bound", "normalize")
+              "seed", "prior", "w_bound", "normalize", "n_exc", "max_freq", "w_norm", "A_plus", "A_minus",
+              "theta_plus", "tau_tr", "w_ie", "w_ei")
 """Keys that define the model: fixed once it exists (a resumed run takes them from its checkpoint)."""
 
 
@@ -86,6 +105,17 @@ class ConfigError(ValueError):
 def _positive_int(key, value):
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"{key}={value!r}: expected a positive integer")
+
+
+POSITIVE_INTS = ("T", "epochs", "batch_size", "n_exc")
+POSITIVE_NUMBERS = ("dt", "tau_m", "max_freq", "w_norm", "tau_tr")
+NON_NEGATIVE_NUMBERS = ("eta", "A_plus", "A_minus", "theta_plus")
+NUMBERS = ("w_ie", "w_ei")
+"""The keys of each kind of number, checked where the model kind has them."""
+
+
+def _number(value):
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _check(config):
@@ -103,22 +133,25 @@ def _check(config):
     name = config["name"]
     if not (isinstance(name, str) and name and name not in (".", "..") and "/" not in name and "\\" not in name):
         raise ConfigError(f"name={name!r}: expected a non-empty file name (no slashes)")
-    sizes = config["sizes"]
-    if not (isinstance(sizes, list) and len(sizes) >= 2):
-        raise ConfigError(f"sizes={sizes!r}: expected a list of at least two positive integers")
-    for size in sizes:
-        _positive_int("sizes", size)
-    for key in ("T", "epochs", "batch_size"):
-        _positive_int(key, config[key])
+    if "sizes" in config:
+        sizes = config["sizes"]
+        if not (isinstance(sizes, list) and len(sizes) >= 2):
+            raise ConfigError(f"sizes={sizes!r}: expected a list of at least two positive integers")
+        for size in sizes:
+            _positive_int("sizes", size)
+    for key in POSITIVE_INTS:
+        if key in config:
+            _positive_int(key, config[key])
     for key in ("seed", "split_seed"):
         if isinstance(config[key], bool) or not isinstance(config[key], int) or config[key] < 0:
             raise ConfigError(f"{key}={config[key]!r}: expected a non-negative integer")
-    for key in ("dt", "tau_m", "eta"):
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or value < 0 or (value == 0 and key != "eta"):
-            raise ConfigError(f"{key}={value!r}: expected a positive number")
-    if config["act_fx"] not in ACTIVATIONS:
+    for keys, test, expected in ((POSITIVE_NUMBERS, lambda value: value > 0, "a positive number"),
+                                 (NON_NEGATIVE_NUMBERS, lambda value: value >= 0, "a number >= 0"),
+                                 (NUMBERS, lambda value: True, "a finite number")):
+        for key in keys:
+            if key in config and not (_number(config[key]) and test(config[key])):
+                raise ConfigError(f"{key}={config[key]!r}: expected {expected}")
+    if "act_fx" in config and config["act_fx"] not in ACTIVATIONS:
         raise ConfigError(f"act_fx={config['act_fx']!r}: expected one of {sorted(ACTIVATIONS)}")
     if config["optimizer"] not in OPTIMIZERS:
         raise ConfigError(f"optimizer={config['optimizer']!r}: expected one of {sorted(OPTIMIZERS)}")
@@ -192,6 +225,8 @@ def load_data(config):
         dataset = datasets.load_idx(*data["idx"])
     else:
         dataset = datasets.load_npz(data, seed=config["split_seed"])
+    if "sizes" not in config:
+        return dataset
     classes = dataset.n_classes if config["model"] == "pcn" else 0
     if dataset.n_features != config["sizes"][0] or classes > config["sizes"][-1]:
         raise ConfigError(f"sizes={config['sizes']}: the data have {dataset.n_features} features and "
@@ -201,7 +236,14 @@ def load_data(config):
 
 
 def model_arguments(config):
-    """The constructor arguments of the config's model (PCN or GenerativePCN)."""
+    """The constructor arguments of the config's model (PCN, GenerativePCN, or DiehlCookSNN but for its
+    n_inputs, which the data give)."""
+    if config["model"] == "snn":
+        return {"n_exc": config["n_exc"], "T": config["T"], "dt": config["dt"], "max_freq": config["max_freq"],
+                "w_norm": config["w_norm"], "A_plus": config["A_plus"], "A_minus": config["A_minus"],
+                "eta": config["eta"], "optim_type": config["optimizer"], "optim_kwargs": config["optim_kwargs"],
+                "theta_plus": config["theta_plus"], "tau_m": config["tau_m"], "tau_tr": config["tau_tr"],
+                "w_ie": config["w_ie"], "w_ei": config["w_ei"], "seed": config["seed"]}
     arguments = {"sizes": tuple(config["sizes"]), "T": config["T"], "dt": config["dt"], "tau_m": config["tau_m"],
                  "act_fx": config["act_fx"], "eta": config["eta"], "optim_type": config["optimizer"],
                  "optim_kwargs": config["optim_kwargs"], "batch_size": config["batch_size"], "seed": config["seed"]}
@@ -212,9 +254,9 @@ def model_arguments(config):
 
 def model_class(config):
     """The class of the config's model."""
-    from ngc_optim.models import PCN, GenerativePCN
+    from ngc_optim.models import PCN, DiehlCookSNN, GenerativePCN
 
-    return {"pcn": PCN, "generative": GenerativePCN}[config["model"]]
+    return {"pcn": PCN, "generative": GenerativePCN, "snn": DiehlCookSNN}[config["model"]]
 
 
 def write_json(path, data):
@@ -253,10 +295,15 @@ def train(config_path=None, overrides=None, resume=None, runs="runs", progress=T
             raise ConfigError(f"--resume continues the saved model: {', '.join(changed)} cannot change "
                               f"(saved: {', '.join(f'{key}={saved[key]!r}' for key in changed)})")
         model = model_class(config).load(resume)
+        data = load_data(config)
     else:
         config = load_config(config_path, overrides)
-        model = model_class(config)(**model_arguments(config))
-    data = load_data(config)
+        data = load_data(config)
+        inputs = {"n_inputs": data.n_features} if config["model"] == "snn" else {}
+        model = model_class(config)(**inputs, **model_arguments(config))
+    if model.sizes[0] != data.n_features:
+        raise ConfigError(f"data={config['data']!r}: {data.n_features} features; the saved model takes "
+                          f"{model.sizes[0]}")
     directory = Path(runs) / config["name"]
     directory.mkdir(parents=True, exist_ok=True)
     checkpoint = directory / "checkpoint.h5"
@@ -265,7 +312,7 @@ def train(config_path=None, overrides=None, resume=None, runs="runs", progress=T
         model.save(checkpoint, metadata={"train": config})
         write_json(directory / "metrics.json", metrics(model.history))
 
-    if config["model"] == "pcn":
+    if config["model"] in ("pcn", "snn"):
         model.fit(data.x_train, data.y_train, epochs=config["epochs"], validation=(data.x_test, data.y_test),
                   on_epoch=save, progress=progress)
     else:
@@ -279,7 +326,8 @@ def evaluate_checkpoint(path, data=None):
     """The model's ``evaluate`` on the test part of the data the checkpoint was trained on (or ``data``).
 
     Returns:
-        {"accuracy": ..., "energy": ...} for a PCN, {"mse": ..., "energy": ...} for a generative model.
+        {"accuracy": ..., "energy": ...} for a PCN, {"mse": ..., "energy": ...} for a generative model,
+        {"accuracy": ..., "spikes": ...} for a spiking one.
     """
     saved = (load_checkpoint(path).metadata or {}).get("train")
     if saved is None:
@@ -287,6 +335,8 @@ def evaluate_checkpoint(path, data=None):
     config = load_config(overrides={"data": data}, base=saved)
     dataset = load_data(config)
     model = model_class(config).load(path)
-    if config["model"] == "pcn":
+    if model.sizes[0] != dataset.n_features:
+        raise ConfigError(f"data={config['data']!r}: {dataset.n_features} features; the model takes {model.sizes[0]}")
+    if config["model"] in ("pcn", "snn"):
         return model.evaluate(dataset.x_test, dataset.y_test)
     return model.evaluate(dataset.x_test)

@@ -59,7 +59,7 @@ def test_training_is_deterministic_and_resumes_bit_for_bit(digits, tmp_path):
     for key, value in state(straight).items():
         np.testing.assert_array_equal(state(resumed)[key], value, err_msg=key)
     np.testing.assert_array_equal(resumed.labels, straight.labels)
-    assert [h["train_energy"] for h in resumed.history] == [h["train_energy"] for h in straight.history]
+    assert [h["train_spikes"] for h in resumed.history] == [h["train_spikes"] for h in straight.history]
 
 
 def test_it_learns_digits_above_chance(digits):

@@ -64,7 +64,7 @@ def test_train_writes_checkpoint_and_metrics_and_resume_continues_exactly(tmp_pa
     ({"optim_kwargs": {"beta1": 3}}, [], r"optim_kwargs: adam: beta1=3.0 is out of range"),
     ({"sizes": [60, 16, 10]}, [], r"the first size must be 64"),
     ({"data": "missing.npz"}, [], r"missing.npz: not a readable .npz file"),
-    ({}, ["--eta", "-1"], r"eta=-1.0: expected a positive number"),
+    ({}, ["--eta", "-1"], r"eta=-1.0: expected a number >= 0"),
 ])
 def test_bad_configs_stop_with_an_error_naming_the_key(tmp_path, capsys, settings, flags, message):
     config = write_config(tmp_path / "bad.json", **settings)
@@ -139,7 +139,7 @@ def test_the_model_flag_takes_the_generative_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("settings, flags, message", [
-    ({"model": "vae"}, [], r"model='vae': expected one of \['generative', 'pcn'\]"),
+    ({"model": "vae"}, [], r"model='vae': expected one of \['generative', 'pcn', 'snn'\]"),
     ({"model": "pcn", "prior": ["laplacian", 0.1]}, [], r"prior: not a setting of model='pcn'"),
     ({"prior": ["cauchy", 0.1]}, [], r"prior=\['cauchy', 0.1\]: expected \[name, gamma\]"),
     ({"w_bound": -1}, [], r"w_bound=-1: expected a number >= 0"),
@@ -155,3 +155,80 @@ def test_bad_generative_configs_stop_with_an_error_naming_the_key(tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith("ngc-optim train: error: ") and re.search(message, err), err
 
+
+
+def small_digits_npz(path, per_class=12):
+    from ngc_optim.datasets import load_digits
+
+    data = load_digits()
+    rows = np.concatenate([np.flatnonzero(data.y_train == c)[:per_class] for c in range(10)])
+    np.savez(path, x_train=data.x_train[rows], y_train=data.y_train[rows], x_test=data.x_test[:40],
+             y_test=data.y_test[:40])
+    return path
+
+
+def test_a_spiking_run_writes_its_accuracy_and_resumes_exactly(tmp_path, capsys):
+    data = small_digits_npz(tmp_path / "digits.npz")
+    config = tmp_path / "snn.json"
+    config.write_text(json.dumps({"model": "snn", "n_exc": 12, "T": 25, "epochs": 3, "data": str(data),
+                                  "A_minus": 2e-4}))
+    runs = tmp_path / "runs"
+    assert main(["train", "--config", str(config), "--runs", str(runs), "--name", "straight", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "train spikes" in out and "test accuracy" in out
+    straight = load_checkpoint(runs / "straight" / "checkpoint.h5")
+    assert straight.step == 3 and straight.metadata["model"] == "DiehlCookSNN"
+    assert straight.metadata["config"]["n_inputs"] == 64 and straight.metadata["config"]["A_minus"] == 2e-4
+    assert len(straight.metadata["labels"]) == 12
+    rows = metrics_without_seconds(runs / "straight")
+    assert [sorted(row) for row in rows] == [["epoch", "test_accuracy", "train_spikes"]] * 3
+    assert all(row["train_spikes"] > 0 for row in rows)
+    assert rows[-1]["test_accuracy"] > 0.2
+
+    assert main(["train", "--config", str(config), "--runs", str(runs), "--name", "split", "--epochs", "1",
+                 "--no-progress"]) == 0
+    assert main(["train", "--resume", str(runs / "split" / "checkpoint.h5"), "--epochs", "3", "--runs", str(runs),
+                 "--no-progress"]) == 0
+    split = load_checkpoint(runs / "split" / "checkpoint.h5")
+    for group in ("W1", "z1e", "z0"):
+        for key, value in straight.params[group].items():
+            np.testing.assert_array_equal(split.params[group][key], value, err_msg=f"{group}.{key}")
+    assert split.metadata["labels"] == straight.metadata["labels"]
+    assert metrics_without_seconds(runs / "split") == rows
+
+    capsys.readouterr()
+    assert main(["evaluate", str(runs / "split" / "checkpoint.h5")]) == 0
+    assert f"test accuracy {rows[-1]['test_accuracy']:.4f} (spikes " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"n_exc": 0}, r"n_exc=0: expected a positive integer"),
+    ({"w_norm": -1}, r"w_norm=-1: expected a positive number"),
+    ({"A_minus": -1e-4}, r"A_minus=-0.0001: expected a number >= 0"),
+    ({"w_ie": "strong"}, r"w_ie='strong': expected a finite number"),
+    ({"batch_size": 10}, r"batch_size: not a setting of model='snn'"),
+    ({"sizes": [64, 10]}, r"sizes: not a setting of model='snn'"),
+])
+def test_bad_spiking_configs_stop_with_an_error_naming_the_key(tmp_path, capsys, settings, message):
+    config = tmp_path / "snn.json"
+    config.write_text(json.dumps({"model": "snn", **settings}))
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--config", str(config), "--runs", str(tmp_path / "runs"), "--no-progress"])
+    assert stop.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_resumed_run_refuses_data_of_another_width(tmp_path, capsys):
+    data = small_digits_npz(tmp_path / "digits.npz")
+    wide = tmp_path / "wide.npz"
+    with np.load(data) as arrays:
+        np.savez(wide, **{key: np.hstack([value, value]) if key.startswith("x") else value
+                          for key, value in arrays.items()})
+    runs = tmp_path / "runs"
+    assert main(["train", "--model", "snn", "--T", "5", "--data", str(data), "--runs", str(runs),
+                 "--no-progress"]) == 0
+    with pytest.raises(SystemExit):
+        main(["train", "--resume", str(runs / "snn" / "checkpoint.h5"), "--data", str(wide), "--epochs", "2",
+              "--runs", str(runs), "--no-progress"])
+    assert "128 features; the saved model takes 64" in capsys.readouterr().err
