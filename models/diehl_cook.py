@@ -131,8 +131,10 @@ class DiehlCookSNN(PCModel):
         self.z0, self.W1, self.z1e, self.z1i = z0, W1, z1e, z1i
         self.W = [None, W1]
 
-    def present(self, x, learn):
-        """Present one image (n_inputs,) for T steps; returns the excitatory spike counts (n_exc,)."""
+    def present(self, x, learn, raster=None):
+        """Present one image (n_inputs,) for T steps; returns the excitatory spike counts (n_exc,).
+
+        ``raster``: an optional list, given each step's (input spikes, excitatory spikes)."""
         self.reset_process.run()
         self.z0.inputs.set(np.asarray(x, np.float32).reshape(1, -1))
         thresholds = None if learn else self.z1e.thr_theta.get().copy()
@@ -141,6 +143,8 @@ class DiehlCookSNN(PCModel):
         for step in range(self.T):
             process.run(t=step * dt, dt=dt)
             counts += self.z1e.s.get()[0]
+            if raster is not None:
+                raster.append((self.z0.outputs.get()[0].copy(), self.z1e.s.get()[0].copy()))
         if learn:
             weights = self.W1.weights.get()
             total = np.float32(self.config["w_norm"] * self.config["n_inputs"])
@@ -148,6 +152,14 @@ class DiehlCookSNN(PCModel):
         else:
             self.z1e.thr_theta.set(thresholds)
         return counts
+
+    def raster(self, x):
+        """Present one image (n_inputs,) without learning; returns its spike raster: (input spikes (T, n_inputs),
+        excitatory spikes (T, n_exc)), 0/1 float arrays."""
+        x = self._check_inputs(np.asarray(x).reshape(1, -1))[0]
+        steps = []
+        self.present(x, learn=False, raster=steps)
+        return tuple(np.array([step[k] for step in steps]) for k in (0, 1))
 
     def train_batch(self, x):
         """Learn from one image (a (1, n_inputs) row); returns its excitatory spike count."""

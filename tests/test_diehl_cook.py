@@ -42,6 +42,21 @@ def test_evaluation_learns_nothing(digits):
     np.testing.assert_array_equal(after["thr_theta"], before["thr_theta"])
 
 
+def test_the_raster_holds_the_spikes_the_counts_sum(digits):
+    counted, rastered = DiehlCookSNN(**SMALL), DiehlCookSNN(**SMALL)
+    counts = counted.responses(digits.x_test[:1])[0]
+    before = state(rastered)
+    inputs, excitatory = rastered.raster(digits.x_test[0])
+    assert inputs.shape == (30, 64) and excitatory.shape == (30, 12)
+    assert set(np.unique(inputs)) <= {0.0, 1.0} and set(np.unique(excitatory)) <= {0.0, 1.0}
+    assert np.all(excitatory.sum(axis=1) <= 1)
+    np.testing.assert_array_equal(excitatory.sum(axis=0), counts)
+    assert counts.sum() > 0 and inputs[:, digits.x_test[0] == 0].sum() == 0 and inputs.sum() > 30
+    np.testing.assert_array_equal(state(rastered)["weights"], before["weights"])
+    with pytest.raises(ValueError, match="inputs have shape"):
+        rastered.raster(digits.x_test[0][:10])
+
+
 def test_training_is_deterministic_and_resumes_bit_for_bit(digits, tmp_path):
     x, y = digits.x_train[:16], digits.y_train[:16]
 

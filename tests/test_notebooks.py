@@ -7,9 +7,10 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
-QUICK = {"STEPS = 3000": "STEPS = 300", "EPOCHS = 30": "EPOCHS = 2", "HALF = 5": "HALF = 1"}
+QUICK = {"STEPS = 3000": "STEPS = 300", "EPOCHS = 30": "EPOCHS = 2", "HALF = 5": "HALF = 1",
+         "N_EXC = 100": "N_EXC = 12", "T = 150": "T = 30", "SUBSET = None": "SUBSET = 60"}
 EXPECTED = {"01_optimizers.ipynb": "bit for bit", "02_train_pcn.ipynb": "test accuracy",
-            "03_resume.ipynb": "bit for bit"}
+            "03_resume.ipynb": "bit for bit", "04_spiking_stdp.ipynb": "bit for bit"}
 """What each notebook prints when its results hold."""
 
 
