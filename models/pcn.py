@@ -17,8 +17,9 @@ ngc-museum's ``exhibits/pc_discrim``, for any number of layers. With sizes
   forward synapses' weights and biases through wired compartments: it gives
   the prediction and the initial state of the hidden cells.
 
-One training batch: reset the cells (the synapses' outputs are all recomputed
-before they are read); project; set each hidden ``z`` to its projection;
+One training batch: reset the error cells (the state cells' compartments and
+the synapses' outputs are all written before they are read, so they need no
+reset, but the first settling step reads the error cells' dmu and dtarget); project; set each hidden ``z`` to its projection;
 clamp the input to z0 and the label (one-hot, clipped to [0.001, 0.999], as
 ngc-museum's) to zL; ``T`` settling steps (E, z, W, e advance in that order);
 then one ``evolve`` of W1 .. WL. z0, zL and W1 do not change while the network
@@ -118,8 +119,8 @@ class PCN(PCModel):
                     E[l + 1].outputs >> z[l].j
                     e[l].dtarget >> z[l].j_td
             self.reset_process = MethodProcess("reset")
-            for component in z + q + e[1:]:
-                self.reset_process >> component.reset
+            for cell in e[1:]:
+                self.reset_process >> cell.reset
             self.project_process = MethodProcess("project") >> q[0].advance_state
             for l in range(1, layers + 1):
                 self.project_process >> Q[l].advance_state >> q[l].advance_state
