@@ -7,8 +7,10 @@
    each of ``--seeds`` seeds, and the means.
 2. Speed, on one batch of 50 of the trained model, and again for T = 20 (the
    settling steps of the ngc-learn figure and of the target) when the default T
-   differs, median over ``--repeats`` timed batches: ms per training batch (``PCN.train_batch``) with the settling loop on
-   every core (the default) and serial (``NGC_OPTIM_PARALLEL=0``); ms per settling
+   differs, medians over timed groups of 10 batches: ms per training batch (``PCN.train_batch``) with the
+   settling loop on every core (the default) and serial (``NGC_OPTIM_PARALLEL=0``), the two
+   interleaved in 5 rounds of ``--repeats`` / 5 groups each (the medians of the rounds show
+   how much the shared machine varied); ms per settling
    step, fused (the settling kernel's call / T) and through ngcsimlib (one run of
    the components' ``settle`` process); and the time in kernels of a batch: the
    settling kernel's call plus the other matrix products (NumPy/BLAS) and Numba
@@ -82,14 +84,42 @@ def accuracy(epochs, seeds):
     return models[0], float(np.mean(pcn)), float(np.mean(mlp))
 
 
-def median_seconds(function, repeats, calls=1):
+def group_seconds(function, repeats, calls=1):
+    """Seconds per call of ``function`` in each of ``repeats`` groups of ``calls`` calls."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         for _ in range(calls):
             function()
         times.append((time.perf_counter() - start) / calls)
-    return statistics.median(times)
+    return times
+
+
+def median_seconds(function, repeats, calls=1):
+    return statistics.median(group_seconds(function, repeats, calls))
+
+
+ROUNDS = 5
+"""Rounds of the interleaved batch timings."""
+
+
+def parallel_and_serial_batches(model, x, y, repeats):
+    """Seconds per training batch with parallel and with serial settling: the two timed in ROUNDS
+    alternating rounds of ``repeats`` groups of 10 batches (so a noisy spell of the shared machine falls on
+    both), the median over all groups of each, and the parallel medians of the rounds."""
+    times, rounds = {True: [], False: []}, []
+    parallel = config.PARALLEL
+    try:
+        for _ in range(ROUNDS):
+            for setting in (True, False):
+                config.PARALLEL = setting and parallel
+                groups = group_seconds(lambda: model.train_batch(x, y), repeats, 10)
+                times[setting] += groups
+                if setting:
+                    rounds.append(statistics.median(groups))
+    finally:
+        config.PARALLEL = parallel
+    return statistics.median(times[True]), statistics.median(times[False]), rounds
 
 
 def settle_arguments(model, x, y):
@@ -158,18 +188,13 @@ def speed(model, repeats):
     y = one_hot(data.y_train[:model.batch_size], model.sizes[-1])
     for _ in range(10):
         model.train_batch(x, y)
-    batch = median_seconds(lambda: model.train_batch(x, y), repeats, 10)
-    parallel = config.PARALLEL
-    config.PARALLEL = False
-    try:
-        serial = median_seconds(lambda: model.train_batch(x, y), repeats, 10)
-    finally:
-        config.PARALLEL = parallel
+    batch, serial, rounds = parallel_and_serial_batches(model, x, y, max(1, repeats // ROUNDS))
     process_step = median_seconds(lambda: model.settle_process.run(dt=model.dt), repeats, 50)
     kernels, settle = kernel_seconds(model, x, y, repeats)
     print(f"\n== Speed of one training batch (batch {model.batch_size}, T = {model.T}), medians ==")
     print(f"ms per batch                      {batch * 1e3:7.3f}   (ngc-learn 3.2: about {NGCLEARN_MS_PER_BATCH} ms: "
           f"{NGCLEARN_MS_PER_BATCH / (batch * 1e3):.1f}x)")
+    print(f"  medians of the {ROUNDS} rounds           {' '.join(f'{t * 1e3:.3f}' for t in rounds)}")
     print(f"ms per batch, serial              {serial * 1e3:7.3f}   (parallel settling: {serial / batch:.2f}x)")
     print(f"ms per settling step, fused       {settle / model.T * 1e3:7.3f}")
     print(f"ms per settling step, process     {process_step * 1e3:7.3f}   (ngcsimlib, one call per component)")

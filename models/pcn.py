@@ -153,41 +153,48 @@ class PCN(PCModel):
                 wired).
         """
         self._project(x)
+        weights = [None, None] + [synapse.weights.get() for synapse in self.W[2:]]
+        transposed = [None, None] + [np.ascontiguousarray(w.T) for w in weights[2:]]
         for l in range(2, len(self.sizes)):
-            self.E[l].weights.set(np.ascontiguousarray(self.W[l].weights.get().T))
-        for l in range(1, len(self.sizes) - 1):
-            self.z[l].z.set(self.q[l].z.get())
+            self.E[l].weights.set(transposed[l])
+        starts = [np.array(cell.z.get()) for cell in self.q[1:-1]]
         self.z[0].j.set(x)
         self.z[-1].j.set(np.clip(y, LABEL_CLIP, 1.0 - LABEL_CLIP))
-        self.prime_process.run(dt=self.dt)
         if fused and len(self.sizes) > 2:
-            self._settle_fused()
+            self.prime_process.run(dt=self.dt)
+            self._settle_fused(starts, weights[2:], transposed[2:])
             return
+        for cell, start in zip(self.z[1:-1], starts):
+            cell.z.set(start)
+        self.prime_process.run(dt=self.dt)
         state, keywords = None, [self.dt]
         for step in range(1, self.T + 1):
             state, _ = self.settle_process.run(state=state, keywords=keywords, update=step == self.T)
 
-    def _settle_fused(self):
-        """The T steps of the settle process in one call of the fused kernel, then the state written back.
+    def _settle_fused(self, z, weights, transposed):
+        """The T steps of the settle process in one call of the fused kernel, from hidden states ``z`` (arrays
+        it updates) with the weights of W2 .. WL and E2 .. EL; then the state written back.
 
-        The model's synapses are fully connected (p_conn 1), so their weights enter without a mask."""
+        The model's synapses are fully connected (p_conn 1), so their weights enter without a mask. The
+        error cells' dmu and dtarget start at zero and their modulators and masks are ones: the reset set
+        them (the model does not wire them)."""
         hidden, W, E, e = self.z[1:-1], self.W[2:], self.E[2:], self.e[1:]
-        z = tuple(cell.z.get().copy() for cell in hidden)
+        batch, dtype = self.batch_size, z[0].dtype
+        z = tuple(z)
         zF = tuple(np.empty_like(array) for array in z)
-        e_out = tuple(np.empty_like(synapse.outputs.get()) for synapse in E)
-        w_out = tuple(np.empty_like(synapse.outputs.get()) for synapse in W)
-        dmu = tuple(cell.dmu.get().copy() for cell in e)
-        dtarget = tuple(cell.dtarget.get().copy() for cell in e)
+        e_out = tuple(np.empty_like(array) for array in z)
+        w_out = tuple(np.empty((batch, size), dtype) for size in self.sizes[2:])
+        dmu = tuple(np.zeros((batch, size), dtype) for size in self.sizes[1:])
+        dtarget = tuple(np.zeros_like(array) for array in dmu)
+        ones = tuple(cell.ones for cell in e)
         first = hidden[0]
         losses = pcn_kernels.settle(
             first.kind, self.T, self.dt, (first.tau_m, first.gamma, first.output_scale, first.resist_scale),
             np.array([float(cell.Sigma.get().reshape(-1)[0]) for cell in e]), self.W[1].outputs.get(),
-            self.z[-1].z.get(), tuple(synapse.weights.get() for synapse in W),
-            tuple(synapse.weights.get() for synapse in E), tuple(synapse.biases.get() for synapse in W),
+            self.z[-1].z.get(), tuple(weights), tuple(transposed), tuple(synapse.biases.get() for synapse in W),
             tuple(synapse.biases.get() for synapse in E), tuple(synapse.gate.get() for synapse in W),
             tuple(synapse.gate.get() for synapse in E), np.array([synapse.g_conduct_factor for synapse in W]),
-            np.array([synapse.g_conduct_factor for synapse in E]), tuple(cell.modulator.get() for cell in e),
-            tuple(cell.mask.get() for cell in e), z, zF, e_out, w_out, dmu, dtarget,
+            np.array([synapse.g_conduct_factor for synapse in E]), ones, ones, z, zF, e_out, w_out, dmu, dtarget,
             tuple(np.empty_like(array) for array in z))
         for l, cell in enumerate(hidden):
             cell.z.set(z[l])
