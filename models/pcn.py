@@ -17,10 +17,10 @@ ngc-museum's ``exhibits/pc_discrim``, for any number of layers. With sizes
   forward synapses' weights and biases through wired compartments: it gives
   the prediction and the initial state of the hidden cells.
 
-One training batch: reset the error cells (the state cells' compartments and
-the synapses' outputs are all written before they are read, so they need no
-reset, but the first settling step reads the error cells' dmu and dtarget); project; set each hidden ``z`` to its projection;
-clamp the input to z0 and the label (one-hot, clipped to [0.001, 0.999], as
+One training batch: reset the error cells (the first settling step reads their
+dmu and dtarget; the state cells' compartments and the synapses' outputs are
+all written before they are read, so they need no reset); project; set each
+hidden ``z`` to its projection; clamp the input to z0 and the label (one-hot, clipped to [0.001, 0.999], as
 ngc-museum's) to zL; ``T`` settling steps (E, z, W, e advance in that order);
 then one ``evolve`` of W1 .. WL. z0, zL and W1 do not change while the network
 settles, so they advance once per batch (process ``prime``), before the
