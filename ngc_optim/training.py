@@ -90,6 +90,8 @@ SNN_DEFAULTS = {
     "split_seed": 0,
 }
 """The defaults of a spiking run (``"model": "snn"``)."""
+RUN_KEYS = ("name", "model", "epochs", "data", "split_seed")
+"""Keys of the run, not arguments of the model."""
 KINDS = {"pcn": DEFAULTS, "generative": GENERATIVE_DEFAULTS, "snn": SNN_DEFAULTS}
 KEYS = sorted(set().union(*KINDS.values()))
 MODEL_KEYS = ("model", "sizes", "T", "dt", "tau_m", "act_fx", "optimizer", "eta", "optim_kwargs", "batch_size",
@@ -239,11 +241,9 @@ def model_arguments(config):
     """The constructor arguments of the config's model (PCN, GenerativePCN, or DiehlCookSNN but for its
     n_inputs, which the data give)."""
     if config["model"] == "snn":
-        return {"n_exc": config["n_exc"], "T": config["T"], "dt": config["dt"], "max_freq": config["max_freq"],
-                "w_norm": config["w_norm"], "A_plus": config["A_plus"], "A_minus": config["A_minus"],
-                "eta": config["eta"], "optim_type": config["optimizer"], "optim_kwargs": config["optim_kwargs"],
-                "theta_plus": config["theta_plus"], "tau_m": config["tau_m"], "tau_tr": config["tau_tr"],
-                "w_ie": config["w_ie"], "w_ei": config["w_ei"], "seed": config["seed"]}
+        arguments = {key: config[key] for key in SNN_DEFAULTS if key not in RUN_KEYS}
+        arguments["optim_type"] = arguments.pop("optimizer")
+        return arguments
     arguments = {"sizes": tuple(config["sizes"]), "T": config["T"], "dt": config["dt"], "tau_m": config["tau_m"],
                  "act_fx": config["act_fx"], "eta": config["eta"], "optim_type": config["optimizer"],
                  "optim_kwargs": config["optim_kwargs"], "batch_size": config["batch_size"], "seed": config["seed"]}
@@ -296,14 +296,14 @@ def train(config_path=None, overrides=None, resume=None, runs="runs", progress=T
                               f"(saved: {', '.join(f'{key}={saved[key]!r}' for key in changed)})")
         model = model_class(config).load(resume)
         data = load_data(config)
+        if model.sizes[0] != data.n_features:
+            raise ConfigError(f"data={config['data']!r}: {data.n_features} features; the saved model takes "
+                              f"{model.sizes[0]}")
     else:
         config = load_config(config_path, overrides)
         data = load_data(config)
         inputs = {"n_inputs": data.n_features} if config["model"] == "snn" else {}
         model = model_class(config)(**inputs, **model_arguments(config))
-    if model.sizes[0] != data.n_features:
-        raise ConfigError(f"data={config['data']!r}: {data.n_features} features; the saved model takes "
-                          f"{model.sizes[0]}")
     directory = Path(runs) / config["name"]
     directory.mkdir(parents=True, exist_ok=True)
     checkpoint = directory / "checkpoint.h5"
