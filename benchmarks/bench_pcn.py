@@ -11,11 +11,10 @@
    settling loop on every core (the default) and serial (``NGC_OPTIM_PARALLEL=0``), the two
    interleaved in 5 rounds of ``--repeats`` / 5 groups each (the medians of the rounds show
    how much the shared machine varied); ms per settling
-   step, fused (the settling kernel's call / T) and through ngcsimlib (one run of
-   the components' ``settle`` process); and the time in kernels of a batch: the
-   settling kernel's call plus the other matrix products (NumPy/BLAS) and Numba
-   kernel calls the batch makes (projection, prime, evolve), each timed on the
-   batch's own arrays and multiplied by its number of calls. ``batch - kernels``
+   step, fused (the fused kernel's call, which also projects and clamps, / T) and through
+   ngcsimlib (one run of the components' ``settle`` process); and the time in kernels
+   of a batch: the fused kernel's call plus the matrix product and Numba kernel of each
+   synapse's evolve, each timed on the batch's own arrays. ``batch - kernels``
    is the time spent outside the kernels (Python, ngcsimlib's compiled processes,
    small NumPy operations).
 3. Cold start (empty Numba cache) and warm start (filled cache): a fresh process
@@ -43,7 +42,7 @@ import numpy as np
 from ngc_optim.models import PCN
 
 import ngc_optim
-from ngc_optim import cell_kernels, config, pcn_kernels
+from ngc_optim import config, pcn_kernels
 from ngc_optim.datasets import load_digits, one_hot
 from ngc_optim.training import DEFAULTS, model_arguments
 
@@ -135,51 +134,24 @@ def settle_arguments(model, x, y):
 
 
 def kernel_seconds(model, x, y, repeats):
-    """Seconds per batch spent in kernels: the settling kernel's call (on the batch's own arguments, restored
-    before each call) and every other matrix product and Numba kernel call of the batch, each timed on its
-    own (on the arrays of a batch just trained, fetched beforehand). W_l counts once more for the projection
-    synapse Q_l, which has its shape. Also returns the settling kernel's seconds."""
+    """Seconds per batch spent in kernels: the fused kernel's call (projection, clamping and settling, on the
+    batch's own arguments: it overwrites all it writes) and the matrix product and Numba kernel of each
+    synapse's evolve, each timed on its own (on the arrays of a batch just trained, fetched beforehand). Also
+    returns the fused kernel's seconds."""
     model.train_batch(x, y)
     kind, arguments = settle_arguments(model, x, y)
-    start_state = [tuple(array.copy() for array in group) for group in arguments[-7:-1]]
-
-    def fused():
-        for group, start in zip(arguments[-7:-1], start_state):
-            for array, value in zip(group, start):
-                array[...] = value
-        pcn_kernels.settle(kind, *arguments)
-
-    restore = median_seconds(lambda: [array.__setitem__(..., value) for group, start in
-                                      zip(arguments[-7:-1], start_state) for array, value in zip(group, start)],
-                             repeats, 20)
-    settle = median_seconds(fused, repeats, 20) - restore
+    settle = median_seconds(lambda: pcn_kernels.settle(kind, *arguments), repeats, 20)
     calls = []
-
-    def synapse_step(count, synapse):
-        inputs, weights = synapse.inputs.get(), synapse.weights.get()
-        gate, biases = synapse.gate.get(), synapse.biases.get()
-        calls.append((count, lambda: cell_kernels.transmit(np.matmul(inputs, weights), gate, 1.0, biases)))
-
-    def cell_step(count, cell):
-        arguments = (cell.z.get(), cell.j.get(), cell.j_td.get(), model.dt, cell.tau_m, cell.gamma,
-                     cell.output_scale, cell.resist_scale)
-        calls.append((count, lambda: cell.kernel(*arguments)))
-
-    for l in range(1, len(model.sizes)):
-        W = model.W[l]
-        synapse_step(2 if l == 1 else 1, W)
+    for W in model.W[1:]:
         pre, post = W.pre.get(), W.post.get()
         product = pre.T @ post
         weights = W.weights.get().copy()
         slots = [array.ravel().copy() for array in W.opt_state.arrays("weights")]
         scalars = W.optimizer._step_scalars(W.opt_state.count)
         hebbian = (W.mask.get().ravel(), False, W.plan.prior, W.plan.hebbian, *slots, *scalars)
-        calls.append((1, lambda pre=pre, post=post: pre.T @ post))
-        calls.append((1, lambda W=W, w=weights, p=product, h=hebbian: W.plan.kernel(
-            w.ravel(), (p.copy().ravel(),), *h)))
-    for cell in (model.z[0], model.z[-1], *model.q):
-        cell_step(1, cell)
-    return settle + sum(count * median_seconds(call, repeats, 20) for count, call in calls), settle
+        calls.append(lambda pre=pre, post=post: pre.T @ post)
+        calls.append(lambda W=W, w=weights, p=product, h=hebbian: W.plan.kernel(w.ravel(), (p.copy().ravel(),), *h))
+    return settle + sum(median_seconds(call, repeats, 20) for call in calls), settle
 
 
 def speed(model, repeats):

@@ -20,13 +20,15 @@ ngc-museum's ``exhibits/pc_discrim``, for any number of layers. With sizes
 One training batch: reset the error cells (the first settling step reads their
 dmu and dtarget; the state cells' compartments and the synapses' outputs are
 all written before they are read, so they need no reset); project; set each
-hidden ``z`` to its projection; clamp the input to z0 and the label (one-hot, clipped to [0.001, 0.999], as
-ngc-museum's) to zL; ``T`` settling steps (E, z, W, e advance in that order);
-then one ``evolve`` of W1 .. WL. z0, zL and W1 do not change while the network
-settles, so they advance once per batch (process ``prime``), before the
-settling steps (process ``settle``), which ngc-museum repeats T times; the
-settling steps pass the state from one to the next and write it back once. The energy of a batch is ``-(L_1 + ... + L_L)``
-after settling, per sample.
+hidden ``z`` to its projection; clamp the input to z0 and the label (one-hot,
+clipped to [0.001, 0.999], as ngc-museum's) to zL; ``T`` settling steps (E, z,
+W, e advance in that order); then one ``evolve`` of W1 .. WL. z0, zL and W1 do
+not change while the network settles, so they advance once per batch (process
+``prime``), before the settling steps (process ``settle``), which ngc-museum
+repeats T times. ``settle`` runs the projection, the clamping and the settling
+steps in one compiled call (:mod:`ngc_optim.pcn_kernels`) and writes the
+compartments back once, bit for bit as the processes would. The energy of a
+batch is ``-(L_1 + ... + L_L)`` after settling, per sample.
 
 The components have a fixed batch size: ``fit`` trains on the full batches of a
 seeded permutation of the training set each epoch (the remainder, fewer than
@@ -38,6 +40,7 @@ import numpy as np
 from ngc_optim.components import GaussianErrorCell, HebbianSynapse, RateCell, StaticSynapse
 from ngcsimlib import MethodProcess
 from ngcsimlib.context import Context
+from ngcsimlib.global_state import stateManager
 
 from ngc_optim import pcn_kernels
 from ngc_optim.datasets import one_hot
@@ -132,7 +135,7 @@ class PCN(PCModel):
             self.evolve_process = MethodProcess("evolve")
             for synapse in W[1:]:
                 self.evolve_process >> synapse.evolve
-        self.z, self.q, self.e, self.W, self.E = z, q, e, W, E
+        self.z, self.q, self.e, self.W, self.E, self.Q = z, q, e, W, E, Q
 
     def _project(self, x):
         self.reset_process.run()
@@ -141,72 +144,84 @@ class PCN(PCModel):
         return self.q[-1].z.get()
 
     def settle(self, x, y, fused=True):
-        """Project x, start the hidden cells from the projection, and settle T steps with x and y clamped.
+        """Reset the error cells, project x, start the hidden cells from the projection, and settle T steps
+        with x and y clamped.
 
         Args:
             x: a batch of inputs (batch_size, sizes[0]).
             y: its targets (batch_size, sizes[-1]), e.g. one-hot labels (clipped to [0.001, 0.999]).
-            fused: run the T steps in one compiled call (:mod:`ngc_optim.pcn_kernels`, on every core);
-                False steps the ``settle`` process of the components T times through ngcsimlib (the same
-                arithmetic, bit for bit, one Python call per component step). Without hidden layers the process
-                runs in any case. The error cells' masks are ones in both: the reset sets them (they are not
-                wired).
+            fused: run the projection, the clamping and the T steps in one compiled call
+                (:mod:`ngc_optim.pcn_kernels`, on every core) and write the compartments they change back
+                at once; False runs the ``project`` and ``prime`` processes and steps the ``settle`` process
+                T times through ngcsimlib (the same arithmetic, bit for bit, one Python call per component
+                step). Without hidden layers the processes run in any case. The error cells' modulators and
+                masks are ones in both: the reset sets them (they are not wired).
         """
-        self._project(x)
-        weights = [None, None] + [synapse.weights.get() for synapse in self.W[2:]]
-        transposed = [None, None] + [np.ascontiguousarray(w.T) for w in weights[2:]]
-        for l in range(2, len(self.sizes)):
-            self.E[l].weights.set(transposed[l])
-        starts = [np.array(cell.z.get()) for cell in self.q[1:-1]]
-        self.z[0].j.set(x)
-        self.z[-1].j.set(np.clip(y, LABEL_CLIP, 1.0 - LABEL_CLIP))
+        dtype = self.W[1].dtype
+        x = np.ascontiguousarray(x, dtype)
+        label = np.asarray(np.clip(y, LABEL_CLIP, 1.0 - LABEL_CLIP), dtype)
         if fused and len(self.sizes) > 2:
-            self.prime_process.run(dt=self.dt)
-            self._settle_fused(starts, weights[2:], transposed[2:])
+            self.reset_process.run()
+            self._settle_fused(x, label)
             return
-        for cell, start in zip(self.z[1:-1], starts):
-            cell.z.set(start)
+        self._project(x)
+        for l in range(2, len(self.sizes)):
+            self.E[l].weights.set(np.ascontiguousarray(self.W[l].weights.get().T))
+        for cell, projection in zip(self.z[1:-1], self.q[1:-1]):
+            cell.z.set(np.array(projection.z.get()))
+        self.z[0].j.set(x)
+        self.z[-1].j.set(label)
         self.prime_process.run(dt=self.dt)
         state, keywords = None, [self.dt]
         for step in range(1, self.T + 1):
             state, _ = self.settle_process.run(state=state, keywords=keywords, update=step == self.T)
 
-    def _settle_fused(self, z, weights, transposed):
-        """The T steps of the settle process in one call of the fused kernel, from hidden states ``z`` (arrays
-        it updates) with the weights of W2 .. WL and E2 .. EL; then the state written back.
+    def _settle_fused(self, x, label):
+        """The project, prime and T steps of the settle process in one call of the fused kernel; then every
+        compartment they write set at once (one update of ngcsimlib's global state; none of them is wired
+        from another).
 
-        The model's synapses are fully connected (p_conn 1), so their weights enter without a mask. The
-        error cells' dmu and dtarget start at zero and their modulators and masks are ones: the reset set
-        them (the model does not wire them)."""
-        hidden, W, E, e = self.z[1:-1], self.W[2:], self.E[2:], self.e[1:]
-        batch, dtype = self.batch_size, z[0].dtype
-        z = tuple(z)
-        zF = tuple(np.empty_like(array) for array in z)
-        e_out = tuple(np.empty_like(array) for array in z)
-        w_out = tuple(np.empty((batch, size), dtype) for size in self.sizes[2:])
-        dmu = tuple(np.zeros((batch, size), dtype) for size in self.sizes[1:])
-        dtarget = tuple(np.zeros_like(array) for array in dmu)
+        The model's synapses are fully connected (p_conn 1), so their weights enter without a mask; the
+        projection synapses share the forward synapses' weights and biases. The error cells' modulators and
+        masks are ones: the reset set them (the model does not wire them)."""
+        z, q, e, W, E, Q = self.z, self.q, self.e[1:], self.W[1:], self.E[2:], self.Q[1:]
+        hidden, sizes = z[1:-1], self.sizes
+        batch, dtype = self.batch_size, x.dtype
+
+        def arrays(widths):
+            return tuple(np.empty((batch, width), dtype) for width in widths)
+
+        weights = tuple(synapse.weights.get() for synapse in W)
+        transposed = tuple(np.ascontiguousarray(w.T) for w in weights[1:])
+        q_j, q_z, q_f = arrays(sizes[1:]), arrays(sizes), arrays(sizes)
+        clamped = arrays((sizes[0], sizes[0], sizes[-1], sizes[-1]))
+        states, zF, e_out, fx_prime = (arrays(sizes[1:-1]) for _ in range(4))
+        w_out, dmu, dtarget = (arrays(sizes[1:]) for _ in range(3))
         ones = tuple(cell.ones for cell in e)
         first = hidden[0]
         losses = pcn_kernels.settle(
             first.kind, self.T, self.dt, (first.tau_m, first.gamma, first.output_scale, first.resist_scale),
-            np.array([float(cell.Sigma.get().reshape(-1)[0]) for cell in e]), self.W[1].outputs.get(),
-            self.z[-1].z.get(), tuple(weights), tuple(transposed), tuple(synapse.biases.get() for synapse in W),
-            tuple(synapse.biases.get() for synapse in E), tuple(synapse.gate.get() for synapse in W),
-            tuple(synapse.gate.get() for synapse in E), np.array([synapse.g_conduct_factor for synapse in W]),
-            np.array([synapse.g_conduct_factor for synapse in E]), ones, ones, z, zF, e_out, w_out, dmu, dtarget,
-            tuple(np.empty_like(array) for array in z))
-        for l, cell in enumerate(hidden):
-            cell.z.set(z[l])
-            cell.zF.set(zF[l])
-        for l, synapse in enumerate(E):
-            synapse.outputs.set(e_out[l])
-        for l, synapse in enumerate(W):
-            synapse.outputs.set(w_out[l])
-        for l, cell in enumerate(e):
-            cell.dmu.set(dmu[l])
-            cell.dtarget.set(dtarget[l])
-            cell.L.set(np.asarray(losses[l], cell.dtype))
+            np.array([cell.output_scale for cell in (*q, z[0], z[-1])]),
+            np.array([float(cell.Sigma.get().reshape(-1)[0]) for cell in e]), x, label,
+            tuple(cell.j_td.get() for cell in q), (z[0].j_td.get(), z[-1].j_td.get()), weights, transposed,
+            tuple(synapse.biases.get() for synapse in W), tuple(synapse.biases.get() for synapse in E),
+            tuple(synapse.gate.get() for synapse in W), tuple(synapse.gate.get() for synapse in E),
+            tuple(synapse.gate.get() for synapse in Q), np.array([synapse.g_conduct_factor for synapse in W]),
+            np.array([synapse.g_conduct_factor for synapse in E]), np.array([synapse.g_conduct_factor for synapse in Q]),
+            ones, ones, q_j, q_z, q_f, clamped, states, zF, e_out, w_out, dmu, dtarget, fx_prime)
+        written = [(q[0].j, x), (z[0].j, x), (z[-1].j, label), (z[0].z, clamped[0]), (z[0].zF, clamped[1]),
+                   (z[-1].z, clamped[2]), (z[-1].zF, clamped[3])]
+        written += [(cell.z, value) for cell, value in zip(q, q_z)] + [(cell.zF, value) for cell, value in zip(q, q_f)]
+        written += [(synapse.outputs, value) for synapse, value in zip(Q, q_j)]
+        written += [(cell.z, value) for cell, value in zip(hidden, states)]
+        written += [(cell.zF, value) for cell, value in zip(hidden, zF)]
+        written += [(synapse.outputs, value) for synapse, value in zip(E, e_out)]
+        written += [(synapse.weights, value) for synapse, value in zip(E, transposed)]
+        written += [(synapse.outputs, value) for synapse, value in zip(W, w_out)]
+        written += [(cell.dmu, value) for cell, value in zip(e, dmu)]
+        written += [(cell.dtarget, value) for cell, value in zip(e, dtarget)]
+        written += [(cell.L, np.asarray(value, cell.dtype)) for cell, value in zip(e, losses)]
+        stateManager.set_state({compartment.target: value for compartment, value in written})
 
     def _energies(self, valid):
         """Energy of each of the first ``valid`` samples after settling (0.5 * sum of squared errors / Sigma)."""

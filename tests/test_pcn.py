@@ -66,11 +66,14 @@ def digits_subset():
 
 
 def settled_state(model):
-    """Copies of every compartment the settling steps write."""
-    state = {f"{cell.name}.{key}": getattr(cell, key).get().copy() for cell in model.z[1:-1] for key in ("z", "zF")}
+    """Copies of every compartment the projection, the clamping and the settling steps write."""
+    state = {f"{cell.name}.{key}": getattr(cell, key).get().copy() for cell in model.z + model.q
+             for key in ("j", "z", "zF")}
     state.update({f"{cell.name}.{key}": getattr(cell, key).get().copy() for cell in model.e[1:]
-                  for key in ("dmu", "dtarget", "L")})
-    state.update({f"{synapse.name}.outputs": synapse.outputs.get().copy() for synapse in model.E[2:] + model.W[1:]})
+                  for key in ("dmu", "dtarget", "L", "modulator", "mask")})
+    state.update({f"{synapse.name}.outputs": synapse.outputs.get().copy()
+                  for synapse in model.E[2:] + model.W[1:] + model.Q[1:]})
+    state.update({f"{synapse.name}.weights": synapse.weights.get().copy() for synapse in model.E[2:]})
     return state
 
 
