@@ -17,14 +17,16 @@ DEFAULT_WEIGHT_INIT = {"dist": "uniform", "amin": 0.025, "amax": 0.8}
 
 
 def _transmit(name, shape, inputs, weights, gate, biases, factor):
-    """outputs = (inputs @ weights) * gate * factor + biases."""
+    """outputs = (inputs @ weights) * gate * factor + biases, in the weights' dtype (the product by
+    cell_kernels.product_into: one spiking row sums the weight rows of its spikes)."""
     if inputs.shape != shape:
         raise ValueError(f"{name!r}: inputs have shape {inputs.shape}; expected {shape}")
-    product = np.matmul(inputs, weights)
-    if gate.shape != product.shape or biases.shape != (1, product.shape[1]):
-        raise ValueError(f"{name!r}: gate {gate.shape} must be {product.shape} and biases {biases.shape} "
-                         f"(1, {product.shape[1]})")
-    return transmit(product, np.asarray(gate, product.dtype), factor, np.asarray(biases, product.dtype))
+    shape = (inputs.shape[0], weights.shape[1])
+    if gate.shape != shape or biases.shape != (1, shape[1]):
+        raise ValueError(f"{name!r}: gate {gate.shape} must be {shape} and biases {biases.shape} (1, {shape[1]})")
+    dtype = weights.dtype
+    return transmit(np.ascontiguousarray(inputs, dtype), weights, np.asarray(gate, dtype), factor,
+                    np.asarray(biases, dtype))
 
 
 class DenseSynapse(NumpyComponent):

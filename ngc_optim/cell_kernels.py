@@ -36,8 +36,9 @@ from numba.extending import overload
 
 from . import config
 
-__all__ = ["ACTIVATIONS", "LEAKS", "RATE_INTO", "RATE_INTO_STORED", "RATE_KINDS", "RATE_STEPS", "gaussian_error", "gaussian_into",
-           "laplacian_error", "specialised", "sum_of_squares", "tanh", "transmit", "transmit_into"]
+__all__ = ["ACTIVATIONS", "LEAKS", "RATE_INTO", "RATE_INTO_STORED", "RATE_KINDS", "RATE_STEPS", "SPARSE_FRACTION",
+           "gaussian_error", "gaussian_into", "laplacian_error", "product_into", "specialised", "sum_of_squares", "tanh",
+           "transmit", "transmit_into"]
 
 LEAKS = ("gaussian", "laplacian")
 
@@ -295,8 +296,37 @@ def transmit_into(product, gate, factor, biases):
             product[r, c] = product[r, c] * gate[r, c] * factor_ + biases[0, c]
 
 
+SPARSE_FRACTION = 8
+"""A one-row input with at most 1/SPARSE_FRACTION of its entries nonzero (spikes, say) is multiplied by
+summing the weight rows of its nonzero entries (see product_into)."""
+
+
+@njit(**config.jit_options(False))
+def product_into(inputs, weights, out):
+    """out = inputs @ weights. A single row with at most 1/SPARSE_FRACTION of it nonzero (e.g. spikes) is the
+    sum, in input order, of input * weight row over its nonzero inputs: the same sum without its zero terms
+    (which differ only where a weight is infinite or NaN); otherwise BLAS. Either way the choice depends on
+    the values alone, so every caller of this function gets the same bits for the same arguments."""
+    if inputs.shape[0] == 1:
+        row, nonzero = inputs[0], 0
+        for x in row:
+            nonzero += x != 0
+        if nonzero * SPARSE_FRACTION <= row.size:
+            total = out[0]
+            total[:] = 0
+            for i in range(row.size):
+                if row[i] != 0:
+                    x, weight = row[i], weights[i]
+                    for c in range(total.size):
+                        total[c] += x * weight[c]
+            return
+    np.dot(inputs, weights, out)
+
+
 @_jit
-def transmit(product, gate, factor, biases):
-    """product * gate * factor + biases, in place on ``product`` (a fresh matrix product; biases (1, n))."""
-    transmit_into(product, gate, factor, biases)
-    return product
+def transmit(inputs, weights, gate, factor, biases):
+    """(inputs @ weights) * gate * factor + biases, a new array (the product by product_into; biases (1, n))."""
+    out = np.empty((inputs.shape[0], weights.shape[1]), weights.dtype)
+    product_into(inputs, weights, out)
+    transmit_into(out, gate, factor, biases)
+    return out

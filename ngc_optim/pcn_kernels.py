@@ -48,6 +48,7 @@ from .cell_kernels import (
     RATE_INTO_STORED,
     RATE_KINDS,
     gaussian_into,
+    product_into,
     specialised,
     sum_of_squares,
     transmit_into,
@@ -68,8 +69,9 @@ the hidden activation, stateless identity) and fx'."""
 
 @njit(**config.jit_options(False))
 def _transmit(inputs, weights, out, gate, factor, biases):
-    """out = (inputs @ weights) * gate * factor + biases (one compiled copy for every synapse of the loop)."""
-    np.dot(inputs, weights, out)
+    """out = (inputs @ weights) * gate * factor + biases, as the components' (one compiled copy for every synapse
+    of the loop)."""
+    product_into(inputs, weights, out)
     transmit_into(out, gate, factor, biases)
 
 

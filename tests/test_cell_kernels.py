@@ -1,10 +1,11 @@
-"""The cells' compiled tanh and sigmoid: float32 approximations within their stated error, float64 exact."""
+"""The cells' compiled tanh and sigmoid (float32 approximations within their stated error, float64 exact), the
+Gaussian loss, and the synapses' product of a spiking row."""
 
 import numpy as np
 import pytest
 from numba import njit
 
-from ngc_optim.cell_kernels import gaussian_error, sigmoid, tanh
+from ngc_optim.cell_kernels import SPARSE_FRACTION, gaussian_error, product_into, sigmoid, tanh
 
 
 @njit
@@ -55,3 +56,31 @@ def test_gaussian_loss_is_summed_in_float64():
     _, _, loss = gaussian_error(mu, target, 2.0, ones, ones)
     expected = -0.5 * np.sum(target.astype(np.float64) ** 2) / 2.0
     assert loss == pytest.approx(expected, rel=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_sparse_row_sums_the_weight_rows_of_its_nonzero_inputs_in_order(dtype):
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(400, 30)).astype(dtype)
+    row = np.zeros((1, 400), dtype)
+    active = np.sort(rng.choice(400, 400 // SPARSE_FRACTION, replace=False))
+    row[0, active] = rng.choice([1.0, 0.5, -2.0], active.size)
+    expected = np.zeros(30, dtype)
+    for i in active:
+        expected = expected + row[0, i] * weights[i]
+    out = np.full((1, 30), np.nan, dtype)
+    product_into(row, weights, out)
+    np.testing.assert_array_equal(out[0], expected)
+    np.testing.assert_allclose(out, row @ weights, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_dense_inputs_and_several_rows_are_a_matrix_product(rows):
+    rng = np.random.default_rng(1)
+    weights = rng.normal(size=(40, 7)).astype(np.float32)
+    inputs = rng.normal(size=(rows, 40)).astype(np.float32)
+    if rows > 1:
+        inputs[:, 2:] = 0  # several rows go to BLAS however sparse they are
+    out = np.empty((rows, 7), np.float32)
+    product_into(inputs, weights, out)
+    np.testing.assert_allclose(out, inputs @ weights, rtol=1e-6, atol=1e-6)
