@@ -6,7 +6,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.hebbian_kernels import STDP
+from ngc_optim.hebbian_kernels import STDP, stdp_sgd_step, within
 from ngc_optim.optim import OPTIMIZERS
 
 from .dense_synapse import DenseSynapse
@@ -42,19 +42,39 @@ class _Plan(SynapsePlan):
         self.mu, self.w_bound = self.dtype.type(synapse.mu), self.dtype.type(synapse.w_bound)
         self.factors = (np.empty(synapse.shape, self.dtype), np.empty(synapse.shape, self.dtype)) if weighted else ()
         self.depression = np.empty(synapse.shape, self.dtype) if self.depressing else None
+        self.sparse = (synapse.batch_size == 1 and synapse.optimizer.name == "sgd" and synapse.tau_w == 0.0
+                       and not weighted and not self.masked)
+        if self.sparse:
+            self.d_weights = np.zeros(synapse.shape, self.dtype)
+            self.rows, self.cols = np.empty(synapse.shape[0], np.int64), np.empty(synapse.shape[1], np.int64)
+            self.counts = np.full(2, -1, np.int64)
+            self.bounded = None
 
     def evolve(self, state, pre_spike, post_spike, pre_trace, post_trace, weights, mask):
         """One step: W (and the optimizer state) in place; returns dW."""
         self.checked(preSpike=pre_spike, postSpike=post_spike, preTrace=pre_trace, postTrace=post_trace,
                      weights=weights)
         self.writable(weights=weights)
+        scalars = self.optimizer.advance(state)
+        if self.sparse and scalars[1] == 0:  # SGD's scalars: eta, regularisation, its strength
+            return self._sparse_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, scalars[0])
         potentiation = _summed_outer(pre_trace - self.pretrace_target, post_spike)
         depression = _summed_outer(pre_spike, post_trace, self.depression) if self.depressing else potentiation
         arrays = (potentiation, depression, *self._weight_factors(weights))
-        scalars = self.optimizer.advance(state)
         self.kernel(weights.ravel(), tuple(array.ravel() for array in arrays), mask.ravel(), self.masked, 0,
                     self.settings, *(array.ravel() for array in state.arrays("weights")), *scalars)
         return potentiation
+
+    def _sparse_evolve(self, pre_spike, post_spike, pre_trace, post_trace, weights, eta):
+        """The step of batch-1 SGD without regularisation, decay, weight dependence or mask
+        (:func:`ngc_optim.hebbian_kernels.stdp_sgd_step`): only the rows and columns of the units that spiked
+        change once the weights are known to lie in [0, w_bound] (checked once for each weights array set
+        from outside; the step keeps them there). dW is one array, updated in place from step to step."""
+        bounded = weights is self.bounded or within(weights, self.dtype.type(0), self.w_bound)
+        stdp_sgd_step(weights, self.d_weights, self.rows, self.cols, self.counts, pre_spike, post_spike, pre_trace,
+                      post_trace, self.pretrace_target, self.settings, eta, bounded)
+        self.bounded = weights
+        return self.d_weights
 
     def _weight_factors(self, weights):
         """((w_bound - W)**mu, W**mu) with mu > 0 (the second only with depression), else none."""

@@ -73,7 +73,7 @@ from .kernels import (
     _sgd_rule,
 )
 
-__all__ = ["ADJUST", "HEBBIAN", "L1L2", "PRIOR_CODES", "STDP"]
+__all__ = ["ADJUST", "HEBBIAN", "L1L2", "PRIOR_CODES", "STDP", "stdp_sgd_step", "within"]
 
 L1L2 = 3
 PRIOR_CODES = {None: 0, "l1": L1, "l2": L2, "l1l2": L1L2}
@@ -130,13 +130,20 @@ def _stdp_constants(dt, stdp):
 
 
 @njit(inline="always")
-def _stdp_element(products, i, w, code, constants):
-    """(dW, the optimizer's update -dW) of trace STDP without weight dependence: products (p, q)."""
+def _stdp_change(p, q, constants):
+    """dW of trace STDP without weight dependence for the products p and q."""
     a_plus, a_minus, _, _, _, depressing, _ = constants
-    d, q = products[0][i] * a_plus, products[1][i]  # q read unconditionally: a conditional load stops vectorising
+    d = p * a_plus
     if depressing:
         d = d + (-q) * a_minus
-    return d, -d
+    return d
+
+
+@njit(inline="always")
+def _stdp_element(products, i, w, code, constants):
+    """(dW, the optimizer's update -dW) of trace STDP without weight dependence: products (p, q)."""
+    d = _stdp_change(products[0][i], products[1][i], constants)  # q read unconditionally: a conditional load
+    return d, -d                                                  # stops vectorising
 
 
 @njit(inline="always")
@@ -277,3 +284,82 @@ STDP = {weighted: {rule: _specialised(loop, "weighted_stdp" if weighted else "st
         for weighted in (False, True)}
 """Weight-dependent or not -> optimizer kernel name -> the trace-STDP kernel that runs its rule (``adam`` serves
 AdamW too)."""
+
+
+@njit(inline="always")
+def _stdp_sgd_element(w, d, i, j, p, q, constants, eta):
+    """d[i, j] = dW and w[i, j] one SGD step with the update -dW, clipped: what STDP["sgd"] does to an element
+    without regularisation, decay or mask."""
+    change = _stdp_change(p, q, constants)
+    old = w[i, j]
+    d[i, j] = change
+    w[i, j] = _stdp_limited(_sgd_rule(old, -change, eta), old, constants, False, old)
+
+
+@njit(**config.jit_options(False))
+def within(w, low, high):
+    """Whether every element of w lies in [low, high] (NaN does not)."""
+    for x in w.ravel():
+        if not (low <= x <= high):
+            return False
+    return True
+
+
+@njit(**config.jit_options(False))
+def stdp_sgd_step(w, d, rows, cols, counts, pre_spike, post_spike, pre_trace, post_trace, pretrace_target, settings,
+                  eta, bounded):
+    """One batch-1 trace-STDP step through SGD without regularisation, decay (tau_w 0), weight dependence or
+    mask, in place on w and on d (which holds dW after it): the same bits as the products and STDP["sgd"].
+
+    Only the rows of the presynaptic units that spiked (when A_minus > 0) and the columns of the
+    postsynaptic units that spiked have a nonzero dW; elsewhere SGD leaves w as it is and the clip to
+    [0, w_bound] too, provided w already lies there (``bounded``, see :func:`within`). So when ``bounded``
+    and those rows and columns are few, only they are updated, and d is cleared where the previous step wrote
+    it (``rows[:counts[0]]``, ``cols[:counts[1]]``, whole when ``counts[0]`` < 0) and written there; otherwise
+    every element is updated and ``counts[0]`` set to -1. ``rows``, ``cols`` (int64, of the input and output
+    sizes) and ``counts`` (int64 (2,)) are the caller's scratch, kept from step to step.
+    """
+    dt = w.dtype.type
+    constants = _stdp_constants(dt, settings)
+    depressing = constants[5]
+    eta_, target = dt(eta), dt(pretrace_target)
+    n_in, n_out = w.shape
+    spikes_in, spikes_out, trace_in, trace_out = pre_spike[0], post_spike[0], pre_trace[0], post_trace[0]
+    n_rows = np.count_nonzero(spikes_in) if depressing else 0
+    n_cols = np.count_nonzero(spikes_out)
+    if not bounded or 4 * (n_rows * n_out + n_cols * n_in) > w.size:
+        for i in range(n_in):
+            x, s = trace_in[i] - target, spikes_in[i]
+            for j in range(n_out):
+                _stdp_sgd_element(w, d, i, j, x * spikes_out[j], s * trace_out[j], constants, eta_)
+        counts[0] = -1
+        return
+    if counts[0] < 0:
+        d[:, :] = 0
+    else:
+        for k in range(counts[0]):
+            d[rows[k], :] = 0
+        for k in range(counts[1]):
+            d[:, cols[k]] = 0
+    counts[0], counts[1] = n_rows, n_cols
+    k = 0
+    for i in range(n_in if depressing else 0):
+        if spikes_in[i] != 0:
+            rows[k] = i
+            k += 1
+    k = 0
+    for j in range(n_out):
+        if spikes_out[j] != 0:
+            cols[k] = j
+            k += 1
+    for k in range(n_rows):
+        i = rows[k]
+        x, s = trace_in[i] - target, spikes_in[i]
+        for j in range(n_out):
+            _stdp_sgd_element(w, d, i, j, x * spikes_out[j], s * trace_out[j], constants, eta_)
+    for k in range(n_cols):
+        j = cols[k]
+        y, z = spikes_out[j], trace_out[j]
+        for i in range(n_in):
+            if not (depressing and spikes_in[i] != 0):
+                _stdp_sgd_element(w, d, i, j, (trace_in[i] - target) * y, spikes_in[i] * z, constants, eta_)

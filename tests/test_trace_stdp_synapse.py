@@ -275,3 +275,43 @@ def test_help_is_generated_from_the_spec():
     assert set(info["compartments"]["inputs"]) >= {"preSpike", "postSpike", "preTrace", "postTrace"}
     assert {"A_plus", "A_minus", "mu", "pretrace_target", "optim_type"} <= set(info["arguments"])
     assert "bias_init" not in info["arguments"]
+
+
+@pytest.mark.parametrize("A_minus", [0.5, 0.0])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sparse_spikes_update_only_their_rows_and_columns_with_the_same_bits(dtype, A_minus):
+    """Batch-1 SGD with few spikes updates only the rows and columns of the spiking units (once the weights are
+    in [0, w_bound]); weights and dW equal the dense kernel's bit for bit, also after weights set from outside."""
+    shape, rng = (60, 50), np.random.default_rng(4)
+    synapses = []
+    for sparse in (True, False):
+        with Context(f"stdpsparse{next(_names)}"):
+            synapse = TraceSTDPSynapse("W", shape, A_plus=0.9, A_minus=A_minus, eta=0.3, pretrace_target=0.1,
+                                       w_bound=0.8, weight_init={"dist": "uniform", "amin": -0.1, "amax": 0.9},
+                                       dtype=dtype, seed=5)
+            evolve = MethodProcess("evolve") >> synapse.evolve
+        synapse.plan.sparse = sparse
+        synapses.append((synapse, evolve))
+    assert synapses[0][0].plan.sparse and synapses[0][0].weights.get().max() > 0.8
+    touched = []
+    for step in range(40):
+        pre_spike = (rng.random((1, shape[0])) < 0.05).astype(dtype)
+        post_spike = np.zeros((1, shape[1]), dtype)
+        post_spike[0, rng.integers(shape[1])] = step % 3 == 0
+        pre_trace, post_trace = rng.random((1, shape[0])).astype(dtype), rng.random((1, shape[1])).astype(dtype)
+        if step == 20:
+            outside = rng.uniform(-0.2, 1.0, shape).astype(dtype)
+            for synapse, _ in synapses:
+                synapse.weights.set(outside.copy())
+        before = synapses[0][0].weights.get().copy()
+        for synapse, evolve in synapses:
+            run(synapse, evolve, [(pre_spike, post_spike, pre_trace, post_trace)])
+        (sparse, _), (dense, _) = synapses
+        np.testing.assert_array_equal(sparse.weights.get(), dense.weights.get(), err_msg=f"step {step}")
+        np.testing.assert_array_equal(sparse.dWeights.get(), dense.dWeights.get(), err_msg=f"step {step}")
+        changed = sparse.weights.get() != before
+        rows = pre_spike[0] != 0 if A_minus > 0 else np.zeros(shape[0], bool)
+        touched.append(step not in (0, 20) and not changed[~rows][:, post_spike[0] == 0].any())
+        assert sparse.plan.counts[0] == (-1 if step in (0, 20) else rows.sum())
+    assert all(touched[1:20]) and all(touched[21:])
+    assert sparse.opt_state.count == dense.opt_state.count == 40
