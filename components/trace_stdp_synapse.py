@@ -115,6 +115,13 @@ class TraceSTDPSynapse(LearningSynapse):
     lets weights removed by p_conn grow back). With mu > 0, weights outside
     [0, w_bound] (only initial ones can be) make the power, and dW, NaN, as in ngc-learn.
 
+    With batch 1, SGD without regularisation, mu 0, tau_w 0 and p_conn 1, a step
+    updates only the rows of the presynaptic units that spiked and the columns of
+    the postsynaptic ones (dW is 0 elsewhere), with the same bits, once the weights
+    are known to lie in [0, w_bound]: each weights array set from outside is
+    checked once (edit weights by setting a new array, not in place). ``dWeights``
+    is then one array, updated in place from step to step.
+
     Args:
         name, shape, weight_init, p_conn, g_conduct_factor, batch_size, seed, dtype: as :class:`DenseSynapse`.
         A_plus: strength of potentiation (finite).
