@@ -47,6 +47,16 @@ def _parser():
     train.add_argument("--seed", type=int, help="seed of weights and shuffling (0)")
     train.add_argument("--data", help="digits, a .npz file (default: digits)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep = commands.add_parser("sweep", help="train every point of a sweep file on Dask (see ngc_optim.sweep)",
+                                description="Train every point of a sweep (a base config plus a grid and/or list "
+                                            "of overrides) as Dask tasks into <runs>/<sweep>/<point>/; finished "
+                                            "points are skipped and interrupted ones resumed. Writes summary.csv "
+                                            "and summary.png. Needs pip install 'ngc-optim[dask]'.")
+    sweep.add_argument("sweep", type=Path, help="the sweep file (JSON)")
+    sweep.add_argument("--scheduler", help="address of a running Dask scheduler (default: a LocalCluster)")
+    sweep.add_argument("--workers", type=_positive_int, help="LocalCluster worker processes (one per core)")
+    sweep.add_argument("--runs", type=Path, default=Path("runs"), help="directory of runs (runs)")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate = commands.add_parser("evaluate", help="print the test accuracy (PCN, snn) or reconstruction MSE "
                                                     "(generative) of a checkpoint")
     evaluate.add_argument("checkpoint", type=Path)
@@ -69,10 +79,18 @@ def _train(args):
     print(f"metrics: {directory / 'metrics.json'}")
 
 
+def _sweep(args):
+    from .sweep import run_sweep
+
+    directory, rows = run_sweep(args.sweep, runs=args.runs, scheduler=args.scheduler, workers=args.workers,
+                                progress=not args.no_progress)
+    print(f"{len(rows)} points: {directory / 'summary.csv'}")
+
+
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command in ("train", "evaluate"):
+    if args.command in ("train", "evaluate", "sweep"):
         from .checkpoint import CheckpointError
         from .datasets import DatasetError
         from .training import ConfigError, evaluate_checkpoint
@@ -80,6 +98,8 @@ def main(argv=None):
         try:
             if args.command == "train":
                 _train(args)
+            elif args.command == "sweep":
+                _sweep(args)
             else:
                 result = evaluate_checkpoint(args.checkpoint, args.data)
                 score, other = result

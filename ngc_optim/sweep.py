@@ -1,0 +1,259 @@
+"""Parameter sweeps: many training runs of one base config, each a point of a grid or list of overrides.
+
+A sweep file (JSON) holds:
+
+* ``base``: a simulation config as ``ngc-optim train --config`` takes it (a JSON object, or the path of
+  such a file, relative to the sweep file), default the defaults of the PCN;
+* ``grid``: setting -> list of values; every combination is a point (settings in the file's order,
+  the last one varying fastest);
+* ``points``: a list of objects of settings, each one more point;
+* ``name`` (optional): the sweep's name (default: the file's stem), its directory under ``runs``.
+
+Settings are the config's keys, or ``optimizer.name`` (the optimizer), ``optimizer.eta`` (its step size)
+and ``optimizer.<hyperparameter>`` (an entry of ``optim_kwargs``). Each point is the base with its
+settings applied, checked like a training config, and trains as ``ngc-optim train`` into
+``runs/<sweep>/<point>/`` (``checkpoint.h5`` and ``metrics.json`` after every epoch). A point is named by
+its index and settings, so re-running a sweep finds its points again: a finished point (``metrics.json``
+with all its epochs) is read, not trained, and an interrupted one resumes from its checkpoint.
+
+``summary.csv`` gets one row per point: its name, the swept settings, the final test score, train
+energy (or spikes) and the seconds its epochs took in all.
+"""
+
+import csv
+import itertools
+import json
+import re
+from pathlib import Path
+
+from .training import KEYS, ConfigError, load_config
+
+__all__ = ["SWEEP_KEYS", "Point", "load_sweep", "plot_summary", "run_point", "run_sweep", "write_summary"]
+
+SWEEP_KEYS = ("name", "base", "grid", "points")
+OPTIMIZER_PREFIX = "optimizer."
+
+
+class Point:
+    """One point of a sweep: ``name``, ``settings`` (the overrides as given) and ``config`` (checked)."""
+
+    def __init__(self, name, settings, config):
+        self.name, self.settings, self.config = name, settings, config
+
+    def __repr__(self):
+        return f"Point({self.name!r})"
+
+
+def _apply(config, settings, where):
+    """``config`` with ``settings`` applied (``optimizer.*`` aliases resolved); unknown settings are errors."""
+    config = {**config, "optim_kwargs": dict(config.get("optim_kwargs") or {})}
+    for key, value in settings.items():
+        if key == "optimizer.name":
+            config["optimizer"] = value
+        elif key == "optimizer.eta":
+            config["eta"] = value
+        elif key.startswith(OPTIMIZER_PREFIX):
+            config["optim_kwargs"][key.removeprefix(OPTIMIZER_PREFIX)] = value
+        elif key in KEYS and key != "name":
+            config[key] = value
+        else:
+            raise ConfigError(f"{where}: unknown setting {key!r}; expected one of {[k for k in KEYS if k != 'name']} "
+                              f"or optimizer.name, optimizer.eta, optimizer.<hyperparameter>")
+    return config
+
+
+def _label(value):
+    text = json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value
+    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text)
+
+
+def _object(value, what):
+    if not isinstance(value, dict):
+        raise ConfigError(f"{what}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def load_sweep(path):
+    """(sweep name, points) of the sweep file ``path``; every point's config checked.
+
+    Raises:
+        ConfigError: an unreadable file, an unknown key or setting, an empty grid or list, a bad value
+            (naming the point and the key).
+    """
+    path = Path(path)
+    try:
+        spec = json.loads(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: not valid JSON ({error})") from None
+    _object(spec, str(path))
+    unknown = sorted(set(spec) - set(SWEEP_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {unknown}; expected some of {list(SWEEP_KEYS)}")
+    base = spec.get("base", {})
+    if isinstance(base, str):
+        base_path = path.parent / base
+        try:
+            base = json.loads(base_path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConfigError(f"{path}: base {base_path} cannot be read as JSON ({error})") from None
+    _object(base, f"{path}: base")
+    grid = _object(spec.get("grid", {}), f"{path}: grid")
+    listed = spec.get("points", [])
+    if not isinstance(listed, list) or not all(isinstance(point, dict) for point in listed):
+        raise ConfigError(f"{path}: points must be a list of JSON objects of settings")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{path}: grid {key!r} must be a non-empty list of values")
+    combinations = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else []
+    settings = combinations + listed
+    if not settings:
+        raise ConfigError(f"{path}: the sweep is empty: give a grid of values or a list of points")
+    name = spec.get("name", path.stem)
+    if not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9._+-]+", name)):
+        raise ConfigError(f"{path}: name={name!r} must be a non-empty run name (letters, digits, . _ + -)")
+    width = len(str(len(settings) - 1))
+    points = []
+    for index, point in enumerate(settings):
+        label = "_".join(f"{_label(key)}={_label(value)}" for key, value in point.items())
+        point_name = f"{index:0{width}d}" + (f"_{label}" if label else "")
+        where = f"{path}: point {point_name}"
+        try:
+            config = load_config(overrides={**_apply(base, point, where), "name": point_name})
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        points.append(Point(point_name, point, config))
+    return name, points
+
+
+def _finished(directory, epochs):
+    """The metrics of a point that trained all ``epochs`` epochs, else None."""
+    try:
+        written = json.loads((directory / "metrics.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return written if len(written.get("epochs", [])) >= epochs else None
+
+
+def run_point(config, runs, threads=None):
+    """Train one point (``config``, checked) into ``runs/<config name>``, or resume it, or read it when finished;
+    returns its ``metrics.json`` content. ``threads``: Numba threads to use (None: as configured)."""
+    from .training import train
+
+    directory = Path(runs) / config["name"]
+    done = _finished(directory, config["epochs"])
+    if done is not None:
+        return done
+    if threads is not None:
+        import numba
+
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    checkpoint = directory / "checkpoint.h5"
+    resume = checkpoint if checkpoint.exists() else None
+    train(overrides=config if resume is None else {"epochs": config["epochs"]}, resume=resume, runs=runs,
+          progress=False)
+    return json.loads((directory / "metrics.json").read_text())
+
+
+def summary_row(point, result):
+    """One row of ``summary.csv``: the point's name and settings, then its final scores and total seconds."""
+    epochs = result["epochs"]
+    last = epochs[-1] if epochs else {}
+    scores = {key: value for key, value in last.items() if key.startswith(("test_", "train_"))}
+    return {"point": point.name, **{key: json.dumps(value) if not isinstance(value, (int, float, str)) else value
+                                    for key, value in point.settings.items()},
+            "epochs": len(epochs), **scores, "seconds": sum(row["seconds"] for row in epochs)}
+
+
+def write_summary(path, points, results):
+    """Write ``summary.csv`` (one row per point, see :func:`summary_row`) to ``path``; returns the rows."""
+    rows = [summary_row(point, result) for point, result in zip(points, results)]
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with open(path, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def _client(scheduler, workers):
+    """(dask client, Numba threads per worker, cluster or None): a client of ``scheduler``, else of a new
+    LocalCluster of ``workers`` worker processes (default: one per core) on loopback."""
+    import os
+
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError("ngc-optim sweep needs Dask: pip install 'ngc-optim[dask]'") from None
+    cores = os.cpu_count() or 1
+    if scheduler is not None:
+        client = Client(scheduler)
+        return client, None, None
+    workers = workers or cores
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None)
+    return Client(cluster), max(1, cores // workers), cluster
+
+
+def run_sweep(path, runs="runs", scheduler=None, workers=None, progress=True):
+    """Run (or finish) the sweep file ``path`` on Dask; returns (sweep directory, summary rows).
+
+    Each point is one Dask task (:func:`run_point`); without ``scheduler`` (an address of a running Dask
+    scheduler) a LocalCluster of ``workers`` processes runs them, each with cores // workers Numba
+    threads. A task lost with its worker runs again elsewhere and resumes from the point's checkpoint.
+    Writes ``summary.csv`` and, when matplotlib is installed, ``summary.png`` in the sweep directory.
+    """
+    from tqdm import tqdm
+
+    name, points = load_sweep(path)
+    directory = Path(runs) / name
+    directory.mkdir(parents=True, exist_ok=True)
+    client, threads, cluster = _client(scheduler, workers)
+    try:
+        from dask.distributed import as_completed
+
+        futures = {client.submit(run_point, point.config, str(directory), threads, key=f"{name}/{point.name}",
+                                 pure=False): index for index, point in enumerate(points)}
+        results = [None] * len(points)
+        with tqdm(total=len(points), disable=not progress, unit="point") as bar:
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.update()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    rows = write_summary(directory / "summary.csv", points, results)
+    plot_summary(directory / "summary.png", points, rows)
+    return directory, rows
+
+
+def plot_summary(path, points, rows):
+    """The final test score against each swept setting but the seed (mean and spread over the points that share
+    the value), written to ``path``; nothing without matplotlib or swept settings."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    swept = [key for key in dict.fromkeys(key for point in points for key in point.settings) if key != "seed"]
+    score = next((key for key in rows[0] if key.startswith("test_")), None) if rows else None
+    if not swept or score is None:
+        return
+    figure, axes = plt.subplots(1, len(swept), figsize=(4 * len(swept), 3.2), squeeze=False)
+    for axis, key in zip(axes[0], swept):
+        values = list(dict.fromkeys(str(row[key]) for row in rows if key in row))
+        groups = [[row[score] for row in rows if str(row.get(key)) == value] for value in values]
+        means = [sum(group) / len(group) for group in groups]
+        spreads = [(sum((x - m) ** 2 for x in group) / len(group)) ** 0.5 for group, m in zip(groups, means)]
+        axis.errorbar(range(len(values)), means, yerr=spreads, fmt="o-", capsize=4)
+        axis.set_xticks(range(len(values)), values, rotation=30)
+        axis.set_xlabel(key)
+        axis.set_ylabel(f"final {score.replace('_', ' ')}")
+    figure.suptitle("mean and standard deviation over the other settings (seeds)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
