@@ -89,13 +89,6 @@ class BernoulliErrorCell(ErrorCell):
     def reset(self):
         """Zero dp, dtarget and L, and the cell's own (not wired) p, target, modulator (ones) and mask (ones)."""
         self.dp.set(self.ones * 0)
-        self.dtarget.set(self.ones * 0)
-        self.L.set(self.zero)
         if not self.p.targeted:
             self.p.set(self.ones * 0)
-        if not self.target.targeted:
-            self.target.set(self.ones * 0)
-        if not self.modulator.targeted:
-            self.modulator.set(self.ones)
-        if not self.mask.targeted:
-            self.mask.set(self.ones)
+        self._reset_error()

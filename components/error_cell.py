@@ -13,8 +13,8 @@ class ErrorCell(NumpyComponent):
 
     Subclasses add their prediction, its fixed parameter and the derivatives,
     under ngc-learn's names (mu/Sigma/dmu, shift/Scale/dshift, p/dp), and write their
-    own ``advance_state`` and ``reset``: ngcsimlib compiles each method from its
-    source, so compiled bodies cannot be shared through a helper method.
+    own ``advance_state`` and ``reset``; ``reset`` calls :meth:`_reset_error` for the
+    compartments all error cells have (ngcsimlib compiles it into the caller).
 
     Args:
         name: the cell's name.
@@ -40,3 +40,15 @@ class ErrorCell(NumpyComponent):
         self.L = Compartment(self._zeros(()), display_name=f"{distribution} log likelihood", units="nats")
         self.ones = np.ones(self.shape, self.dtype)
         self.zero = self._zeros(())
+
+    def _reset_error(self):
+        """The part of ``reset`` every error cell shares (compiled into each subclass's ``reset`` that calls it):
+        zero dtarget and L, and the target unless wired; the modulator and mask to ones unless wired."""
+        self.dtarget.set(self.ones * 0)
+        self.L.set(self.zero)
+        if not self.target.targeted:
+            self.target.set(self.ones * 0)
+        if not self.modulator.targeted:
+            self.modulator.set(self.ones)
+        if not self.mask.targeted:
+            self.mask.set(self.ones)

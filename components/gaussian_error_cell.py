@@ -76,13 +76,6 @@ class GaussianErrorCell(ErrorCell):
     def reset(self):
         """Zero dmu, dtarget and L, and the cell's own (not wired) mu, target, modulator (ones) and mask (ones)."""
         self.dmu.set(self.ones * 0)
-        self.dtarget.set(self.ones * 0)
-        self.L.set(self.zero)
         if not self.mu.targeted:
             self.mu.set(self.ones * 0)
-        if not self.target.targeted:
-            self.target.set(self.ones * 0)
-        if not self.modulator.targeted:
-            self.modulator.set(self.ones)
-        if not self.mask.targeted:
-            self.mask.set(self.ones)
+        self._reset_error()

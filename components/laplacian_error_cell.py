@@ -79,13 +79,6 @@ class LaplacianErrorCell(ErrorCell):
     def reset(self):
         """Zero dshift, dtarget and L, and the cell's own (not wired) shift, target, modulator (ones), mask (ones)."""
         self.dshift.set(self.ones * 0)
-        self.dtarget.set(self.ones * 0)
-        self.L.set(self.zero)
         if not self.shift.targeted:
             self.shift.set(self.ones * 0)
-        if not self.target.targeted:
-            self.target.set(self.ones * 0)
-        if not self.modulator.targeted:
-            self.modulator.set(self.ones)
-        if not self.mask.targeted:
-            self.mask.set(self.ones)
+        self._reset_error()
