@@ -87,6 +87,23 @@ def eye(n, value):
     return np.eye(n, dtype=np.float32) * np.float32(value)
 
 
+def run(simulation, steps, learn=True):
+    """Simulate ``steps`` ms of ``simulation`` (its ``step(learn)`` returns the clock between its advance and its
+    evolve, ``spikes()`` the spike counts of z0, z1e, z1i); returns (advance seconds, evolve seconds, spikes)."""
+    clock = time.perf_counter
+    advance, evolve = 0.0, 0.0
+    spikes = np.zeros(3)
+    for _ in range(steps):
+        start = clock()
+        middle = simulation.step(learn)
+        end = clock()
+        advance += middle - start
+        evolve += end - middle
+        simulation.t += DT
+        spikes += simulation.spikes()
+    return advance, evolve, spikes
+
+
 class OursSNN:
     """The network from ngc_optim's components: an ``advance`` and an ``evolve`` MethodProcess."""
 
@@ -125,23 +142,16 @@ class OursSNN:
         self.z0.inputs.set(image)
         self.t = 0.0
 
-    def run(self, steps, learn=True):
-        """Simulate ``steps`` ms; returns (advance seconds, evolve seconds, spikes of z0, z1e, z1i)."""
-        clock = time.perf_counter
-        advance, evolve = 0.0, 0.0
-        spikes = np.zeros(3)
-        for _ in range(steps):
-            start = clock()
-            self.advance.run(t=self.t, dt=DT)
-            middle = clock()
-            if learn:
-                self.evolve.run(t=self.t, dt=DT)
-            end = clock()
-            advance += middle - start
-            evolve += end - middle
-            self.t += DT
-            spikes += (self.z0.outputs.get().sum(), self.z1e.s.get().sum(), self.z1i.s.get().sum())
-        return advance, evolve, spikes
+    def step(self, learn):
+        """One simulated ms: the advance process, then (if ``learn``) the evolve process."""
+        self.advance.run(t=self.t, dt=DT)
+        middle = time.perf_counter()
+        if learn:
+            self.evolve.run(t=self.t, dt=DT)
+        return middle
+
+    def spikes(self):
+        return self.z0.outputs.get().sum(), self.z1e.s.get().sum(), self.z1i.s.get().sum()
 
 
 class NumpySNN:
@@ -222,23 +232,16 @@ class NumpySNN:
         self.W1 += np.float32(ETA) * d_weights.astype(np.float32, copy=False)
         np.clip(self.W1, 0.0, W_BOUND, out=self.W1)
 
-    def run(self, steps, learn=True):
-        """Simulate ``steps`` ms; returns (advance seconds, evolve seconds, spikes of z0, z1e, z1i)."""
-        clock = time.perf_counter
-        advance, evolve = 0.0, 0.0
-        spikes = np.zeros(3)
-        for _ in range(steps):
-            start = clock()
-            self.advance()
-            middle = clock()
-            if learn:
-                self.evolve()
-            end = clock()
-            advance += middle - start
-            evolve += end - middle
-            self.t += DT
-            spikes += (self.s0.sum(), self.cells[0]["s"].sum(), self.cells[1]["s"].sum())
-        return advance, evolve, spikes
+    def step(self, learn):
+        """One simulated ms: advance, then (if ``learn``) evolve."""
+        self.advance()
+        middle = time.perf_counter()
+        if learn:
+            self.evolve()
+        return middle
+
+    def spikes(self):
+        return self.s0.sum(), self.cells[0]["s"].sum(), self.cells[1]["s"].sum()
 
 
 class EventNumpySNN(NumpySNN):
@@ -287,15 +290,15 @@ def main(argv=None):
     events = EventNumpySNN(image, ours.W1.weights.get(), args.seed + 20)
     assert np.array_equal(frozen.W1.weights.get(), reference.W1)
     for simulation in (ours, reference, events):
-        simulation.run(args.warmup)
-    frozen.run(args.warmup, learn=False)
+        run(simulation, args.warmup)
+    run(frozen, args.warmup, learn=False)
 
     results = {"ours": [], "numpy": [], "events": [], "frozen": []}
     for _ in range(args.repeats):
-        results["ours"].append(ours.run(args.steps))
-        results["numpy"].append(reference.run(args.steps))
-        results["events"].append(events.run(args.steps))
-        results["frozen"].append(frozen.run(args.steps, learn=False))
+        results["ours"].append(run(ours, args.steps))
+        results["numpy"].append(run(reference, args.steps))
+        results["events"].append(run(events, args.steps))
+        results["frozen"].append(run(frozen, args.steps, learn=False))
 
     def per_second(run):
         return args.steps / (run[0] + run[1])
