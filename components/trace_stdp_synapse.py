@@ -6,7 +6,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.hebbian_kernels import STDP, stdp_sgd_step, within
+from ngc_optim.hebbian_kernels import STDP, stdp_sgd_events, within
 from ngc_optim.optim import OPTIMIZERS
 
 from .dense_synapse import DenseSynapse
@@ -56,25 +56,31 @@ class _Plan(SynapsePlan):
                      weights=weights)
         self.writable(weights=weights)
         scalars = self.optimizer.advance(state)
-        if self.sparse and scalars[1] == 0:  # SGD's scalars: eta, regularisation, its strength
-            return self._sparse_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, scalars[0])
+        if self.sparse and scalars[1] == 0 and self._events(pre_spike, post_spike, pre_trace, post_trace, weights,
+                                                            scalars[0]):
+            return self.d_weights
         potentiation = _summed_outer(pre_trace - self.pretrace_target, post_spike)
         depression = _summed_outer(pre_spike, post_trace, self.depression) if self.depressing else potentiation
         arrays = (potentiation, depression, *self._weight_factors(weights))
         self.kernel(weights.ravel(), tuple(array.ravel() for array in arrays), mask.ravel(), self.masked, 0,
                     self.settings, *(array.ravel() for array in state.arrays("weights")), *scalars)
+        if self.sparse:
+            self.counts[0] = -1  # d_weights no longer dW: the next event-driven step clears all of it
+            self.bounded = weights  # clipped
         return potentiation
 
-    def _sparse_evolve(self, pre_spike, post_spike, pre_trace, post_trace, weights, eta):
-        """The step of batch-1 SGD without regularisation, decay, weight dependence or mask
-        (:func:`ngc_optim.hebbian_kernels.stdp_sgd_step`): only the rows and columns of the units that spiked
-        change once the weights are known to lie in [0, w_bound] (checked once for each weights array set
-        from outside; the step keeps them there). dW is one array, updated in place from step to step."""
-        bounded = weights is self.bounded or within(weights, self.dtype.type(0), self.w_bound)
-        stdp_sgd_step(weights, self.d_weights, self.rows, self.cols, self.counts, pre_spike, post_spike, pre_trace,
-                      post_trace, self.pretrace_target, self.settings, eta, bounded)
-        self.bounded = weights
-        return self.d_weights
+    def _events(self, pre_spike, post_spike, pre_trace, post_trace, weights, eta):
+        """The event-driven step of batch-1 SGD without regularisation, decay, weight dependence or mask
+        (:func:`ngc_optim.hebbian_kernels.stdp_sgd_events`), if it applies: the weights are known to lie in
+        [0, w_bound] (checked once for each weights array set from outside; every step keeps them there) and
+        the spikes are few. Only the rows and columns of the units that spiked change, and ``d_weights``, one
+        array updated in place from step to step, holds dW. Returns whether it ran."""
+        if weights is not self.bounded:
+            if not within(weights, self.dtype.type(0), self.w_bound):
+                return False
+            self.bounded = weights
+        return stdp_sgd_events(weights, self.d_weights, self.rows, self.cols, self.counts, pre_spike, post_spike,
+                               pre_trace, post_trace, self.pretrace_target, self.settings, eta)
 
     def _weight_factors(self, weights):
         """((w_bound - W)**mu, W**mu) with mu > 0 (the second only with depression), else none."""

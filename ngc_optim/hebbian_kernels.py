@@ -73,7 +73,7 @@ from .kernels import (
     _sgd_rule,
 )
 
-__all__ = ["ADJUST", "HEBBIAN", "L1L2", "PRIOR_CODES", "STDP", "stdp_sgd_step", "within"]
+__all__ = ["ADJUST", "HEBBIAN", "L1L2", "PRIOR_CODES", "STDP", "stdp_sgd_events", "within"]
 
 L1L2 = 3
 PRIOR_CODES = {None: 0, "l1": L1, "l2": L2, "l1l2": L1L2}
@@ -306,18 +306,19 @@ def within(w, low, high):
 
 
 @njit(**config.jit_options(False))
-def stdp_sgd_step(w, d, rows, cols, counts, pre_spike, post_spike, pre_trace, post_trace, pretrace_target, settings,
-                  eta, bounded):
+def stdp_sgd_events(w, d, rows, cols, counts, pre_spike, post_spike, pre_trace, post_trace, pretrace_target,
+                    settings, eta):
     """One batch-1 trace-STDP step through SGD without regularisation, decay (tau_w 0), weight dependence or
-    mask, in place on w and on d (which holds dW after it): the same bits as the products and STDP["sgd"].
+    mask, for w already in [0, w_bound] (see :func:`within`), in place on w and on d (which holds dW after
+    it): the same bits as the products and STDP["sgd"]. Returns False, changing nothing, when the spikes are
+    too many for it to pay (it would touch over a quarter of w).
 
     Only the rows of the presynaptic units that spiked (when A_minus > 0) and the columns of the
-    postsynaptic units that spiked have a nonzero dW; elsewhere SGD leaves w as it is and the clip to
-    [0, w_bound] too, provided w already lies there (``bounded``, see :func:`within`). So when ``bounded``
-    and those rows and columns are few, only they are updated, and d is cleared where the previous step wrote
-    it (``rows[:counts[0]]``, ``cols[:counts[1]]``, whole when ``counts[0]`` < 0) and written there; otherwise
-    every element is updated and ``counts[0]`` set to -1. ``rows``, ``cols`` (int64, of the input and output
-    sizes) and ``counts`` (int64 (2,)) are the caller's scratch, kept from step to step.
+    postsynaptic units that spiked have a nonzero dW; elsewhere SGD leaves w as it is, and the clip to
+    [0, w_bound] too. So only they are updated, and d is cleared where the previous step wrote it
+    (``rows[:counts[0]]``, ``cols[:counts[1]]``; all of it when ``counts[0]`` < 0, which a caller sets after
+    writing d otherwise) and written there. ``rows``, ``cols`` (int64, of the input and output sizes) and
+    ``counts`` (int64 (2,)) are the caller's scratch, kept from step to step.
     """
     dt = w.dtype.type
     constants = _stdp_constants(dt, settings)
@@ -327,13 +328,8 @@ def stdp_sgd_step(w, d, rows, cols, counts, pre_spike, post_spike, pre_trace, po
     spikes_in, spikes_out, trace_in, trace_out = pre_spike[0], post_spike[0], pre_trace[0], post_trace[0]
     n_rows = np.count_nonzero(spikes_in) if depressing else 0
     n_cols = np.count_nonzero(spikes_out)
-    if not bounded or 4 * (n_rows * n_out + n_cols * n_in) > w.size:
-        for i in range(n_in):
-            x, s = trace_in[i] - target, spikes_in[i]
-            for j in range(n_out):
-                _stdp_sgd_element(w, d, i, j, x * spikes_out[j], s * trace_out[j], constants, eta_)
-        counts[0] = -1
-        return
+    if 4 * (n_rows * n_out + n_cols * n_in) > w.size:
+        return False
     if counts[0] < 0:
         d[:, :] = 0
     else:
@@ -363,3 +359,4 @@ def stdp_sgd_step(w, d, rows, cols, counts, pre_spike, post_spike, pre_trace, po
         for i in range(n_in):
             if not (depressing and spikes_in[i] != 0):
                 _stdp_sgd_element(w, d, i, j, (trace_in[i] - target) * y, spikes_in[i] * z, constants, eta_)
+    return True
