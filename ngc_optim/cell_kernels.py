@@ -209,12 +209,13 @@ def _rate_step(z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale):
 def specialised(func, act_fx, leak, integration, parallel=False, inline="never", **bindings):
     """A compiled copy of ``func`` with the activation (FX, FX_DERIVATIVE), leak (LAPLACIAN), integration
     (MIDPOINT) and any other global names in ``bindings`` bound as constants (so its loops have no branch on
-    them), under its own name (so its own cache entry: bindings set to True are part of the name);
-    ``parallel`` compiles its ``prange`` loops."""
+    them), under its own name (so its own cache entry: bindings set to True, and ``parallel``, are part of
+    the name); ``parallel`` compiles its ``prange`` loops."""
     fx, derivative = ACTIVATIONS[act_fx]
     namespace = {**func.__globals__, "FX": fx, "FX_DERIVATIVE": derivative, "LAPLACIAN": leak == "laplacian",
                  "MIDPOINT": integration == "midpoint", **bindings}
     flags = "".join(f"_{key.lower()}" for key, value in bindings.items() if value is True)
+    flags += "_parallel" if parallel else ""
     name = f"{func.__name__}_{act_fx}_{leak}_{integration}{flags}"
     copy = types.FunctionType(func.__code__, namespace, name, func.__defaults__)
     copy.__qualname__ = name

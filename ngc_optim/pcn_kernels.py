@@ -57,14 +57,12 @@ from .cell_kernels import (
 __all__ = ["SETTLE", "settle"]
 
 BODY = None
-PARALLEL = False
 INTO = None
 STATELESS = None
 IDENTITY = None
 FX_DERIVATIVE = None
-"""Bound in each compiled copy (see cell_kernels.specialised): the block loop, whether the copy is the
-parallel one (its name tells the copies' cache entries apart), the rate cells' loops (hidden, stateless with
-the hidden activation, stateless identity) and fx'."""
+"""Bound in each compiled copy (see cell_kernels.specialised): the block loop, the rate cells' loops (hidden,
+stateless with the hidden activation, stateless identity) and fx'."""
 
 
 @njit(**config.jit_options(False))
@@ -143,7 +141,7 @@ def _losses(sigmas, target_last, z, w_out):
 def _settle(blocks, T, dt, cell, scales, sigmas, x, label, q_td, clamp_td, weights, weights_t, w_bias, e_bias, w_gate,
             e_gate, q_gate, w_factors, e_factors, q_factors, modulators, masks, q_j, q_z, q_f, clamped, z, zF, e_out,
             w_out, dmu, dtarget, fx_prime):
-    """The batch in ``blocks`` blocks of rows (a parallel loop in the copy compiled with PARALLEL)."""
+    """The batch in ``blocks`` blocks of rows (a parallel loop in the copy compiled parallel)."""
     rows = x.shape[0]
     for block in prange(blocks):
         BODY(block * rows // blocks, (block + 1) * rows // blocks, T, dt, cell, scales, sigmas, x, label, q_td,
@@ -160,7 +158,7 @@ def _compiled(kind):
     body = specialised(_settle_block, *kind, INTO=RATE_INTO_STORED[kind], STATELESS=RATE_INTO[kind],
                        IDENTITY=RATE_INTO[IDENTITY_KIND])
     return (specialised(_settle, *kind, BODY=body),
-            specialised(_settle, *kind, parallel=True, BODY=body, PARALLEL=True))
+            specialised(_settle, *kind, parallel=True, BODY=body))
 
 
 SETTLE = {kind: _compiled(kind) for kind in RATE_KINDS}
