@@ -23,7 +23,9 @@ energy (or spikes) and the seconds its epochs took in all.
 import csv
 import itertools
 import json
+import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from .training import KEYS, ConfigError, load_config
@@ -34,14 +36,13 @@ SWEEP_KEYS = ("name", "base", "grid", "points")
 OPTIMIZER_PREFIX = "optimizer."
 
 
+@dataclass
 class Point:
     """One point of a sweep: ``name``, ``settings`` (the overrides as given) and ``config`` (checked)."""
 
-    def __init__(self, name, settings, config):
-        self.name, self.settings, self.config = name, settings, config
-
-    def __repr__(self):
-        return f"Point({self.name!r})"
+    name: str
+    settings: dict
+    config: dict
 
 
 def _apply(config, settings, where):
@@ -180,8 +181,6 @@ def write_summary(path, points, results):
 def _client(scheduler, workers):
     """(dask client, Numba threads per worker, cluster or None): a client of ``scheduler``, else of a new
     LocalCluster of ``workers`` worker processes (default: one per core) on loopback."""
-    import os
-
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
