@@ -216,11 +216,15 @@ class NumpySNN:
                 spikes.flat[fired[self.rng.integers(fired.size)]] = True
         cell["s"] = spikes.astype(f32)
 
+    @staticmethod
+    def _product(spikes, weights):
+        return spikes @ weights
+
     def advance(self):
         excitatory, inhibitory = self.cells
-        w1_out = self.s0 @ self.W1
-        w1ie_out = inhibitory["s"] @ self.W1ie
-        w1ei_out = excitatory["s"] @ self.W1ei
+        w1_out = self._product(self.s0, self.W1)
+        w1ie_out = self._product(inhibitory["s"], self.W1ie)
+        w1ei_out = self._product(excitatory["s"], self.W1ei)
         self.s0 = (self.rng.random((1, N_IN), np.float32) < self.p).astype(np.float32)
         self._lif(excitatory, w1_out + w1ie_out)
         self._lif(inhibitory, w1ei_out)
@@ -251,16 +255,9 @@ class EventNumpySNN(NumpySNN):
     and the columns of the spiking excitatory cells (elsewhere dW is 0, and the weights stay in [0, w_bound]).
     """
 
-    def advance(self):
-        excitatory, inhibitory = self.cells
-        w1_out = self.W1[np.flatnonzero(self.s0[0])].sum(axis=0, keepdims=True)
-        w1ie_out = self.W1ie[np.flatnonzero(inhibitory["s"][0])].sum(axis=0, keepdims=True)
-        w1ei_out = self.W1ei[np.flatnonzero(excitatory["s"][0])].sum(axis=0, keepdims=True)
-        self.s0 = (self.rng.random((1, N_IN), np.float32) < self.p).astype(np.float32)
-        self._lif(excitatory, w1_out + w1ie_out)
-        self._lif(inhibitory, w1ei_out)
-        self.tr0 = self.tr0 * self.trace_decay * (1 - self.s0) + self.s0
-        self.tr1 = self.tr1 * self.trace_decay * (1 - excitatory["s"]) + excitatory["s"]
+    @staticmethod
+    def _product(spikes, weights):
+        return weights[np.flatnonzero(spikes[0])].sum(axis=0, keepdims=True)
 
     def evolve(self):
         spikes, s0, tr0, tr1 = self.cells[0]["s"][0], self.s0[0], self.tr0[0], self.tr1[0]
