@@ -28,7 +28,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .training import KEYS, ConfigError, load_config
+from .checkpoint import load_checkpoint
+from .training import KEYS, ConfigError, load_config, train
 
 __all__ = ["SWEEP_KEYS", "Point", "load_sweep", "plot_summary", "run_point", "run_sweep", "write_summary"]
 
@@ -139,10 +140,19 @@ def _finished(directory, epochs):
 
 def run_point(config, runs, threads=None):
     """Train one point (``config``, checked) into ``runs/<config name>``, or resume it, or read it when finished;
-    returns its ``metrics.json`` content. ``threads``: Numba threads to use (None: as configured)."""
-    from .training import train
+    returns its ``metrics.json`` content. ``threads``: Numba threads to use (None: as configured).
 
+    Raises:
+        ConfigError: the point's directory holds a checkpoint of other settings (a changed sweep of the same name).
+    """
     directory = Path(runs) / config["name"]
+    checkpoint = directory / "checkpoint.h5"
+    if checkpoint.exists():
+        saved = (load_checkpoint(checkpoint).metadata or {}).get("train") or {}
+        changed = sorted(key for key in set(config) | set(saved) if key != "epochs" and config.get(key) != saved.get(key))
+        if changed:
+            raise ConfigError(f"{directory} holds a run of other settings ({', '.join(changed)} differ): give the sweep "
+                              f"another name, or remove the directory to train the point again")
     done = _finished(directory, config["epochs"])
     if done is not None:
         return done
@@ -150,7 +160,6 @@ def run_point(config, runs, threads=None):
         import numba
 
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    checkpoint = directory / "checkpoint.h5"
     resume = checkpoint if checkpoint.exists() else None
     train(overrides=config if resume is None else {"epochs": config["epochs"]}, resume=resume, runs=runs,
           progress=False)

@@ -2,6 +2,11 @@
 one by one in this process, re-running a finished sweep."""
 
 import json
+import os
+import signal
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -85,3 +90,73 @@ def test_a_sweep_on_a_local_cluster_equals_its_points_run_one_by_one(tmp_path):
     _, again = run_sweep(path, runs=tmp_path / "runs", workers=1, progress=False)
     assert again == rows
     assert all(json.loads((directory / name / "metrics.json").read_text()) == seconds[name] for name in seconds)
+
+
+SLOW = {"sizes": [64, 64, 10], "T": 20, "batch_size": 1, "epochs": 5}
+"""A point whose epochs take a few tenths of a second each: time to kill its worker between two of them."""
+
+
+def test_a_killed_worker_loses_only_the_epoch_it_was_training(tmp_path):
+    from dask.distributed import Client, LocalCluster
+
+    path = write(tmp_path, {"name": "killed", "base": SLOW, "grid": {"seed": [3]}})
+    (point,) = load_sweep(path)[1]
+    metrics = tmp_path / "runs" / "killed" / point.name / "metrics.json"
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
+    with cluster, Client(cluster) as client, ThreadPoolExecutor(1) as pool:
+        sweep = pool.submit(run_sweep, path, runs=tmp_path / "runs", scheduler=cluster.scheduler_address,
+                            progress=False)
+        key = f"killed/{point.name}"
+        running = wait_for(lambda: [address for address, keys in client.processing().items() if key in keys])
+        (pid,) = client.run(os.getpid, workers=running).values()
+        wait_for(lambda: metrics.exists())
+        os.kill(pid, signal.SIGKILL)
+        before = json.loads(metrics.read_text())["epochs"]
+        _, (row,) = sweep.result(timeout=120)
+        assert pid not in client.run(os.getpid).values()
+    assert 1 <= len(before) < SLOW["epochs"]
+    after = json.loads(metrics.read_text())
+    assert after["epochs"][:len(before)] == before
+    alone = run_point(point.config, tmp_path / "alone")
+    assert without_seconds(after) == without_seconds(alone)
+    assert row["test_accuracy"] == alone["epochs"][-1]["test_accuracy"]
+    expected = final_weights(tmp_path / "alone" / point.name)
+    for name, weights in final_weights(metrics.parent).items():
+        np.testing.assert_array_equal(weights, expected[name])
+
+
+def wait_for(condition, timeout=60.0):
+    """The first true value of ``condition()``, polled every few milliseconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+    return value
+
+
+def test_an_interrupted_point_resumes_from_its_checkpoint(tmp_path):
+    _, (point,) = load_sweep(write(tmp_path, {"base": {**TINY, "epochs": 3}, "points": [{"seed": 2}]}))
+    run_point({**point.config, "epochs": 1}, tmp_path / "runs")
+    first = json.loads((tmp_path / "runs" / point.name / "metrics.json").read_text())["epochs"]
+    resumed = run_point(point.config, tmp_path / "runs")
+    alone = run_point(point.config, tmp_path / "alone")
+    assert resumed["epochs"][:1] == first
+    assert without_seconds(resumed) == without_seconds(alone)
+    expected = final_weights(tmp_path / "alone" / point.name)
+    for name, weights in final_weights(tmp_path / "runs" / point.name).items():
+        np.testing.assert_array_equal(weights, expected[name])
+
+
+def test_a_point_directory_of_other_settings_is_an_error_not_a_resume(tmp_path):
+    _, (point,) = load_sweep(write(tmp_path, {"base": TINY, "points": [{"seed": 2}]}))
+    run_point(point.config, tmp_path / "runs")
+    with pytest.raises(ConfigError, match=r"holds a run of other settings \(T differ\)"):
+        run_point({**point.config, "T": 3}, tmp_path / "runs")
+
+
+def test_without_dask_the_sweep_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", str(write(tmp_path, SWEEP)), "--runs", str(tmp_path / "runs")])
+    assert exit_.value.code == 2
+    assert "pip install 'ngc-optim[dask]'" in capsys.readouterr().err
