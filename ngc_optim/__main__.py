@@ -93,6 +93,7 @@ def main(argv=None):
     if args.command in ("train", "evaluate", "sweep"):
         from .checkpoint import CheckpointError
         from .datasets import DatasetError
+        from .sweep import SweepError
         from .training import ConfigError, evaluate_checkpoint
 
         try:
@@ -107,6 +108,8 @@ def main(argv=None):
                       f"{args.checkpoint}")
         except (ConfigError, DatasetError, CheckpointError) as error:
             parser.exit(2, f"ngc-optim {args.command}: error: {error}\n")
+        except SweepError as error:
+            parser.exit(1, f"ngc-optim sweep: error: {error}\n")
     if args.command == "demo":
         from .demo import format_results, run_demo
 

@@ -160,3 +160,17 @@ def test_without_dask_the_sweep_says_how_to_install_it(tmp_path, monkeypatch, ca
         main(["sweep", str(write(tmp_path, SWEEP)), "--runs", str(tmp_path / "runs")])
     assert exit_.value.code == 2
     assert "pip install 'ngc-optim[dask]'" in capsys.readouterr().err
+
+
+def test_a_failed_point_is_named_after_the_others_finish(tmp_path, capsys):
+    path = write(tmp_path, {"name": "failing", "base": TINY, "grid": {"seed": [0, 1]}})
+    _, points = load_sweep(path)
+    run_point({**points[1].config, "T": 3}, tmp_path / "runs" / "failing")
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", str(path), "--runs", str(tmp_path / "runs"), "--workers", "1", "--no-progress"])
+    assert exit_.value.code == 1
+    message = capsys.readouterr().err
+    assert "1 of 2 points failed" in message
+    assert f"{points[1].name}: ConfigError: " in message and "(T differ)" in message
+    assert len(json.loads((tmp_path / "runs" / "failing" / points[0].name / "metrics.json").read_text())["epochs"]) == 1
+    assert not (tmp_path / "runs" / "failing" / "summary.csv").exists()
