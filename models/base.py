@@ -21,9 +21,13 @@ from ngc_optim.components.initializers import validate
 from ngc_optim.checkpoint import CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
 from ngc_optim.optim import get_optimizer
 
-__all__ = ["PCModel", "checked_common_config"]
+__all__ = ["DivergenceError", "PCModel", "checked_common_config"]
 
 _contexts = itertools.count()
+
+
+class DivergenceError(FloatingPointError):
+    """Training diverged: an epoch's mean training result or validation score is not finite."""
 
 
 class PCModel:
@@ -80,6 +84,10 @@ class PCModel:
         with the rows of each full batch of it, then records ``score()`` (None
         without validation data) under ``SCORE``, saves ``checkpoint`` if given and
         calls ``on_epoch(self)`` if given. Returns ``history``.
+
+        Raises:
+            DivergenceError: an epoch's mean result or score is not finite; that epoch is neither recorded,
+                saved nor passed to ``on_epoch`` (the weights, though, are the diverged ones).
         """
         from tqdm import tqdm
 
@@ -99,8 +107,13 @@ class PCModel:
                     bar.update()
                     bar.set_postfix({"epoch": self.epoch + 1, train_label: f"{results[-1]:.4f}"}, refresh=False)
                 value = score() if score is not None else None
+                train_value = float(np.mean(results))
+                if not all(np.isfinite(number) for number in (train_value, value) if number is not None):
+                    raise DivergenceError(f"{self.MODEL}: training diverged in epoch {self.epoch + 1} "
+                                          f"({self.TRAIN} {train_value}, {self.SCORE} {value}), which is neither "
+                                          f"recorded nor saved: try a smaller step size")
                 self.epoch += 1
-                self.history.append({"epoch": self.epoch, self.TRAIN: float(np.mean(results)),
+                self.history.append({"epoch": self.epoch, self.TRAIN: train_value,
                                      self.SCORE: value, "seconds": time.perf_counter() - start})
                 if value is not None:
                     bar.set_postfix({"epoch": self.epoch, train_label: f"{np.mean(results):.4f}",

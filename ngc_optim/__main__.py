@@ -84,7 +84,9 @@ def _sweep(args):
 
     directory, rows = run_sweep(args.sweep, runs=args.runs, scheduler=args.scheduler, workers=args.workers,
                                 progress=not args.no_progress)
-    print(f"{len(rows)} points: {directory / 'summary.csv'}")
+    diverged = [row["point"] for row in rows if "diverged" in row]
+    print(f"{len(rows)} points: {directory / 'summary.csv'}" +
+          (f" ({len(diverged)} diverged: {', '.join(diverged)})" if diverged else ""))
 
 
 def main(argv=None):
@@ -93,6 +95,7 @@ def main(argv=None):
     if args.command in ("train", "evaluate", "sweep"):
         from .checkpoint import CheckpointError
         from .datasets import DatasetError
+        from .models import DivergenceError
         from .sweep import SweepError
         from .training import ConfigError, evaluate_checkpoint
 
@@ -108,8 +111,8 @@ def main(argv=None):
                       f"{args.checkpoint}")
         except (ConfigError, DatasetError, CheckpointError) as error:
             parser.exit(2, f"ngc-optim {args.command}: error: {error}\n")
-        except SweepError as error:
-            parser.exit(1, f"ngc-optim sweep: error: {error}\n")
+        except (SweepError, DivergenceError) as error:
+            parser.exit(1, f"ngc-optim {args.command}: error: {error}\n")
     if args.command == "demo":
         from .demo import format_results, run_demo
 

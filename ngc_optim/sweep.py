@@ -12,13 +12,15 @@ A sweep file (JSON) holds:
 Settings are the config's keys, or ``optimizer.name`` (the optimizer), ``optimizer.eta`` (its step size)
 and ``optimizer.<hyperparameter>`` (an entry of ``optim_kwargs``). Each point is the base with its
 settings applied, checked like a training config, and trains as ``ngc-optim train`` into
-``runs/<sweep>/<point>/`` (``checkpoint.h5`` and ``metrics.json`` after every epoch). A point is named by
-its index and settings, so re-running a sweep finds its points again: a finished point (``metrics.json``
-with all its epochs) is read, not trained, and an interrupted one resumes from its checkpoint. Every worker must
-see ``runs`` at the same path (on a cluster: a shared filesystem).
+``runs/<sweep>/<point>/`` (``point.json``, its config; ``checkpoint.h5`` and ``metrics.json`` after every
+epoch). A point is named by its index and settings, so re-running a sweep finds its points again: a finished
+point (``metrics.json`` with all its epochs, or a diverged one) is read, not trained, an interrupted one
+resumes from its checkpoint, and a directory of other settings is an error. Every worker must see ``runs``
+at the same path (on a cluster: a shared filesystem).
 
-``summary.csv`` gets one row per point: its name, the swept settings, the final test score, train
-energy (or spikes) and the seconds its epochs took in all.
+``summary.csv`` gets one row per point: its name, the swept settings, its epochs, the final test score and
+train energy (or spikes), the seconds its epochs took in all and, for a point whose training diverged, the
+error (and no scores).
 """
 
 import csv
@@ -29,8 +31,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint import load_checkpoint
-from .training import KEYS, ConfigError, load_config, train
+from .models import DivergenceError
+from .training import KEYS, ConfigError, load_config, train, write_json
 
 __all__ = ["SWEEP_KEYS", "Point", "SweepError", "load_sweep", "plot_summary", "run_point", "run_sweep", "write_summary"]
 
@@ -135,25 +137,29 @@ def load_sweep(path):
 
 
 def _finished(directory, epochs):
-    """The metrics of a point that trained all ``epochs`` epochs, else None."""
+    """The metrics of a point that trained all ``epochs`` epochs or diverged, else None."""
     try:
         written = json.loads((directory / "metrics.json").read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    return written if len(written.get("epochs", [])) >= epochs else None
+    return written if "diverged" in written or len(written.get("epochs", [])) >= epochs else None
 
 
 def run_point(config, runs, threads=None):
     """Train one point (``config``, checked) into ``runs/<config name>``, or resume it, or read it when finished;
     returns its ``metrics.json`` content. ``threads``: Numba threads to use (None: as configured).
 
+    The point's directory holds ``point.json`` (its config), ``checkpoint.h5`` and ``metrics.json``. A point
+    whose training diverges is finished: its ``metrics.json`` keeps the epochs before and gets ``diverged``
+    (the error's message).
+
     Raises:
-        ConfigError: the point's directory holds a checkpoint of other settings (a changed sweep of the same name).
+        ConfigError: the point's directory holds a run of other settings (a changed sweep of the same name).
     """
     directory = Path(runs) / config["name"]
-    checkpoint = directory / "checkpoint.h5"
-    if checkpoint.exists():
-        saved = (load_checkpoint(checkpoint).metadata or {}).get("train") or {}
+    described = directory / "point.json"
+    if described.exists():
+        saved = json.loads(described.read_text())
         changed = sorted(key for key in set(config) | set(saved) if key != "epochs" and config.get(key) != saved.get(key))
         if changed:
             raise ConfigError(f"{directory} holds a run of other settings ({', '.join(changed)} differ): give the sweep "
@@ -165,20 +171,30 @@ def run_point(config, runs, threads=None):
         import numba
 
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json(described, config)
+    checkpoint = directory / "checkpoint.h5"
     resume = checkpoint if checkpoint.exists() else None
-    train(overrides=config if resume is None else {"epochs": config["epochs"]}, resume=resume, runs=runs,
-          progress=False)
+    try:
+        train(overrides=config if resume is None else {"epochs": config["epochs"]}, resume=resume, runs=runs,
+              progress=False)
+    except DivergenceError as error:
+        done = _finished(directory, 0) or {"epochs": []}
+        write_json(directory / "metrics.json", {**done, "diverged": str(error)})
     return json.loads((directory / "metrics.json").read_text())
 
 
 def summary_row(point, result):
-    """One row of ``summary.csv``: the point's name and settings, then its final scores and total seconds."""
+    """One row of ``summary.csv``: the point's name and settings, its epochs, then its final scores (none for a
+    diverged point, which has ``diverged`` instead) and total seconds."""
     epochs = result["epochs"]
-    last = epochs[-1] if epochs else {}
+    last = epochs[-1] if epochs and "diverged" not in result else {}
     scores = {key: value for key, value in last.items() if key.startswith(("test_", "train_"))}
-    return {"point": point.name, **{key: json.dumps(value) if not isinstance(value, (int, float, str)) else value
-                                    for key, value in point.settings.items()},
-            "epochs": len(epochs), **scores, "seconds": sum(row["seconds"] for row in epochs)}
+    settings = {key: json.dumps(value) if not isinstance(value, (int, float, str)) else value
+                for key, value in point.settings.items()}
+    diverged = {"diverged": result["diverged"]} if "diverged" in result else {}
+    return {"point": point.name, **settings, "epochs": len(epochs), **scores,
+            "seconds": sum(row["seconds"] for row in epochs), **diverged}
 
 
 def write_summary(path, points, results):
@@ -260,8 +276,10 @@ def run_sweep(path, runs="runs", scheduler=None, workers=None, progress=True):
 
 
 def plot_summary(path, points, rows):
-    """The final test score against each swept setting but the seed (mean and spread over the points that share
-    the value), written to ``path``; nothing without matplotlib or swept settings."""
+    """The final test score against each swept setting but the seed, written to ``path``: in the panel of a
+    setting, one line per combination of the other settings but the seed, each marker the mean and standard
+    deviation over the seeds. Diverged points are left out (and counted in the title); nothing is written
+    without matplotlib or settings other than the seed."""
     try:
         import matplotlib
 
@@ -270,20 +288,37 @@ def plot_summary(path, points, rows):
     except ImportError:
         return
     swept = [key for key in dict.fromkeys(key for point in points for key in point.settings) if key != "seed"]
-    score = next((key for key in rows[0] if key.startswith("test_")), None) if rows else None
+    score = next((key for row in rows for key in row if key.startswith("test_")), None)
     if not swept or score is None:
         return
-    figure, axes = plt.subplots(1, len(swept), figsize=(4 * len(swept), 3.2), squeeze=False)
+    scored = [(point, row[score]) for point, row in zip(points, rows) if score in row]
+
+    def label(point, key):
+        return _label(point.settings[key]) if key in point.settings else "-"
+
+    figure, axes = plt.subplots(1, len(swept), figsize=(4.5 * len(swept), 3.4), squeeze=False)
     for axis, key in zip(axes[0], swept):
-        values = list(dict.fromkeys(str(row[key]) for row in rows if key in row))
-        groups = [[row[score] for row in rows if str(row.get(key)) == value] for value in values]
-        means = [sum(group) / len(group) for group in groups]
-        spreads = [(sum((x - m) ** 2 for x in group) / len(group)) ** 0.5 for group, m in zip(groups, means)]
-        axis.errorbar(range(len(values)), means, yerr=spreads, fmt="o-", capsize=4)
+        others = [other for other in swept if other != key]
+        values = list(dict.fromkeys(label(point, key) for point, _ in scored))
+        lines = {}
+        for point, value in scored:
+            lines.setdefault(tuple(label(point, other) for other in others), {}).setdefault(
+                label(point, key), []).append(value)
+        for line, groups in lines.items():
+            positions = [values.index(value) for value in groups]
+            means = [sum(group) / len(group) for group in groups.values()]
+            spreads = [(sum((x - m) ** 2 for x in group) / len(group)) ** 0.5
+                       for group, m in zip(groups.values(), means)]
+            axis.errorbar(positions, means, yerr=spreads, fmt="o-", capsize=4,
+                          label=", ".join(f"{other}={value}" for other, value in zip(others, line)) or None)
         axis.set_xticks(range(len(values)), values, rotation=30)
         axis.set_xlabel(key)
         axis.set_ylabel(f"final {score.replace('_', ' ')}")
-    figure.suptitle("mean and standard deviation over the other settings (seeds)")
+        if others:
+            axis.legend(fontsize=7)
+    diverged = len(points) - len(scored)
+    figure.suptitle("mean and standard deviation over seeds" +
+                    (f"; {diverged} diverged point(s) left out" if diverged else ""))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

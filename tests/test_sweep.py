@@ -1,6 +1,7 @@
 """ngc-optim sweep: the sweep file's checks, a small sweep on a 2-process LocalCluster against the same points
 one by one in this process, re-running a finished sweep."""
 
+import csv
 import json
 import os
 import signal
@@ -174,3 +175,21 @@ def test_a_failed_point_is_named_after_the_others_finish(tmp_path, capsys):
     assert f"{points[1].name}: ConfigError: " in message and "(T differ)" in message
     assert len(json.loads((tmp_path / "runs" / "failing" / points[0].name / "metrics.json").read_text())["epochs"]) == 1
     assert not (tmp_path / "runs" / "failing" / "summary.csv").exists()
+
+
+def test_a_diverged_point_is_a_result_of_the_sweep_not_a_failure(tmp_path, capsys):
+    spec = {"name": "etas", "base": {**TINY, "optimizer": "sgd", "epochs": 3}, "grid": {"optimizer.eta": [0.001, 0.03]}}
+    path = write(tmp_path, spec)
+    assert main(["sweep", str(path), "--runs", str(tmp_path / "runs"), "--workers", "1", "--no-progress"]) == 0
+    _, points = load_sweep(path)
+    assert f"2 points: {tmp_path / 'runs' / 'etas' / 'summary.csv'} (1 diverged: {points[1].name})" in \
+        capsys.readouterr().out
+    with open(tmp_path / "runs" / "etas" / "summary.csv") as stream:
+        finished, diverged = csv.DictReader(stream)
+    assert finished["epochs"] == "3" and float(finished["test_accuracy"]) > 0.1 and finished["diverged"] == ""
+    assert diverged["epochs"] == "1" and diverged["test_accuracy"] == "" and float(diverged["seconds"]) > 0
+    assert diverged["diverged"].startswith("PCN: training diverged in epoch 2 (train_energy nan")
+    metrics = tmp_path / "runs" / "etas" / points[1].name / "metrics.json"
+    written = metrics.read_text()
+    assert run_point(points[1].config, tmp_path / "runs" / "etas") == json.loads(written)
+    assert metrics.read_text() == written

@@ -232,3 +232,17 @@ def test_a_resumed_run_refuses_data_of_another_width(tmp_path, capsys):
         main(["train", "--resume", str(runs / "snn" / "checkpoint.h5"), "--data", str(wide), "--epochs", "2",
               "--runs", str(runs), "--no-progress"])
     assert "128 features; the saved model takes 64" in capsys.readouterr().err
+
+
+def test_a_diverging_run_stops_with_an_error_and_keeps_its_last_finite_epoch(tmp_path, capsys):
+    config = write_config(tmp_path / "diverging.json", sizes=[64, 8, 10], T=2, optimizer="sgd", eta=0.03, epochs=6)
+    runs = tmp_path / "runs"
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--config", str(config), "--runs", str(runs), "--name", "diverging", "--no-progress"])
+    assert exit_.value.code == 1
+    assert re.search(r"PCN: training diverged in epoch 2 \(train_energy nan, val_accuracy [0-9.]+\), which is "
+                     r"neither recorded nor saved: try a smaller step size", capsys.readouterr().err)
+    saved = load_checkpoint(runs / "diverging" / "checkpoint.h5")
+    assert saved.step == 1 and len(saved.metadata["history"]) == 1
+    assert all(np.isfinite(group["weights"]).all() for group in saved.params.values())
+    assert [row["epoch"] for row in metrics_without_seconds(runs / "diverging")] == [1]
