@@ -116,7 +116,7 @@ class PCModel:
                 self.history.append({"epoch": self.epoch, self.TRAIN: train_value,
                                      self.SCORE: value, "seconds": time.perf_counter() - start})
                 if value is not None:
-                    bar.set_postfix({"epoch": self.epoch, train_label: f"{np.mean(results):.4f}",
+                    bar.set_postfix({"epoch": self.epoch, train_label: f"{train_value:.4f}",
                                      label: f"{value:.4f}"})
                 if checkpoint is not None:
                     self.save(checkpoint)
