@@ -80,10 +80,7 @@ class BernoulliErrorCell(ErrorCell):
         dp, dtarget, loss = _bernoulli_error(self.name, self.shape, self.p.get(), self.target.get(),
                                              self.modulator.get(), self.mask.get(), self.input_logits)
         self.dp.set(dp)
-        self.dtarget.set(dtarget)
-        self.L.set(loss)
-        if not self.mask.targeted:
-            self.mask.set(self.ones)
+        self._write_error(dtarget, loss)
 
     @compilable
     def reset(self):

@@ -13,8 +13,8 @@ class ErrorCell(NumpyComponent):
 
     Subclasses add their prediction, its fixed parameter and the derivatives,
     under ngc-learn's names (mu/Sigma/dmu, shift/Scale/dshift, p/dp), and write their
-    own ``advance_state`` and ``reset``; ``reset`` calls :meth:`_reset_error` for the
-    compartments all error cells have (ngcsimlib compiles it into the caller).
+    own ``advance_state`` and ``reset``, which end with :meth:`_write_error` and call
+    :meth:`_reset_error` for the compartments all error cells have (ngcsimlib compiles them into the caller).
 
     Args:
         name: the cell's name.
@@ -40,6 +40,14 @@ class ErrorCell(NumpyComponent):
         self.L = Compartment(self._zeros(()), display_name=f"{distribution} log likelihood", units="nats")
         self.ones = np.ones(self.shape, self.dtype)
         self.zero = self._zeros(())
+
+    def _write_error(self, dtarget, loss):
+        """The end of ``advance_state`` every error cell shares (compiled into each subclass's ``advance_state``
+        that calls it): write dtarget and L, and the mask back to ones unless wired (a mask lasts one step)."""
+        self.dtarget.set(dtarget)
+        self.L.set(loss)
+        if not self.mask.targeted:
+            self.mask.set(self.ones)
 
     def _reset_error(self):
         """The part of ``reset`` every error cell shares (compiled into each subclass's ``reset`` that calls it):

@@ -67,10 +67,7 @@ class GaussianErrorCell(ErrorCell):
         dmu, dtarget, loss = _gaussian_error(self.name, self.shape, self.mu.get(), self.target.get(),
                                              self.Sigma.get(), self.modulator.get(), self.mask.get())
         self.dmu.set(dmu)
-        self.dtarget.set(dtarget)
-        self.L.set(loss)
-        if not self.mask.targeted:
-            self.mask.set(self.ones)
+        self._write_error(dtarget, loss)
 
     @compilable
     def reset(self):

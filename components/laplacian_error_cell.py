@@ -70,10 +70,7 @@ class LaplacianErrorCell(ErrorCell):
         dshift, dtarget, loss = _laplacian_error(self.name, self.shape, self.shift.get(), self.target.get(),
                                                  self.Scale.get(), self.modulator.get(), self.mask.get())
         self.dshift.set(dshift)
-        self.dtarget.set(dtarget)
-        self.L.set(loss)
-        if not self.mask.targeted:
-            self.mask.set(self.ones)
+        self._write_error(dtarget, loss)
 
     @compilable
     def reset(self):

@@ -62,8 +62,12 @@ def test_a_bad_sweep_file_exits_with_a_message(tmp_path, capsys):
     assert "grid 'seed' must be a non-empty list" in capsys.readouterr().err
 
 
-def final_weights(directory):
-    return {name: group["weights"] for name, group in load_checkpoint(directory / "checkpoint.h5").params.items()}
+def assert_same_final_weights(directory, expected_directory):
+    expected = load_checkpoint(expected_directory / "checkpoint.h5").params
+    params = load_checkpoint(directory / "checkpoint.h5").params
+    assert params.keys() == expected.keys()
+    for name, group in params.items():
+        np.testing.assert_array_equal(group["weights"], expected[name]["weights"])
 
 
 def without_seconds(result):
@@ -83,9 +87,7 @@ def test_a_sweep_on_a_local_cluster_equals_its_points_run_one_by_one(tmp_path):
         swept = json.loads((directory / point.name / "metrics.json").read_text())
         assert without_seconds(swept) == without_seconds(alone)
         assert row["test_accuracy"] == alone["epochs"][-1]["test_accuracy"]
-        expected = final_weights(tmp_path / "alone" / point.name)
-        for name, weights in final_weights(directory / point.name).items():
-            np.testing.assert_array_equal(weights, expected[name])
+        assert_same_final_weights(directory / point.name, tmp_path / "alone" / point.name)
     assert len({row["test_accuracy"] for row in rows}) > 1
     seconds = {point.name: json.loads((directory / point.name / "metrics.json").read_text()) for point in points}
     _, again = run_sweep(path, runs=tmp_path / "runs", workers=1, progress=False)
@@ -121,9 +123,7 @@ def test_a_killed_worker_loses_only_the_epoch_it_was_training(tmp_path):
     alone = run_point(point.config, tmp_path / "alone")
     assert without_seconds(after) == without_seconds(alone)
     assert row["test_accuracy"] == alone["epochs"][-1]["test_accuracy"]
-    expected = final_weights(tmp_path / "alone" / point.name)
-    for name, weights in final_weights(metrics.parent).items():
-        np.testing.assert_array_equal(weights, expected[name])
+    assert_same_final_weights(metrics.parent, tmp_path / "alone" / point.name)
 
 
 def wait_for(condition, timeout=60.0):
@@ -143,9 +143,7 @@ def test_an_interrupted_point_resumes_from_its_checkpoint(tmp_path):
     alone = run_point(point.config, tmp_path / "alone")
     assert resumed["epochs"][:1] == first
     assert without_seconds(resumed) == without_seconds(alone)
-    expected = final_weights(tmp_path / "alone" / point.name)
-    for name, weights in final_weights(tmp_path / "runs" / point.name).items():
-        np.testing.assert_array_equal(weights, expected[name])
+    assert_same_final_weights(tmp_path / "runs" / point.name, tmp_path / "alone" / point.name)
 
 
 def test_a_point_directory_of_other_settings_is_an_error_not_a_resume(tmp_path):
