@@ -14,7 +14,7 @@ import pytest
 
 from ngc_optim.__main__ import main
 from ngc_optim.checkpoint import load_checkpoint
-from ngc_optim.sweep import load_sweep, run_point, run_sweep
+from ngc_optim.sweep import _client, load_sweep, run_point, run_sweep
 from ngc_optim.training import ConfigError
 
 TINY = {"sizes": [64, 8, 10], "T": 2, "epochs": 1, "batch_size": 100}
@@ -109,7 +109,7 @@ def test_a_killed_worker_loses_only_the_epoch_it_was_training(tmp_path):
     with cluster, Client(cluster) as client, ThreadPoolExecutor(1) as pool:
         sweep = pool.submit(run_sweep, path, runs=tmp_path / "runs", scheduler=cluster.scheduler_address,
                             progress=False)
-        key = f"killed/{point.name}"
+        key = ("run_point-killed", 0)
         running = wait_for(lambda: [address for address, keys in client.processing().items() if key in keys])
         (pid,) = client.run(os.getpid, workers=running).values()
         wait_for(lambda: metrics.exists())
@@ -124,6 +124,25 @@ def test_a_killed_worker_loses_only_the_epoch_it_was_training(tmp_path):
     assert without_seconds(after) == without_seconds(alone)
     assert row["test_accuracy"] == alone["epochs"][-1]["test_accuracy"]
     assert_same_final_weights(metrics.parent, tmp_path / "alone" / point.name)
+
+
+def scheduler_load(dask_scheduler):
+    """(tasks each worker is processing, tasks queued on the scheduler)."""
+    return sorted(len(worker.processing) for worker in dask_scheduler.workers.values()), len(dask_scheduler.queued)
+
+
+def test_the_local_cluster_hands_a_worker_its_next_point_only_when_it_is_free(tmp_path):
+    path = write(tmp_path, {"name": "queued", "base": {**SLOW, "epochs": 1}, "grid": {"seed": list(range(6))}})
+    client, _, cluster = _client(None, 2)
+    loads = []
+    with cluster, client, ThreadPoolExecutor(1) as pool:
+        sweep = pool.submit(run_sweep, path, runs=tmp_path / "runs", scheduler=cluster.scheduler_address,
+                            progress=False)
+        while not sweep.done():
+            loads.append(client.run_on_scheduler(scheduler_load))
+        assert len(sweep.result()[1]) == 6
+    assert max(max(processing) for processing, _ in loads) == 1
+    assert max(queued for _, queued in loads) >= 3
 
 
 def wait_for(condition, timeout=60.0):
