@@ -289,12 +289,10 @@ def plot_summary(path, points, rows):
     """The final test score against each swept setting but the seed, written to ``path``: in the panel of a
     setting, one line per combination of the other settings but the seed, each marker the mean and standard
     deviation over the seeds. Diverged points are left out (and counted in the title); nothing is written
-    without matplotlib or settings other than the seed."""
+    without matplotlib or settings other than the seed. The figure is drawn without pyplot, so the caller's
+    backend and figures are left alone."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError:
         return
     swept = [key for key in dict.fromkeys(key for point in points for key in point.settings) if key != "seed"]
@@ -306,7 +304,8 @@ def plot_summary(path, points, rows):
     def label(point, key):
         return _label(point.settings[key]) if key in point.settings else "-"
 
-    figure, axes = plt.subplots(1, len(swept), figsize=(4.5 * len(swept), 3.4), squeeze=False)
+    figure = Figure(figsize=(4.5 * len(swept), 3.4))
+    axes = figure.subplots(1, len(swept), squeeze=False)
     for axis, key in zip(axes[0], swept):
         others = [other for other in swept if other != key]
         values = list(dict.fromkeys(label(point, key) for point, _ in scored))
@@ -331,4 +330,3 @@ def plot_summary(path, points, rows):
                     (f"; {diverged} diverged point(s) left out" if diverged else ""))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)

@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import signal
+import struct
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ import pytest
 
 from ngc_optim.__main__ import main
 from ngc_optim.checkpoint import load_checkpoint
-from ngc_optim.sweep import _client, load_sweep, run_point, run_sweep
+from ngc_optim.sweep import Point, _client, load_sweep, plot_summary, run_point, run_sweep
 from ngc_optim.training import ConfigError
 
 TINY = {"sizes": [64, 8, 10], "T": 2, "epochs": 1, "batch_size": 100}
@@ -210,3 +211,20 @@ def test_a_diverged_point_is_a_result_of_the_sweep_not_a_failure(tmp_path, capsy
     written = metrics.read_text()
     assert run_point(points[1].config, tmp_path / "runs" / "etas") == json.loads(written)
     assert metrics.read_text() == written
+
+
+def test_the_plot_has_a_panel_per_swept_setting_and_leaves_the_callers_backend_alone(tmp_path):
+    import matplotlib
+
+    settings = [{"optimizer.name": name, "optimizer.eta": eta, "seed": seed}
+                for name in ("sgd", "adam") for eta in (0.01, 0.1) for seed in (0, 1)]
+    points = [Point(str(index), point, {}) for index, point in enumerate(settings)]
+    rows = [{"test_accuracy": 0.5 + index / 100} for index in range(len(points) - 1)] + [{"diverged": "energy nan"}]
+    with matplotlib.rc_context({"backend": "svg"}):
+        plot_summary(tmp_path / "summary.png", points, rows)
+        assert matplotlib.get_backend() == "svg"
+    header = (tmp_path / "summary.png").read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", header[16:24]) == (900, 340)
+    plot_summary(tmp_path / "seeds.png", [Point("0", {"seed": 0}, {})], [{"test_accuracy": 0.5}])
+    assert not (tmp_path / "seeds.png").exists()
