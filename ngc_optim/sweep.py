@@ -232,37 +232,49 @@ seconds to hours, on as many worker processes as cores:
 
 
 def _client(scheduler, workers):
-    """(dask client, Numba threads per worker, cluster or None): a client of ``scheduler``, else of a new
-    LocalCluster of ``workers`` worker processes (default: one per core) on loopback, without a dashboard,
-    set up with :data:`LOCAL_CLUSTER_CONFIG`."""
+    """(dask client, cluster or None): a client of ``scheduler``, else of a new LocalCluster of ``workers``
+    one-thread worker processes (default: one per core) on loopback, without a dashboard, set up with
+    :data:`LOCAL_CLUSTER_CONFIG`."""
     try:
         import dask
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise ConfigError("ngc-optim sweep needs Dask: pip install 'ngc-optim[dask]'") from None
-    cores = os.cpu_count() or 1
     if scheduler is not None:
-        client = Client(scheduler)
-        return client, None, None
-    workers = workers or cores
+        return Client(scheduler), None
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
-    return Client(cluster), max(1, cores // workers), cluster
+        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def _numba_threads(client):
+    """Numba threads for each task: on every host of the cluster, its cores // the Dask threads of its workers
+    (at least 1), the fewest over the hosts; None for a cluster without workers."""
+    from distributed.comm import get_address_host
+
+    cores = client.run(os.cpu_count)
+    hosts = {}
+    for address, threads in client.nthreads().items():
+        host = hosts.setdefault(get_address_host(address), [0, cores.get(address) or 1])
+        host[0] += threads
+    return min((max(1, host_cores // threads) for threads, host_cores in hosts.values()), default=None)
 
 
 def run_sweep(path, runs="runs", scheduler=None, workers=None, progress=True):
     """Run (or finish) the sweep file ``path`` on Dask; returns (sweep directory, summary rows).
 
-    Each point is one Dask task (:func:`run_point`). Without ``scheduler`` (an address of a running Dask
-    scheduler) a LocalCluster of ``workers`` processes runs them, each with cores // workers Numba threads. A
-    task lost with its worker runs again elsewhere and resumes from the point's checkpoint. The tasks go in
-    one graph, keyed ``("run_point-<sweep>", index)``: one task group, whose duration the scheduler learns
-    from the first point to finish, and which it queues (handing out points as threads free up) when it holds
-    more points than twice the cluster's threads. (With a key of
-    its own, each point was a group of its own and all were handed out at once: in 2 of 3 sweeps of 8 points
-    on 2 workers, one worker held two points while the other sat idle for a whole point's time.)
-    Writes ``summary.csv`` and, when matplotlib is installed, ``summary.png`` in the sweep directory.
+    Each point is one Dask task (:func:`run_point`), on the cluster at ``scheduler`` (the address of a running
+    Dask scheduler) or, without it, on a new LocalCluster of ``workers`` processes. Each task trains with
+    cores // Dask threads Numba threads (the fewest over the cluster's hosts), so that on every host the Dask
+    threads times the Numba threads stay within the cores. A task
+    lost with its worker runs again elsewhere and resumes from the point's checkpoint. The tasks go in one
+    graph, keyed ``("run_point-<sweep>", index)``: one task group, whose duration the scheduler learns from the
+    first point to finish, and which it queues (handing out points as threads free up) when it holds more
+    points than twice the cluster's threads. (With a key of its own, each point was a group of its own and all
+    were handed out at once: in 2 of 3 sweeps of 8 points on 2 workers, one worker held two points while the
+    other sat idle for a whole point's time.) Writes ``summary.csv`` and, when matplotlib is installed,
+    ``summary.png`` in the sweep directory.
 
     Raises:
         ConfigError: a bad sweep file, or no Dask installed.
@@ -273,11 +285,12 @@ def run_sweep(path, runs="runs", scheduler=None, workers=None, progress=True):
     name, points = load_sweep(path)
     directory = Path(runs) / name
     directory.mkdir(parents=True, exist_ok=True)
-    client, threads, cluster = _client(scheduler, workers)
+    client, cluster = _client(scheduler, workers)
     try:
         from dask.distributed import as_completed
 
-        submitted = client.map(run_point, [point.config for point in points], runs=str(directory), threads=threads,
+        submitted = client.map(run_point, [point.config for point in points], runs=str(directory),
+                               threads=_numba_threads(client),
                                key=[(f"run_point-{name}", index) for index in range(len(points))], pure=False)
         futures = dict(zip(submitted, range(len(points))))
         results = [None] * len(points)

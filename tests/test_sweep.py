@@ -15,7 +15,7 @@ import pytest
 
 from ngc_optim.__main__ import main
 from ngc_optim.checkpoint import load_checkpoint
-from ngc_optim.sweep import Point, _client, load_sweep, plot_summary, run_point, run_sweep
+from ngc_optim.sweep import Point, _client, _numba_threads, load_sweep, plot_summary, run_point, run_sweep
 from ngc_optim.training import ConfigError
 
 TINY = {"sizes": [64, 8, 10], "T": 2, "epochs": 1, "batch_size": 100}
@@ -134,7 +134,7 @@ def scheduler_load(dask_scheduler):
 
 def test_the_local_cluster_hands_a_worker_its_next_point_only_when_it_is_free(tmp_path):
     path = write(tmp_path, {"name": "queued", "base": {**SLOW, "epochs": 1}, "grid": {"seed": list(range(6))}})
-    client, _, cluster = _client(None, 2)
+    client, cluster = _client(None, 2)
     loads = []
     with cluster, client, ThreadPoolExecutor(1) as pool:
         sweep = pool.submit(run_sweep, path, runs=tmp_path / "runs", scheduler=cluster.scheduler_address,
@@ -144,6 +144,15 @@ def test_the_local_cluster_hands_a_worker_its_next_point_only_when_it_is_free(tm
         assert len(sweep.result()[1]) == 6
     assert max(max(processing) for processing, _ in loads) == 1
     assert max(queued for _, queued in loads) >= 3
+
+
+@pytest.mark.parametrize(("workers", "threads"), [(2, 1), (1, 2)])
+def test_numba_threads_times_dask_threads_stay_within_the_cores(workers, threads):
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=workers, threads_per_worker=threads, host="127.0.0.1", dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        assert _numba_threads(client) == max(1, os.cpu_count() // 2)
 
 
 def wait_for(condition, timeout=60.0):
