@@ -1,21 +1,29 @@
 """Benchmark of a sweep on a 2-worker LocalCluster against the same points one after another in one process.
 
 The sweep: 8 points (4 step sizes of Adam x 2 seeds) of the default PCN, ``--epochs`` epochs each. Every
-round runs these in turn (in reverse order every other round), each in a new Python process (so each pays
-its imports and Numba cache loads, as a user's command would) and into a new directory:
+round runs these candidates in turn (in reverse order every other round), each in a new Python process and
+into a new directory:
 
 * ``serial``: :func:`ngc_optim.sweep.run_point` for each point, with all the cores' Numba threads (what
   ``ngc-optim train`` does, one run after another);
 * ``serial, 1 thread``: the same with one Numba thread (the work of one worker of the sweep);
 * ``sweep``: :func:`ngc_optim.sweep.run_sweep` as ``ngc-optim sweep`` runs it: a LocalCluster of ``--workers``
-  processes (cores // workers Numba threads each) started, used and closed.
+  processes started, used and closed, then the summary and its plot;
+* ``sweep, running cluster``: :func:`ngc_optim.sweep.run_sweep` on a LocalCluster (set up as ``ngc-optim
+  sweep`` sets up its own) started beforehand, as ``ngc-optim sweep --scheduler`` uses a running cluster.
+
+Two ratios, each the median of the per-round ratios serial / sweep:
+
+* the whole commands: from starting the process to its end (the sweep pays its cluster's start and stop);
+* the work: timed within each process once its imports are done (the serial run from its first point, the
+  sweep on a running cluster from calling run_sweep to its return: scheduling, the points, the summary and
+  the plot). Both include the Numba cache loads (once in the serial run, in each worker in the sweep).
 
 One epoch of a point is trained first, in this process, so that the Numba cache is filled before any timing.
-
-The ratio is the median of the per-round ratios serial / sweep. The cost of distributing, printed per point:
-``(workers x sweep - serial 1 thread) / points`` (the cluster's start and stop, the workers' imports and Numba
-cache loads, scheduling, and the idle tail when the points do not divide evenly), and the round trip of an
-empty task on a running LocalCluster (the scheduling alone, median over ``--trips``).
+Also printed: the cost of distributing per point, ``(workers x sweep - serial 1 thread) / points`` for the
+whole command (the cluster's start and stop, the workers' imports and Numba cache loads, scheduling, the
+idle tail when the points do not divide evenly), the LocalCluster's start, and the round trip of an empty
+task on a running LocalCluster (the scheduling of one task alone, median over ``--trips``).
 """
 
 import argparse
@@ -29,27 +37,56 @@ from pathlib import Path
 
 import numba
 
-from ngc_optim.sweep import load_sweep, run_point, run_sweep
+from ngc_optim.sweep import LOCAL_CLUSTER_CONFIG, load_sweep, run_point, run_sweep
 
 GRID = {"optimizer.eta": [0.001, 0.002, 0.003, 0.005], "seed": [0, 1]}
+TARGET = 1.7
 
 
-def serial(path, runs, threads):
+def local_cluster(workers):
+    """A LocalCluster as ``ngc-optim sweep`` starts it."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
+
+
+def serial(report, path, runs, threads):
     if threads is not None:
         numba.set_num_threads(threads)
+    start = time.perf_counter()
     for point in load_sweep(path)[1]:
         run_point(point.config, runs)
+    report.send(time.perf_counter() - start)
 
 
-def in_new_process(target, *arguments, **keywords):
-    """Seconds from starting a new Python process that calls ``target`` to its end."""
+def sweep(report, path, runs, workers):
     start = time.perf_counter()
-    process = multiprocessing.get_context("spawn").Process(target=target, args=arguments, kwargs=keywords)
+    run_sweep(path, runs=runs, workers=workers, progress=False)
+    report.send(time.perf_counter() - start)
+
+
+def sweep_on_running_cluster(report, path, runs, workers):
+    with local_cluster(workers) as cluster:
+        start = time.perf_counter()
+        run_sweep(path, runs=runs, scheduler=cluster.scheduler_address, progress=False)
+        report.send(time.perf_counter() - start)
+
+
+def in_new_process(target, *arguments):
+    """(seconds from starting a new Python process that calls ``target`` to its end, seconds ``target`` timed
+    within it)."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    start = time.perf_counter()
+    process = context.Process(target=target, args=(sender, *arguments))
     process.start()
     process.join()
+    elapsed = time.perf_counter() - start
     if process.exitcode != 0:
         raise RuntimeError(f"{target.__name__} failed (exit code {process.exitcode})")
-    return time.perf_counter() - start
+    return elapsed, receiver.recv()
 
 
 def nothing():
@@ -58,11 +95,10 @@ def nothing():
 
 def round_trip(workers, trips):
     """(LocalCluster start seconds, median seconds of submitting an empty task and getting its result)."""
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
     start = time.perf_counter()
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
-    with cluster, Client(cluster) as client:
+    with local_cluster(workers) as cluster, Client(cluster) as client:
         started = time.perf_counter() - start
         times = []
         for _ in range(trips):
@@ -70,6 +106,14 @@ def round_trip(workers, trips):
             client.submit(nothing, pure=False).result()
             times.append(time.perf_counter() - start)
     return started, statistics.median(times)
+
+
+def ratio(numerators, denominators):
+    return statistics.median(n / d for n, d in zip(numerators, denominators))
+
+
+def verdict(value):
+    return f"{value:.2f}x ({'met' if value >= TARGET else 'not met'}: target >= {TARGET}x)"
 
 
 def main(argv=None):
@@ -90,29 +134,39 @@ def main(argv=None):
               f"{args.workers} workers of {max(1, cores // args.workers)} Numba thread(s)")
         run_point({**points[0].config, "epochs": 1}, scratch / "warm-up")
         candidates = {
-            "serial": lambda runs: in_new_process(serial, path, runs, None),
-            "serial, 1 thread": lambda runs: in_new_process(serial, path, runs, 1),
-            "sweep": lambda runs: in_new_process(run_sweep, path, runs=runs, workers=args.workers, progress=False),
+            "serial": (serial, None),
+            "serial, 1 thread": (serial, 1),
+            "sweep": (sweep, args.workers),
+            "sweep, running cluster": (sweep_on_running_cluster, args.workers),
         }
-        rounds = {name: [] for name in candidates}
+        whole = {name: [] for name in candidates}
+        work = {name: [] for name in candidates}
         for index in range(args.rounds):
             for name in list(candidates)[::1 if index % 2 == 0 else -1]:
-                rounds[name].append(candidates[name](scratch / f"{index}-{name.replace(', ', '-')}"))
-            print(f"round {index}: " + ", ".join(f"{name} {times[-1]:.2f} s" for name, times in rounds.items()))
+                target, argument = candidates[name]
+                runs = scratch / f"{index}-{name.replace(', ', '-').replace(' ', '-')}"
+                seconds, timed = in_new_process(target, path, runs, argument)
+                whole[name].append(seconds)
+                work[name].append(timed)
+            print(f"round {index}: " + ", ".join(f"{name} {whole[name][-1]:.2f} s (work {work[name][-1]:.2f} s)"
+                                                  for name in candidates))
         started, trip = round_trip(args.workers, args.trips)
 
-    median = {name: statistics.median(times) for name, times in rounds.items()}
-    ratio = statistics.median(s / w for s, w in zip(rounds["serial"], rounds["sweep"]))
-    ideal = statistics.median(s / w for s, w in zip(rounds["serial, 1 thread"], rounds["sweep"]))
+    print("median seconds, whole process: " + ", ".join(f"{name} {statistics.median(times):.2f}"
+                                                        for name, times in whole.items()))
+    print("median seconds, work: " + ", ".join(f"{name} {statistics.median(times):.2f}"
+                                               for name, times in work.items()))
+    print(f"whole commands, sweep vs serial: {verdict(ratio(whole['serial'], whole['sweep']))}; "
+          f"vs serial on 1 thread: {ratio(whole['serial, 1 thread'], whole['sweep']):.2f}x")
+    print(f"work, sweep on a running cluster vs serial: "
+          f"{verdict(ratio(work['serial'], work['sweep, running cluster']))}; vs serial on 1 thread: "
+          f"{ratio(work['serial, 1 thread'], work['sweep, running cluster']):.2f}x")
+    ceiling = ratio([args.workers * s for s in whole["serial"]], whole["serial, 1 thread"])
+    print(f"ceiling (workers x serial / serial on 1 thread, no cost of distributing): {ceiling:.2f}x")
     overhead = statistics.median((args.workers * w - s) / len(points)
-                                 for s, w in zip(rounds["serial, 1 thread"], rounds["sweep"]))
-    print("median seconds: " + ", ".join(f"{name} {seconds:.2f}" for name, seconds in median.items()))
-    ceiling = statistics.median(args.workers * s / one for s, one in zip(rounds["serial"], rounds["serial, 1 thread"]))
-    print(f"sweep vs serial: {ratio:.2f}x ({'met' if ratio >= 1.7 else 'not met'}: target >= 1.7x); "
-          f"vs serial on 1 thread: {ideal:.2f}x; ceiling (workers x serial / serial on 1 thread, no cost of "
-          f"distributing): {ceiling:.2f}x")
-    print(f"cost of distributing: {overhead:.3f} s per point (workers x sweep - serial on 1 thread); "
-          f"LocalCluster start {started:.2f} s; empty task round trip {trip * 1e3:.2f} ms")
+                                 for s, w in zip(whole["serial, 1 thread"], whole["sweep"]))
+    print(f"cost of distributing: {overhead:.3f} s per point (workers x sweep - serial on 1 thread, whole "
+          f"commands); LocalCluster start {started:.2f} s; empty task round trip {trip * 1e3:.2f} ms")
 
 
 if __name__ == "__main__":
