@@ -267,14 +267,15 @@ def run_sweep(path, runs="runs", scheduler=None, workers=None, progress=True):
     Each point is one Dask task (:func:`run_point`), on the cluster at ``scheduler`` (the address of a running
     Dask scheduler) or, without it, on a new LocalCluster of ``workers`` processes. Each task trains with
     cores // Dask threads Numba threads (the fewest over the cluster's hosts), so that on every host the Dask
-    threads times the Numba threads stay within the cores. A task
-    lost with its worker runs again elsewhere and resumes from the point's checkpoint. The tasks go in one
-    graph, keyed ``("run_point-<sweep>", index)``: one task group, whose duration the scheduler learns from the
-    first point to finish, and which it queues (handing out points as threads free up) when it holds more
-    points than twice the cluster's threads. (With a key of its own, each point was a group of its own and all
-    were handed out at once: in 2 of 3 sweeps of 8 points on 2 workers, one worker held two points while the
-    other sat idle for a whole point's time.) Writes ``summary.csv`` and, when matplotlib is installed,
+    threads times the Numba threads stay within the cores. A task lost with its worker runs again elsewhere
+    and resumes from the point's checkpoint. Writes ``summary.csv`` and, when matplotlib is installed,
     ``summary.png`` in the sweep directory.
+
+    The tasks go in one graph, keyed ``("run_point-<sweep>", index)``: one task group, whose duration the
+    scheduler learns from the first point to finish, and which it queues (handing out points as threads free
+    up) when it holds more points than twice the cluster's threads. (With a key of its own, each point was a
+    group of its own and all were handed out at once: in 2 of 3 sweeps of 8 points on 2 workers, one worker
+    held two points while the other sat idle for a whole point's time.)
 
     Raises:
         ConfigError: a bad sweep file, or no Dask installed.
