@@ -220,7 +220,8 @@ class PCN(PCModel):
         written += [(synapse.outputs, value) for synapse, value in zip(W, w_out)]
         written += [(cell.dmu, value) for cell, value in zip(e, dmu)]
         written += [(cell.dtarget, value) for cell, value in zip(e, dtarget)]
-        written += [(cell.L, np.asarray(value, cell.dtype)) for cell, value in zip(e, losses)]
+        with np.errstate(over="ignore"):
+            written += [(cell.L, np.asarray(value, cell.dtype)) for cell, value in zip(e, losses)]
         stateManager.set_state({compartment.target: value for compartment, value in written})
 
     def _energies(self, valid):

@@ -234,6 +234,7 @@ def test_a_resumed_run_refuses_data_of_another_width(tmp_path, capsys):
     assert "128 features; the saved model takes 64" in capsys.readouterr().err
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_a_diverging_run_stops_with_an_error_and_keeps_its_last_finite_epoch(tmp_path, capsys):
     config = write_config(tmp_path / "diverging.json", sizes=[64, 8, 10], T=2, optimizer="sgd", eta=0.03, epochs=6)
     runs = tmp_path / "runs"
