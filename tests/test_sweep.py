@@ -150,8 +150,8 @@ def test_the_local_cluster_hands_a_worker_its_next_point_only_when_it_is_free(tm
 def test_numba_threads_times_dask_threads_stay_within_the_cores(workers, threads):
     from dask.distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=workers, threads_per_worker=threads, host="127.0.0.1", dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, host="127.0.0.1", dashboard_address=None)
+    with cluster, Client(cluster) as client:
         assert _numba_threads(client) == max(1, os.cpu_count() // 2)
 
 
