@@ -148,8 +148,8 @@ def main(argv=None):
                 seconds, timed = in_new_process(target, path, runs, argument)
                 whole[name].append(seconds)
                 work[name].append(timed)
-            print(f"round {index}: " + ", ".join(f"{name} {whole[name][-1]:.2f} s (work {work[name][-1]:.2f} s)"
-                                                  for name in candidates))
+            times = (f"{name} {whole[name][-1]:.2f} s (work {work[name][-1]:.2f} s)" for name in candidates)
+            print(f"round {index}: " + ", ".join(times))
         started, trip = round_trip(args.workers, args.trips)
 
     print("median seconds, whole process: " + ", ".join(f"{name} {statistics.median(times):.2f}"

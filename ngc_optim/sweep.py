@@ -34,8 +34,8 @@ from pathlib import Path
 from .models import DivergenceError
 from .training import KEYS, ConfigError, load_config, train, write_json
 
-__all__ = ["LOCAL_CLUSTER_CONFIG", "SWEEP_KEYS", "Point", "SweepError", "load_sweep", "plot_summary", "run_point",
-           "run_sweep", "write_summary"]
+__all__ = ["LOCAL_CLUSTER_CONFIG", "SWEEP_KEYS", "Point", "SweepError", "load_sweep", "plot_summary",
+           "run_point", "run_sweep", "write_summary"]
 
 SWEEP_KEYS = ("name", "base", "grid", "points")
 OPTIMIZER_PREFIX = "optimizer."

@@ -129,11 +129,13 @@ def test_a_killed_worker_loses_only_the_epoch_it_was_training(tmp_path):
 
 def scheduler_load(dask_scheduler):
     """(tasks each worker is processing, tasks queued on the scheduler)."""
-    return sorted(len(worker.processing) for worker in dask_scheduler.workers.values()), len(dask_scheduler.queued)
+    processing = sorted(len(worker.processing) for worker in dask_scheduler.workers.values())
+    return processing, len(dask_scheduler.queued)
 
 
 def test_the_local_cluster_hands_a_worker_its_next_point_only_when_it_is_free(tmp_path):
-    path = write(tmp_path, {"name": "queued", "base": {**SLOW, "epochs": 1}, "grid": {"seed": list(range(6))}})
+    spec = {"name": "queued", "base": {**SLOW, "epochs": 1}, "grid": {"seed": list(range(6))}}
+    path = write(tmp_path, spec)
     client, cluster = _client(None, 2)
     loads = []
     with cluster, client, ThreadPoolExecutor(1) as pool:
