@@ -37,19 +37,10 @@ from pathlib import Path
 
 import numba
 
-from ngc_optim.sweep import LOCAL_CLUSTER_CONFIG, load_sweep, run_point, run_sweep
+from ngc_optim.sweep import load_sweep, local_cluster, run_point, run_sweep
 
 GRID = {"optimizer.eta": [0.001, 0.002, 0.003, 0.005], "seed": [0, 1]}
 TARGET = 1.7
-
-
-def local_cluster(workers):
-    """A LocalCluster as ``ngc-optim sweep`` starts it."""
-    import dask
-    from dask.distributed import LocalCluster
-
-    with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        return LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
 
 
 def serial(report, path, runs, threads):

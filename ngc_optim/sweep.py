@@ -34,8 +34,8 @@ from pathlib import Path
 from .models import DivergenceError
 from .training import KEYS, ConfigError, load_config, train, write_json
 
-__all__ = ["LOCAL_CLUSTER_CONFIG", "SWEEP_KEYS", "Point", "SweepError", "load_sweep", "plot_summary",
-           "run_point", "run_sweep", "write_summary"]
+__all__ = ["LOCAL_CLUSTER_CONFIG", "SWEEP_KEYS", "Point", "SweepError", "load_sweep", "local_cluster",
+           "plot_summary", "run_point", "run_sweep", "write_summary"]
 
 SWEEP_KEYS = ("name", "base", "grid", "points")
 OPTIMIZER_PREFIX = "optimizer."
@@ -232,20 +232,27 @@ seconds to hours, on as many worker processes as cores:
 """
 
 
+def local_cluster(workers=None):
+    """A new LocalCluster as ``ngc-optim sweep`` starts it: ``workers`` one-thread worker processes (default:
+    one per core) on loopback, without a dashboard, set up with :data:`LOCAL_CLUSTER_CONFIG`."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                            host="127.0.0.1", dashboard_address=None)
+
+
 def _client(scheduler, workers):
-    """(dask client, cluster or None): a client of ``scheduler``, else of a new LocalCluster of ``workers``
-    one-thread worker processes (default: one per core) on loopback, without a dashboard, set up with
-    :data:`LOCAL_CLUSTER_CONFIG`."""
+    """(dask client, cluster or None): a client of ``scheduler``, else of a new :func:`local_cluster` of
+    ``workers`` processes."""
     try:
-        import dask
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
     except ImportError:
         raise ConfigError("ngc-optim sweep needs Dask: pip install 'ngc-optim[dask]'") from None
     if scheduler is not None:
         return Client(scheduler), None
-    with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
+    cluster = local_cluster(workers)
     return Client(cluster), cluster
 
 

@@ -279,6 +279,24 @@ def metrics(history):
                         for key, value in row.items()} for row in history]}
 
 
+def _saved_config(path):
+    """The training config saved in the checkpoint ``path``."""
+    saved = (load_checkpoint(path).metadata or {}).get("train")
+    if saved is None:
+        raise ConfigError(f"{path}: not a checkpoint of ngc-optim train (it has no training config)")
+    return saved
+
+
+def _saved_model(path, config):
+    """(the model saved in the checkpoint ``path``, the data of ``config``, which must fit its inputs)."""
+    model = model_class(config).load(path)
+    data = load_data(config)
+    if model.sizes[0] != data.n_features:
+        raise ConfigError(f"data={config['data']!r}: {data.n_features} features; the saved model takes "
+                          f"{model.sizes[0]}")
+    return model, data
+
+
 def train(config_path=None, overrides=None, resume=None, runs="runs", progress=True):
     """Train as configured (or continue the checkpoint ``resume``); returns (run directory, model).
 
@@ -286,19 +304,13 @@ def train(config_path=None, overrides=None, resume=None, runs="runs", progress=T
         ConfigError: a bad config, data that do not fit it, or a resume that changes the model.
     """
     if resume is not None:
-        saved = (load_checkpoint(resume).metadata or {}).get("train")
-        if saved is None:
-            raise ConfigError(f"{resume}: not a checkpoint of ngc-optim train (it has no training config)")
+        saved = _saved_config(resume)
         config = load_config(config_path, overrides, base=saved)
         changed = [key for key in MODEL_KEYS if config.get(key) != saved.get(key)]
         if changed:
             raise ConfigError(f"--resume continues the saved model: {', '.join(changed)} cannot change "
                               f"(saved: {', '.join(f'{key}={saved[key]!r}' for key in changed)})")
-        model = model_class(config).load(resume)
-        data = load_data(config)
-        if model.sizes[0] != data.n_features:
-            raise ConfigError(f"data={config['data']!r}: {data.n_features} features; the saved model takes "
-                              f"{model.sizes[0]}")
+        model, data = _saved_model(resume, config)
     else:
         config = load_config(config_path, overrides)
         data = load_data(config)
@@ -329,14 +341,8 @@ def evaluate_checkpoint(path, data=None):
         {"accuracy": ..., "energy": ...} for a PCN, {"mse": ..., "energy": ...} for a generative model,
         {"accuracy": ..., "spikes": ...} for a spiking one.
     """
-    saved = (load_checkpoint(path).metadata or {}).get("train")
-    if saved is None:
-        raise ConfigError(f"{path}: not a checkpoint of ngc-optim train (it has no training config)")
-    config = load_config(overrides={"data": data}, base=saved)
-    dataset = load_data(config)
-    model = model_class(config).load(path)
-    if model.sizes[0] != dataset.n_features:
-        raise ConfigError(f"data={config['data']!r}: {dataset.n_features} features; the model takes {model.sizes[0]}")
+    config = load_config(overrides={"data": data}, base=_saved_config(path))
+    model, dataset = _saved_model(path, config)
     if config["model"] in ("pcn", "snn"):
         return model.evaluate(dataset.x_test, dataset.y_test)
     return model.evaluate(dataset.x_test)
