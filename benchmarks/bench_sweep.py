@@ -35,9 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numba
-
 from ngc_optim.sweep import load_sweep, local_cluster, run_point, run_sweep
+from ngc_optim.threads import set_threads
 
 GRID = {"optimizer.eta": [0.001, 0.002, 0.003, 0.005], "seed": [0, 1]}
 TARGET = 1.7
@@ -45,7 +44,7 @@ TARGET = 1.7
 
 def serial(report, path, runs, threads):
     if threads is not None:
-        numba.set_num_threads(threads)
+        set_threads(threads)
     start = time.perf_counter()
     for point in load_sweep(path)[1]:
         run_point(point.config, runs)

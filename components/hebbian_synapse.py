@@ -6,6 +6,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
+from ngc_optim.cell_kernels import summed_outer
 from ngc_optim.hebbian_kernels import ADJUST, HEBBIAN, PRIOR_CODES
 from ngc_optim.optim import OPTIMIZERS
 
@@ -45,7 +46,7 @@ class _Plan(SynapsePlan):
         scaled_pre = pre if self.pre_wght == 1 else pre * self.pre_wght
         scaled_post = post if self.post_wght == 1 else post * self.post_wght
         d_biases = np.sum(scaled_post, axis=0, keepdims=True) * self.sign_value
-        return scaled_pre.T @ scaled_post, d_biases
+        return summed_outer(scaled_pre, scaled_post), d_biases
 
     def adjustments(self, pre, post, weights):
         """(dW, db) of ngc-learn's rule for the current values, without changing the synapse."""

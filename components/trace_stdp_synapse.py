@@ -6,6 +6,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
+from ngc_optim.cell_kernels import summed_outer
 from ngc_optim.hebbian_kernels import STDP, stdp_sgd_events, within
 from ngc_optim.optim import OPTIMIZERS
 
@@ -13,14 +14,6 @@ from .dense_synapse import DenseSynapse
 from .learning_synapse import LearningSynapse, SynapsePlan
 
 __all__ = ["TraceSTDPSynapse"]
-
-
-def _summed_outer(x, y, out=None):
-    """x.T @ y, the outer products of the rows summed over the batch; for one row np.multiply's outer
-    product, the same values four times faster than BLAS's K = 1 product (0.2 against 0.9 ms at 784x1000)."""
-    if x.shape[0] == 1:
-        return np.multiply(x.T, y, out=out)
-    return np.matmul(x.T, y, out=out)
 
 
 class _Plan(SynapsePlan):
@@ -59,8 +52,8 @@ class _Plan(SynapsePlan):
         if self.sparse and scalars[1] == 0 and self._events(pre_spike, post_spike, pre_trace, post_trace, weights,
                                                             scalars[0]):
             return self.d_weights
-        potentiation = _summed_outer(pre_trace - self.pretrace_target, post_spike)
-        depression = _summed_outer(pre_spike, post_trace, self.depression) if self.depressing else potentiation
+        potentiation = summed_outer(pre_trace - self.pretrace_target, post_spike)
+        depression = summed_outer(pre_spike, post_trace, self.depression) if self.depressing else potentiation
         arrays = (potentiation, depression, *self._weight_factors(weights))
         self.kernel(weights.ravel(), tuple(array.ravel() for array in arrays), mask.ravel(), self.masked, 0,
                     self.settings, *(array.ravel() for array in state.arrays("weights")), *scalars)

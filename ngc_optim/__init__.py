@@ -3,12 +3,13 @@
 The optimizers are importable from here and from :mod:`ngc_optim.optim`, the
 HDF5 checkpoint functions from here and from :mod:`ngc_optim.checkpoint`; the
 compiled kernels live in :mod:`ngc_optim.kernels` and are configured in
-:mod:`ngc_optim.config`.
+:mod:`ngc_optim.config`; how many threads they run is decided in
+:mod:`ngc_optim.threads` (``set_threads``, ``get_threads``).
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import optim
+from . import optim, threads
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
 from .optim import (
     NAG,
@@ -42,6 +43,7 @@ from .optim import (
     sgd_init,
     sgd_step,
 )
+from .threads import get_threads, set_threads
 
 try:
     __version__ = version("ngc-optim")
@@ -74,6 +76,7 @@ __all__ = [
     "get_opt_init_fn",
     "get_opt_step_fn",
     "get_optimizer",
+    "get_threads",
     "load_checkpoint",
     "momentum",
     "nag",
@@ -83,7 +86,9 @@ __all__ = [
     "restore_checkpoint",
     "rmsprop",
     "save_checkpoint",
+    "set_threads",
     "sgd",
     "sgd_init",
     "sgd_step",
+    "threads",
 ]

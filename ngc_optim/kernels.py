@@ -22,7 +22,7 @@ import types
 import numpy as np
 from numba import njit, prange
 
-from . import config
+from . import config, threads
 
 __all__ = ["L1", "L2", "NO_PENALTY", "Kernel", "adam", "momentum", "nag", "pick", "rmsprop", "sgd"]
 
@@ -62,8 +62,10 @@ def _serial_and_parallel(func):
 
 
 def pick(kernel, size):
-    """The variant of ``kernel`` to run on ``size`` elements (see :mod:`ngc_optim.config`)."""
-    if config.PARALLEL and size >= config.PARALLEL_THRESHOLDS[kernel.name]:
+    """The variant of ``kernel`` to run on ``size`` elements (see :mod:`ngc_optim.config`): the parallel one from
+    the rule's threshold on, when ngc_optim may run more than one thread (:mod:`ngc_optim.threads`)."""
+    if config.PARALLEL and size >= config.PARALLEL_THRESHOLDS[kernel.name] and threads.get_threads() > 1:
+        threads.prepare()
         return kernel.parallel
     return kernel.serial
 

@@ -10,8 +10,9 @@ components' own element loops (:mod:`ngc_optim.cell_kernels`: ``RATE_INTO``,
 per synapse, in the order of the model's ``project``, ``prime`` and ``settle``
 processes. Every row of the batch is independent of the others, so the
 parallel twin splits the batch into one block of rows per thread and runs the
-whole batch of each block without synchronising; the result does not depend on
-the split.
+whole batch of each block without synchronising; the blocks' boundaries lie at
+multiples of :data:`ngc_optim.threads.ROW_TILE` rows, so the result does not
+depend on the split.
 
 With L layers (forward synapses W_1 .. W_L, error cells 1 .. L) and H = L - 1
 hidden state cells, for the rows of a block:
@@ -40,13 +41,14 @@ when the masks are ones.
 """
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit, prange
 
-from . import config
+from . import config, threads
 from .cell_kernels import (
     RATE_INTO,
     RATE_INTO_STORED,
     RATE_KINDS,
+    block_start,
     gaussian_into,
     product_into,
     specialised,
@@ -144,9 +146,9 @@ def _settle(blocks, T, dt, cell, scales, sigmas, x, label, q_td, clamp_td, weigh
     """The batch in ``blocks`` blocks of rows (a parallel loop in the copy compiled parallel)."""
     rows = x.shape[0]
     for block in prange(blocks):
-        BODY(block * rows // blocks, (block + 1) * rows // blocks, T, dt, cell, scales, sigmas, x, label, q_td,
-             clamp_td, weights, weights_t, w_bias, e_bias, w_gate, e_gate, q_gate, w_factors, e_factors, q_factors,
-             modulators, masks, q_j, q_z, q_f, clamped, z, zF, e_out, w_out, dmu, dtarget, fx_prime)
+        BODY(block_start(block, blocks, rows), block_start(block + 1, blocks, rows), T, dt, cell, scales, sigmas, x,
+             label, q_td, clamp_td, weights, weights_t, w_bias, e_bias, w_gate, e_gate, q_gate, w_factors, e_factors,
+             q_factors, modulators, masks, q_j, q_z, q_f, clamped, z, zF, e_out, w_out, dmu, dtarget, fx_prime)
     return _losses(sigmas, clamped[2], z, w_out)
 
 
@@ -169,16 +171,14 @@ q_j, q_z, q_f, clamped, z, zF, e_out, w_out, dmu, dtarget, fx_prime)`` (tuples o
 ``fx_prime`` scratch arrays like ``z``; scales, sigmas and factors float64 arrays); each compiles on its
 first call and returns the losses."""
 
-BLOCK_MIN_ROWS = 8
-"""The fewest rows a parallel block gets (a matrix product of fewer rows wastes most of BLAS's speed)."""
-
-
 def settle(kind, *arguments):
     """Run the settling kernel of ``SETTLE[kind]`` on ``arguments`` (all but ``blocks``): in parallel, one
-    block of at least BLOCK_MIN_ROWS rows per Numba thread, when config.PARALLEL allows it and there are two
-    such blocks or more; else serially, in one block."""
+    block of rows per Numba thread that ngc_optim's thread decision gives the batch (:mod:`ngc_optim.threads`,
+    level ``rows``), when config.PARALLEL allows it; else serially, in one block. BLAS runs one thread in
+    either case."""
     serial, parallel = SETTLE[kind]
-    blocks = min(get_num_threads(), arguments[5].shape[0] // BLOCK_MIN_ROWS)
-    if config.PARALLEL and blocks > 1:
+    blocks = threads.numba_threads(arguments[5].shape[0], "rows") if config.PARALLEL else 1
+    threads.prepare()
+    if blocks > 1:
         return parallel(blocks, *arguments)
     return serial(1, *arguments)

@@ -26,12 +26,12 @@ error (and no scores).
 import csv
 import itertools
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .models import DivergenceError
+from .threads import cores_allowed, set_threads
 from .training import KEYS, ConfigError, load_config, train, write_json
 
 __all__ = ["LOCAL_CLUSTER_CONFIG", "SWEEP_KEYS", "Point", "SweepError", "load_sweep", "local_cluster",
@@ -169,9 +169,7 @@ def run_point(config, runs, threads=None):
     if done is not None:
         return done
     if threads is not None:
-        import numba
-
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        set_threads(max(1, threads))
     directory.mkdir(parents=True, exist_ok=True)
     write_json(described, config)
     checkpoint = directory / "checkpoint.h5"
@@ -234,12 +232,12 @@ seconds to hours, on as many worker processes as cores:
 
 def local_cluster(workers=None):
     """A new LocalCluster as ``ngc-optim sweep`` starts it: ``workers`` one-thread worker processes (default:
-    one per core) on loopback, without a dashboard, set up with :data:`LOCAL_CLUSTER_CONFIG`."""
+    one per core the process may use) on loopback, without a dashboard, set up with :data:`LOCAL_CLUSTER_CONFIG`."""
     import dask
     from dask.distributed import LocalCluster
 
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+        return LocalCluster(n_workers=workers or cores_allowed(), threads_per_worker=1, processes=True,
                             host="127.0.0.1", dashboard_address=None)
 
 
@@ -257,11 +255,12 @@ def _client(scheduler, workers):
 
 
 def _numba_threads(client):
-    """Numba threads for each task: on every host of the cluster, its cores // the Dask threads of its workers
-    (at least 1), the fewest over the hosts; None for a cluster without workers."""
+    """Numba threads for each task: on every host of the cluster, the cores its workers may use
+    (:func:`ngc_optim.threads.cores_allowed`) // the Dask threads of its workers (at least 1), the fewest over
+    the hosts; None for a cluster without workers."""
     from distributed.comm import get_address_host
 
-    cores = client.run(os.cpu_count)
+    cores = client.run(cores_allowed)
     hosts = {}
     for address, threads in client.nthreads().items():
         host = hosts.setdefault(get_address_host(address), [0, cores.get(address) or 1])

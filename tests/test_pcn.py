@@ -82,10 +82,10 @@ def settled_state(model):
                                                ((6, 5, 7, 4, 3), "sigmoid")])
 def test_the_fused_settling_equals_the_process_of_the_components(sizes, act_fx, parallel, monkeypatch):
     monkeypatch.setattr(config, "PARALLEL", parallel)
-    model = PCN(sizes, act_fx=act_fx, T=5, batch_size=17, seed=1)
+    model = PCN(sizes, act_fx=act_fx, T=5, batch_size=53, seed=1)
     rng = np.random.default_rng(2)
-    x = rng.random((17, 6)).astype(np.float32)
-    y = one_hot(rng.integers(0, 3, 17), 3)
+    x = rng.random((53, 6)).astype(np.float32)
+    y = one_hot(rng.integers(0, 3, 53), 3)
     energy = model.train_batch(x, y)
     model.settle(x, y, fused=False)
     expected = settled_state(model)
@@ -96,7 +96,7 @@ def test_the_fused_settling_equals_the_process_of_the_components(sizes, act_fx, 
         np.testing.assert_array_equal(got[key], value, err_msg=key)
     assert np.abs(expected[f"e{len(sizes) - 1}.dmu"]).max() > 1e-3
     weights = [synapse.weights.get().copy() for synapse in model.W[1:]]
-    assert model.train_batch(x, y) == pytest.approx(np.mean(model._energies(17)), rel=1e-6)
+    assert model.train_batch(x, y) == pytest.approx(np.mean(model._energies(53)), rel=1e-6)
     assert all(np.any(synapse.weights.get() != w) for synapse, w in zip(model.W[1:], weights))
     assert energy > 0
 

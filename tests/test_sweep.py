@@ -16,6 +16,7 @@ import pytest
 from ngc_optim.__main__ import main
 from ngc_optim.checkpoint import load_checkpoint
 from ngc_optim.sweep import Point, _client, _numba_threads, load_sweep, plot_summary, run_point, run_sweep
+from ngc_optim.threads import cores_allowed
 from ngc_optim.training import ConfigError
 
 TINY = {"sizes": [64, 8, 10], "T": 2, "epochs": 1, "batch_size": 100}
@@ -154,7 +155,7 @@ def test_numba_threads_times_dask_threads_stay_within_the_cores(workers, threads
 
     cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, host="127.0.0.1", dashboard_address=None)
     with cluster, Client(cluster) as client:
-        assert _numba_threads(client) == max(1, os.cpu_count() // 2)
+        assert _numba_threads(client) == max(1, cores_allowed() // 2)
 
 
 def wait_for(condition, timeout=60.0):

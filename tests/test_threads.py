@@ -1,0 +1,234 @@
+"""The thread decision (ngc_optim.threads): a pure function of (threads, size, level), the cores a process may
+use, the user's override, and the rule it enforces: Numba threads x BLAS threads within the cores, the same bits
+whatever the threads."""
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numba
+import numpy as np
+import pytest
+from ngc_optim.models import PCN
+from threadpoolctl import threadpool_limits
+
+from ngc_optim import cell_kernels, config, threads
+from ngc_optim.datasets import one_hot
+from ngc_optim.threads import LEVELS, Decision, Level, decide
+
+
+@pytest.mark.parametrize(("threads_", "size", "level", "expected"), [
+    (2, 250, "rows", 2),
+    (2, 50, "rows", 2),
+    (2, 48, "rows", 2),
+    (2, 47, "rows", 1),
+    (2, 7, "rows", 1),
+    (2, 0, "rows", 1),
+    (1, 10**6, "rows", 1),
+    (4, 72, "rows", 3),
+    (64, 250, "rows", 10),
+    (8, 250, "rows", 8),
+    (2, 2**22, "product", 2),
+    (2, 2**22 - 1, "product", 1),
+    (2, 50 * 128 * 128, "product", 1),
+    (2, 250 * 512 * 512, "product", 2),
+    (16, 250 * 512 * 512, "product", 16),
+])
+def test_the_decision_gives_each_thread_its_minimum_and_blas_one_thread(threads_, size, level, expected):
+    decision = decide(threads_, size, level)
+    assert decision == Decision(expected, 1)
+    assert decision.numba * decision.blas <= threads_
+    assert decide(threads_, size, LEVELS[level]) == decision
+
+
+def test_a_level_of_ones_own_and_bad_thread_counts():
+    assert decide(3, 100, Level("tiles", "tiles", 10)) == Decision(3, 1)
+    assert decide(3, 25, Level("tiles", "tiles", 10)) == Decision(2, 1)
+    with pytest.raises(ValueError, match="threads must be at least 1, got 0"):
+        decide(0, 100, "rows")
+    with pytest.raises(KeyError):
+        decide(2, 100, "columns")
+
+
+@pytest.mark.parametrize(("text", "cores"), [("max 100000\n", None), ("200000 100000", 2), ("150000 100000", 2),
+                                             ("50000 100000", 1), ("100000 100000", 1), ("400000 50000", 8)])
+def test_a_cgroup_v2_quota_is_read_as_whole_cores(text, cores):
+    assert threads._quota_cores(text) == cores
+
+
+def test_the_tightest_cgroup_quota_of_the_process_counts(tmp_path):
+    proc = tmp_path / "cgroup"
+    proc.write_text("0::/user.slice/job\n")
+    (tmp_path / "user.slice" / "job").mkdir(parents=True)
+    (tmp_path / "user.slice" / "job" / "cpu.max").write_text("max 100000\n")
+    assert threads._cgroup_cores(proc, tmp_path) is None
+    (tmp_path / "user.slice" / "cpu.max").write_text("300000 100000\n")
+    assert threads._cgroup_cores(proc, tmp_path) == 3
+    (tmp_path / "cpu.max").write_text("100000 100000\n")
+    assert threads._cgroup_cores(proc, tmp_path) == 1
+    v1 = tmp_path / "v1"
+    proc.write_text("4:cpu,cpuacct:/docker/abc\n3:memory:/docker/abc\n")
+    (v1 / "cpu,cpuacct" / "docker" / "abc").mkdir(parents=True)
+    (v1 / "cpu,cpuacct" / "docker" / "abc" / "cpu.cfs_quota_us").write_text("250000\n")
+    (v1 / "cpu,cpuacct" / "docker" / "abc" / "cpu.cfs_period_us").write_text("100000\n")
+    assert threads._cgroup_cores(proc, v1) == 3
+    (v1 / "cpu,cpuacct" / "docker" / "abc" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert threads._cgroup_cores(proc, v1) is None
+    assert threads._cgroup_cores(tmp_path / "missing", tmp_path) is None
+
+
+def test_the_cores_allowed_follow_the_affinity():
+    assert threads.cores_allowed() == min(len(os.sched_getaffinity(0)), numba.config.NUMBA_NUM_THREADS,
+                                          threads._cgroup_cores() or 10**6)
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "2", True, None])
+def test_set_threads_refuses_anything_but_a_positive_integer(value):
+    before = threads.get_threads()
+    if value is None:
+        assert threads.set_threads(None) == threads.cores_allowed()
+        return
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        threads.set_threads(value)
+    assert threads.get_threads() == before
+
+
+def test_set_threads_sets_numba_and_is_capped_by_its_pool():
+    try:
+        assert threads.set_threads(1) == 1 and numba.get_num_threads() == 1
+        assert threads.numba_threads(10**6, "rows") == 1
+        assert threads.set_threads(10**4) == numba.config.NUMBA_NUM_THREADS == numba.get_num_threads()
+    finally:
+        threads.set_threads()
+
+
+def numba_blas():
+    """num_threads of the BLAS libraries that Numba's compiled code calls."""
+    return [lib.get_num_threads() for lib in threads._BLAS]
+
+
+def test_numba_blas_runs_one_thread_even_when_other_code_raised_it():
+    assert threads._BLAS and numba_blas() == [1] * len(threads._BLAS)
+    x = np.random.default_rng(0).random((64, 300), dtype=np.float32)
+    with threadpool_limits(2, user_api="blas"):
+        assert max(numba_blas()) == 2 or os.cpu_count() == 1
+        threads.prepare()
+        assert numba_blas() == [1] * len(threads._BLAS)
+        cell_kernels.summed_outer(x, x)
+
+
+SHAPES = [(2, 3, 4), (50, 64, 128), (250, 512, 512), (7, 1000, 3), (300, 50, 300), (64, 250, 128)]
+
+
+@pytest.mark.parametrize(("blocks", "rows"), [(1, 50), (2, 50), (2, 250), (3, 250), (4, 100), (2, 48), (7, 170)])
+def test_blocks_start_at_multiples_of_the_row_tile_and_cover_the_rows(blocks, rows):
+    starts = [cell_kernels.block_start(block, blocks, rows) for block in range(blocks + 1)]
+    assert starts[0] == 0 and starts[-1] == rows
+    assert all(start % threads.ROW_TILE == 0 for start in starts[:-1])
+    sizes = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert all(size >= threads.ROW_TILE and abs(size - rows / blocks) < threads.ROW_TILE for size in sizes)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("rows", "m", "n"), SHAPES)
+def test_a_summed_outer_product_has_the_same_bits_in_any_number_of_blocks(rows, m, n, dtype):
+    rng = np.random.default_rng(rows + m + n)
+    x, y = rng.standard_normal((rows, m)).astype(dtype), rng.standard_normal((rows, n)).astype(dtype)
+    serial, parallel = cell_kernels.SUMMED_OUTER
+    expected = np.empty((m, n), dtype)
+    serial(1, x, y, expected)
+    np.testing.assert_allclose(expected, x.astype(np.float64).T @ y.astype(np.float64),
+                               rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-4)
+    for blocks in range(2, min(m // threads.ROW_TILE, 6) + 1):
+        got = np.full((m, n), np.nan, dtype)
+        parallel(blocks, x, y, got)
+        np.testing.assert_array_equal(got, expected)
+    strided = np.asarray(rng.standard_normal((rows, 2 * m)), dtype)[:, ::2]
+    got = cell_kernels.summed_outer(strided, y)
+    np.testing.assert_array_equal(got, cell_kernels.summed_outer(np.ascontiguousarray(strided), y))
+
+
+def test_a_one_row_summed_outer_product_is_the_outer_product():
+    x, y = np.arange(3, dtype=np.float32)[None], np.arange(4, dtype=np.float32)[None]
+    np.testing.assert_array_equal(cell_kernels.summed_outer(x, y), np.outer(x, y))
+
+
+def train_weights(sizes, batch, steps):
+    model = PCN(sizes, T=4, batch_size=batch, seed=3)
+    rng = np.random.default_rng(4)
+    x = rng.random((batch, sizes[0])).astype(np.float32)
+    y = one_hot(rng.integers(0, sizes[-1], batch), sizes[-1])
+    for _ in range(steps):
+        model.train_batch(x, y)
+    return [synapse.weights.get().copy() for synapse in model.W[1:]]
+
+
+def test_training_gives_the_same_bits_whatever_the_threads(monkeypatch):
+    sizes, batch = (64, 300, 200, 10), 120
+    monkeypatch.setitem(config.PARALLEL_THRESHOLDS, "adam", 1000)
+    expected = train_weights(sizes, batch, 3)
+    try:
+        threads.set_threads(1)
+        serial = train_weights(sizes, batch, 3)
+    finally:
+        threads.set_threads()
+    for got, want in zip(serial, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+ONE_CORE = textwrap.dedent("""
+    import json, os, sys
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    import numba
+    import numpy as np
+    import ngc_optim
+    from ngc_optim import cell_kernels, threads
+    from ngc_optim.datasets import one_hot
+    from ngc_optim.models import PCN
+
+    seen = []
+    model = PCN((64, 256, 256, 10), T=3, batch_size=200, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 64)).astype(np.float32)
+    model.train_batch(x, one_hot(rng.integers(0, 10, 200), 10))
+    seen.append(numba.get_num_threads())
+    cell_kernels.summed_outer(x, rng.random((200, 4096)).astype(np.float32))
+    params = {"W": np.zeros(2**20, np.float32)}
+    optimizer = ngc_optim.adam()
+    optimizer.step(params, {"W": np.ones(2**20, np.float32)}, optimizer.init(params))
+    seen.append(numba.get_num_threads())
+    blas = [lib.get_num_threads() for lib in threads._BLAS]
+    print(json.dumps({"threads": ngc_optim.get_threads(), "numba": seen, "blas": blas,
+                      "tasks": len(os.listdir("/proc/self/task")),
+                      "layer": numba.threading_layer() if numba.get_num_threads() > 1 else None}))
+""")
+
+
+def run_child(code, **environment):
+    env = {key: value for key, value in os.environ.items() if key not in ("NUMBA_NUM_THREADS", "NGC_OPTIM_THREADS")}
+    env.update(environment)
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to limit the affinity to one")
+def test_with_the_affinity_limited_to_one_core_no_kernel_runs_a_second_thread():
+    report = run_child(ONE_CORE)
+    assert report["threads"] == 1
+    assert report["numba"] == [1, 1]
+    assert report["blas"] and set(report["blas"]) == {1}
+    baseline = run_child("import json, os; print(json.dumps({'tasks': len(os.listdir('/proc/self/task'))}))")
+    assert report["tasks"] == baseline["tasks"], "the process runs threads besides its main one"
+
+
+def test_the_environment_variable_sets_the_threads_and_a_bad_one_is_an_error():
+    code = "import json, numba, ngc_optim; print(json.dumps([ngc_optim.get_threads(), numba.get_num_threads()]))"
+    assert run_child(code, NGC_OPTIM_THREADS="1") == [1, 1]
+    result = subprocess.run([sys.executable, "-c", "import ngc_optim"], check=False, capture_output=True,
+                            text=True, env={**os.environ, "NGC_OPTIM_THREADS": "two"}, timeout=600)
+    assert result.returncode != 0
+    assert "NGC_OPTIM_THREADS='two': expected a positive integer" in result.stderr
