@@ -43,6 +43,7 @@ from ngc_optim.models import PCN
 
 import ngc_optim
 from ngc_optim import config, pcn_kernels
+from ngc_optim.cell_kernels import summed_outer
 from ngc_optim.datasets import load_digits, one_hot
 from ngc_optim.training import DEFAULTS, model_arguments
 
@@ -144,12 +145,12 @@ def kernel_seconds(model, x, y, repeats):
     calls = []
     for W in model.W[1:]:
         pre, post = W.pre.get(), W.post.get()
-        product = pre.T @ post
+        product = summed_outer(pre, post)
         weights = W.weights.get().copy()
         slots = [array.ravel().copy() for array in W.opt_state.arrays("weights")]
         scalars = W.optimizer._step_scalars(W.opt_state.count)
         hebbian = (W.mask.get().ravel(), False, W.plan.prior, W.plan.hebbian, *slots, *scalars)
-        calls.append(lambda pre=pre, post=post: pre.T @ post)
+        calls.append(lambda pre=pre, post=post: summed_outer(pre, post))
         calls.append(lambda W=W, w=weights, p=product, h=hebbian: W.plan.kernel(w.ravel(), (p.copy().ravel(),), *h))
     return settle + sum(median_seconds(call, repeats, 20) for call in calls), settle
 

@@ -24,6 +24,9 @@ runs while ``ours`` and ``both threaded`` train; fair share is 2x the quiet time
 (the Python of a venv with ngc-learn 3.2.3 and JAX), ngc-learn's own PCN of each size
 (``benchmarks/ngclearn_pcn.py``, settling with ``MethodProcess.scan``) is timed in the same rounds.
 
+``--layers`` times ``ours`` instead under each of Numba's threading layers available here (omp with OpenMP's
+passive and active wait policies, workqueue; tbb when installed), quiet and under load.
+
 Run: ``python benchmarks/bench_threads.py --ngclearn-python /work/ngclearn-venv/bin/python``.
 """
 
@@ -88,11 +91,23 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def ours(model, numba_threads, blas_threads, warmup, batches):
-    """Median ms per batch of ngc_optim's PCN in a new process."""
+LAYERS = {
+    "omp, passive": {"NUMBA_THREADING_LAYER": "omp"},
+    "omp, active": {"NUMBA_THREADING_LAYER": "omp", "OMP_WAIT_POLICY": "ACTIVE"},
+    "workqueue": {"NUMBA_THREADING_LAYER": "workqueue"},
+    "omp, spin 1e4": {"NUMBA_THREADING_LAYER": "omp", "OMP_WAIT_POLICY": "", "GOMP_SPINCOUNT": "10000"},
+    "omp, spin 1e5": {"NUMBA_THREADING_LAYER": "omp", "OMP_WAIT_POLICY": "", "GOMP_SPINCOUNT": "100000"},
+}
+"""``--layers``: Numba threading layer (and OpenMP wait policy) -> the environment of ``ours`` (ngc_optim
+sets OMP_WAIT_POLICY=passive unless it is set; Numba picks omp when it can)."""
+
+
+def ours(model, numba_threads, blas_threads, warmup, batches, environment=None):
+    """Median ms per batch of ngc_optim's PCN in a new process (with ``environment`` added to its own)."""
     sizes, batch = MODELS[model]
     arguments = json.dumps([sizes, batch, T, numba_threads, blas_threads, warmup, batches])
-    result = subprocess.run([sys.executable, "-c", CHILD, arguments], capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-c", CHILD, arguments], capture_output=True, text=True, check=True,
+                            env={**os.environ, **(environment or {})})
     return json.loads(result.stdout.splitlines()[-1])["median_ms"]
 
 
@@ -125,6 +140,31 @@ class Load:
             competitor.wait()
 
 
+def layers(args, cores):
+    """The --layers table: ``ours`` under each threading layer, quiet and under load, medians of the rounds."""
+    names = dict(LAYERS)
+    try:
+        import tbb  # noqa: F401
+
+        names["tbb"] = {"NUMBA_THREADING_LAYER": "tbb"}
+    except ImportError:
+        print("tbb is not installed: its layer is left out")
+    times = {(model, name, load): [] for model in args.models for name in names for load in (False, True)}
+    for round_ in range(args.rounds):
+        for model in args.models:
+            for name, environment in names.items():
+                times[model, name, False].append(ours(model, None, None, args.warmup, args.batches, environment))
+                with Load(cores):
+                    times[model, name, True].append(ours(model, None, None, args.warmup, max(5, args.batches // 3),
+                                                         environment))
+        print(f"round {round_} done", flush=True)
+    print(f"\nms per batch by threading layer (median of {args.rounds} rounds): quiet, loaded, loaded / quiet")
+    for model in args.models:
+        for name in names:
+            quiet, loaded = (statistics.median(times[model, name, load]) for load in (False, True))
+            print(f"{model:<9}{name:<15}{quiet:10.2f}{loaded:10.2f}{loaded / quiet:8.2f}x")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
@@ -133,6 +173,7 @@ def main(argv=None):
     parser.add_argument("--batches", type=int, default=15, help="timed batches per process (15)")
     parser.add_argument("--ngclearn-python", help="Python of a venv with ngc-learn 3.2.3 and JAX")
     parser.add_argument("--no-load", action="store_true", help="skip the runs under load")
+    parser.add_argument("--layers", action="store_true", help="compare Numba's threading layers instead")
     args = parser.parse_args(argv)
 
     from ngc_optim import __version__, threads
@@ -141,6 +182,9 @@ def main(argv=None):
     print(f"ngc_optim {__version__}, {cores} cores allowed, {os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; T {T}, {args.rounds} rounds of {args.batches} "
           f"batches (medians)")
+    if args.layers:
+        layers(args, cores)
+        return
     quiet = {model: {name: [] for name in CANDIDATES} for model in args.models}
     loaded = {model: {name: [] for name in ("ours", "both threaded")} for model in args.models}
     anchor = {model: [] for model in args.models}

@@ -5,21 +5,18 @@ imported, because Numba applies them at decoration time:
 
 ``NGC_OPTIM_PARALLEL`` (default ``1``)
     ``0`` never runs the ``prange`` kernels.
+``NGC_OPTIM_THREADS`` (default: the cores the process may use)
+    How many threads the kernels may use; :mod:`ngc_optim.threads` reads it,
+    decides the threads of every call from it (Numba's, and one BLAS thread
+    each) and documents the measurements behind the decision.
 ``NGC_OPTIM_PARALLEL_THRESHOLD`` (default: per rule, see ``PARALLEL_THRESHOLDS``)
-    Arrays with at least this many elements take the ``prange`` kernel; when set,
-    one threshold for every rule. The defaults are twice the crossover measured
-    with ``benchmarks/bench_optim.py --crossover`` on a 2-core machine (the
-    smallest size from which the parallel kernel was faster at every larger size:
-    2**16 for SGD, 2**15 for NAG, 2**14 for the others, whose division and square
-    root make them compute-bound in cache). The margin is there because a
-    parallel region stalls for a whole scheduler time slice (milliseconds) when
-    another process holds the second core: on a busy shared machine set
-    ``NGC_OPTIM_PARALLEL=0``. The same happens within one process when parallel
-    kernels alternate with NumPy matrix products: the OpenMP threads spin after a
-    parallel region and compete with OpenBLAS's threads (about 10 ms per step on
-    2 cores). ``OMP_WAIT_POLICY=passive`` stops the spinning, and ngc_optim
-    sets it when it is not set (see below); the Hebbian kernels, which always
-    follow a product, are serial in any case.
+    Arrays with at least this many elements take the ``prange`` optimizer kernel;
+    when set, one threshold for every rule. The defaults are twice the crossover
+    measured with ``benchmarks/bench_optim.py --crossover`` on a 2-core machine
+    (the smallest size from which the parallel kernel was faster at every larger
+    size: 2**16 for SGD, 2**15 for NAG, 2**14 for the others, whose division and
+    square root make them compute-bound in cache). The margin is there because a
+    parallel region stalls when another process holds the second core.
 ``NGC_OPTIM_CACHE`` (default ``1``)
     ``0`` disables Numba's on-disk cache.
 ``NGC_OPTIM_FASTMATH`` (default ``0``)
@@ -33,10 +30,11 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 """OpenMP threads (Numba's ``omp`` threading layer) sleep between parallel regions instead of spinning. A
-spinning thread holds a core that BLAS, the other thread of the next region, or another process needs: with
-another process busy on a 2-core machine, the PCN's parallel settling took 5.7-8 ms per batch with spinning
-threads and 1.07 ms without (1.09 ms serial). libgomp reads the variable when it is loaded, i.e. at the first
-parallel call, after this import; a value set by the user is kept."""
+spinning thread holds a core that the other thread of the next region, or another process, needs: with one
+CPU-bound process per core beside it, the default PCN (batch 50, T 20) took 2.2x its quiet time with sleeping
+threads and 3.4-4.4x with spinning ones (``benchmarks/bench_threads.py --layers``; workqueue, Numba's other
+layer here, was slower when quiet). libgomp reads the variable when it is loaded, i.e. at the first parallel
+call, after this import; a value set by the user is kept."""
 
 __all__ = ["CACHE", "FASTMATH", "PARALLEL", "PARALLEL_THRESHOLDS", "jit_options"]
 

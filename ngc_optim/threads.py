@@ -70,12 +70,16 @@ a split gives the same bits as the whole product, and the thread count does not 
 
 LEVELS = {
     "rows": Level("rows", "rows of a batch", ROW_TILE),
-    "product": Level("product", "multiply-adds of one matrix product", 2**21),
+    "product": Level("product", "multiply-adds", 2**24),
 }
 """``rows``: a kernel that runs a batch, each block of rows on its own (the PCN's settling loop), in blocks of
-at least ROW_TILE rows. ``product``: one matrix product split by the rows of its result: below about 2**22
-multiply-adds (e.g. 128x50x512) waking the second thread costs more than it saves. The optimizer kernels'
-element thresholds live in :data:`ngc_optim.config.PARALLEL_THRESHOLDS` (an element-wise level per rule)."""
+at least ROW_TILE rows. ``product``: matrix products split by the rows of their results, 2**24 multiply-adds
+a thread at least: a parallel region costs 60-100 us on this machine (Numba's threads sleep between regions),
+so a product (the summed outer product of a Hebbian update, K x M x N) is split from 2**25 on (measured: K 250,
+256 x 256: 484 us serial, 577 us in two blocks; 250 x 512 x 512: 1.90 ms, 1.52 ms; 500 x 784 x 360: 3.52 ms,
+2.49 ms); the same holds for the products of a settling loop (the default PCN, batch 50: T 10 was faster
+serial, T 20 in two blocks). The optimizer kernels' element thresholds live in
+:data:`ngc_optim.config.PARALLEL_THRESHOLDS` (an element-wise level per rule)."""
 
 
 class Decision(NamedTuple):

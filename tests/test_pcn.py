@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from ngc_optim.models import PCN
 
-from ngc_optim import config
+from ngc_optim import config, pcn_kernels, threads
 from ngc_optim.datasets import load_digits, one_hot
 
 import naive
@@ -82,6 +82,12 @@ def settled_state(model):
                                                ((6, 5, 7, 4, 3), "sigmoid")])
 def test_the_fused_settling_equals_the_process_of_the_components(sizes, act_fx, parallel, monkeypatch):
     monkeypatch.setattr(config, "PARALLEL", parallel)
+    monkeypatch.setattr(threads.LEVELS["product"], "minimum", 1)
+    blocks = []
+    for kind, (serial, parallel_kernel) in list(pcn_kernels.SETTLE.items()):
+        monkeypatch.setitem(pcn_kernels.SETTLE, kind, (
+            lambda *arguments, serial=serial: blocks.append(arguments[0]) or serial(*arguments),
+            lambda *arguments, kernel=parallel_kernel: blocks.append(arguments[0]) or kernel(*arguments)))
     model = PCN(sizes, act_fx=act_fx, T=5, batch_size=53, seed=1)
     rng = np.random.default_rng(2)
     x = rng.random((53, 6)).astype(np.float32)
@@ -99,6 +105,7 @@ def test_the_fused_settling_equals_the_process_of_the_components(sizes, act_fx, 
     assert model.train_batch(x, y) == pytest.approx(np.mean(model._energies(53)), rel=1e-6)
     assert all(np.any(synapse.weights.get() != w) for synapse, w in zip(model.W[1:], weights))
     assert energy > 0
+    assert set(blocks) == {min(2, threads.get_threads()) if parallel else 1}
 
 
 def test_training_is_deterministic_and_resumes_bit_for_bit(tmp_path):

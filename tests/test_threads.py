@@ -31,11 +31,11 @@ from ngc_optim.threads import LEVELS, Decision, Level, decide
     (4, 72, "rows", 3),
     (64, 250, "rows", 10),
     (8, 250, "rows", 8),
-    (2, 2**22, "product", 2),
-    (2, 2**22 - 1, "product", 1),
-    (2, 50 * 128 * 128, "product", 1),
+    (2, 2**25, "product", 2),
+    (2, 2**25 - 1, "product", 1),
+    (2, 250 * 256 * 256, "product", 1),
     (2, 250 * 512 * 512, "product", 2),
-    (16, 250 * 512 * 512, "product", 16),
+    (16, 250 * 512 * 512, "product", 3),
 ])
 def test_the_decision_gives_each_thread_its_minimum_and_blas_one_thread(threads_, size, level, expected):
     decision = decide(threads_, size, level)
