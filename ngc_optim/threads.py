@@ -70,16 +70,20 @@ a split gives the same bits as the whole product, and the thread count does not 
 
 LEVELS = {
     "rows": Level("rows", "rows of a batch", ROW_TILE),
-    "product": Level("product", "multiply-adds", 2**24),
+    "product": Level("product", "multiply-adds", 2**22),
+    "settling": Level("settling", "multiply-adds", 2**24),
 }
 """``rows``: a kernel that runs a batch, each block of rows on its own (the PCN's settling loop), in blocks of
-at least ROW_TILE rows. ``product``: matrix products split by the rows of their results, 2**24 multiply-adds
-a thread at least: a parallel region costs 60-100 us on this machine (Numba's threads sleep between regions),
-so a product (the summed outer product of a Hebbian update, K x M x N) is split from 2**25 on (measured: K 250,
-256 x 256: 484 us serial, 577 us in two blocks; 250 x 512 x 512: 1.90 ms, 1.52 ms; 500 x 784 x 360: 3.52 ms,
-2.49 ms); the same holds for the products of a settling loop (the default PCN, batch 50: T 10 was faster
-serial, T 20 in two blocks). The optimizer kernels' element thresholds live in
-:data:`ngc_optim.config.PARALLEL_THRESHOLDS` (an element-wise level per rule)."""
+at least ROW_TILE rows. ``product``: one matrix product split by the rows of its result (the summed outer
+product of a Hebbian update, K x M x N), 2**22 multiply-adds a thread at least: a parallel region costs tens of
+microseconds (Numba's threads sleep between regions), and the split pays from 2**23 on (measured, serial
+against two blocks: 250 x 128 x 128, 2**22: 156 against 181 us; 250 x 256 x 256, 2**24: 489 against 328 us;
+250 x 512 x 512: 1.58 against 0.95 ms). ``settling``: a batch's settling loop (every product of its T steps),
+2**24 multiply-adds a thread at least: each block multiplies its rows by every weight matrix, so every thread
+packs each matrix for BLAS again, which small blocks do not earn back (the default PCN, batch 50: as fast in
+one block as in two at T 20, 2**25 multiply-adds; ngc-museum's width, 64-512-512-10 at batch 250: 100 against
+59 ms). The optimizer kernels' element thresholds live in :data:`ngc_optim.config.PARALLEL_THRESHOLDS` (an
+element-wise level per rule)."""
 
 
 class Decision(NamedTuple):

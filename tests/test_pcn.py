@@ -82,7 +82,7 @@ def settled_state(model):
                                                ((6, 5, 7, 4, 3), "sigmoid")])
 def test_the_fused_settling_equals_the_process_of_the_components(sizes, act_fx, parallel, monkeypatch):
     monkeypatch.setattr(config, "PARALLEL", parallel)
-    monkeypatch.setattr(threads.LEVELS["product"], "minimum", 1)
+    monkeypatch.setattr(threads.LEVELS["settling"], "minimum", 1)
     blocks = []
     for kind, (serial, parallel_kernel) in list(pcn_kernels.SETTLE.items()):
         monkeypatch.setitem(pcn_kernels.SETTLE, kind, (

@@ -31,11 +31,14 @@ from ngc_optim.threads import LEVELS, Decision, Level, decide
     (4, 72, "rows", 3),
     (64, 250, "rows", 10),
     (8, 250, "rows", 8),
-    (2, 2**25, "product", 2),
-    (2, 2**25 - 1, "product", 1),
-    (2, 250 * 256 * 256, "product", 1),
-    (2, 250 * 512 * 512, "product", 2),
-    (16, 250 * 512 * 512, "product", 3),
+    (2, 2**23, "product", 2),
+    (2, 2**23 - 1, "product", 1),
+    (2, 250 * 128 * 128, "product", 1),
+    (2, 250 * 256 * 256, "product", 2),
+    (16, 250 * 512 * 512, "product", 15),
+    (2, 2**25, "settling", 2),
+    (2, 2**25 - 1, "settling", 1),
+    (4, 250 * 20 * 2 * 512 * 512, "settling", 4),
 ])
 def test_the_decision_gives_each_thread_its_minimum_and_blas_one_thread(threads_, size, level, expected):
     decision = decide(threads_, size, level)
