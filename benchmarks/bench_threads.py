@@ -1,5 +1,5 @@
-"""Benchmark of ngc_optim's thread decision: PCN training batches at three sizes, quiet and under load, against
-the other ways of sharing the cores and against ngc-learn.
+"""Benchmark of ngc_optim's thread decision: PCN training batches at three sizes, quiet and under load,
+against the other ways of sharing the cores and against ngc-learn.
 
 Models (Adam, eta 0.001, tau_m 20, T 20, random inputs in [0, 1) and random labels; the time of a batch does
 not depend on the data):
@@ -17,15 +17,17 @@ Candidates, each a way of sharing the cores between Numba's threads and the BLAS
 * ``threaded BLAS``: one Numba thread (serial kernels) and a BLAS with one thread per core;
 * ``serial``: one Numba thread and one BLAS thread.
 
-Each candidate trains in a process of its own: ``--warmup`` batches, then ``--batches`` batches timed one by one
-(median). Candidates alternate within each of ``--rounds`` rounds, and the figure of a candidate is the median
-of its rounds' medians. Then the same under load: one CPU-bound competitor process per core (a Python loop)
-runs while ``ours`` and ``both threaded`` train; fair share is 2x the quiet time. With ``--ngclearn-python``
-(the Python of a venv with ngc-learn 3.2.3 and JAX), ngc-learn's own PCN of each size
-(``benchmarks/ngclearn_pcn.py``, settling with ``MethodProcess.scan``) is timed in the same rounds.
+Each candidate trains in a process of its own: ``--warmup`` batches, then ``--batches`` batches (or more,
+for at least MIN_SECONDS) timed one by one (median). Candidates alternate within each of ``--rounds``
+rounds, and the figure of a candidate is the median of its rounds' medians. Then the same under load: one
+CPU-bound competitor process per core (a Python loop) runs while ``ours`` and ``both threaded`` train; fair
+share is 2x the quiet time. With ``--ngclearn-python`` (the Python of a venv with ngc-learn 3.2.3 and JAX),
+ngc-learn's own PCN of each size (``benchmarks/ngclearn_pcn.py``, settling with ``MethodProcess.scan``) is
+timed in the same rounds.
 
 ``--layers`` times ``ours`` instead under each of Numba's threading layers available here (omp with OpenMP's
-passive and active wait policies, workqueue; tbb when installed), quiet and under load.
+passive and active wait policies and with short spins before sleeping, workqueue; tbb when installed), quiet
+and under load.
 
 Run: ``python benchmarks/bench_threads.py --ngclearn-python /work/ngclearn-venv/bin/python``.
 """
@@ -53,6 +55,9 @@ CANDIDATES = {
     "serial": (1, 1),
 }
 """Candidate -> (Numba threads, BLAS threads), "all" for one per core; None: ngc_optim's decision."""
+MIN_SECONDS = 1.0
+"""A process times at least this long (more batches than --batches for a small model): under load, a few
+milliseconds of batches can fall between the competitors' time slices."""
 TARGET_OF_BEST = 1.15
 TARGET_VS_NGCLEARN = 1.5
 TARGET_LOADED = 2.5
@@ -64,7 +69,7 @@ CHILD = textwrap.dedent("""
     from ngc_optim.datasets import one_hot
     from ngc_optim.models import PCN
 
-    sizes, batch, T, numba_threads, blas_threads, warmup, batches = json.loads(sys.argv[1])
+    sizes, batch, T, numba_threads, blas_threads, warmup, batches, min_seconds = json.loads(sys.argv[1])
     if numba_threads is not None:
         cores = threads.cores_allowed()
         threads.set_threads(cores if numba_threads == "all" else numba_threads)
@@ -83,7 +88,7 @@ CHILD = textwrap.dedent("""
     for _ in range(warmup):
         model.train_batch(x, y)
     times = []
-    for _ in range(batches):
+    while len(times) < batches or sum(times) < min_seconds:
         start = time.perf_counter()
         model.train_batch(x, y)
         times.append(time.perf_counter() - start)
@@ -105,9 +110,9 @@ sets OMP_WAIT_POLICY=passive unless it is set; Numba picks omp when it can)."""
 def ours(model, numba_threads, blas_threads, warmup, batches, environment=None):
     """Median ms per batch of ngc_optim's PCN in a new process (with ``environment`` added to its own)."""
     sizes, batch = MODELS[model]
-    arguments = json.dumps([sizes, batch, T, numba_threads, blas_threads, warmup, batches])
-    result = subprocess.run([sys.executable, "-c", CHILD, arguments], capture_output=True, text=True, check=True,
-                            env={**os.environ, **(environment or {})})
+    arguments = json.dumps([sizes, batch, T, numba_threads, blas_threads, warmup, batches, MIN_SECONDS])
+    result = subprocess.run([sys.executable, "-c", CHILD, arguments], capture_output=True, text=True,
+                            check=True, env={**os.environ, **(environment or {})})
     return json.loads(result.stdout.splitlines()[-1])["median_ms"]
 
 
@@ -115,15 +120,15 @@ def ngclearn(python, model, warmup, batches):
     """Median ms per batch of ngc-learn's PCN (benchmarks/ngclearn_pcn.py) in a new process of ``python``."""
     sizes, batch = MODELS[model]
     script = Path(__file__).with_name("ngclearn_pcn.py")
-    command = [python, str(script), "--sizes", "-".join(map(str, sizes)), "--batch-size", str(batch), "--T", str(T),
-               "--tau-m", "20", "--warmup", str(max(warmup, 2)), "--batches", str(batches)]
+    command = [python, str(script), "--sizes", "-".join(map(str, sizes)), "--batch-size", str(batch),
+               "--T", str(T), "--tau-m", "20", "--warmup", str(max(warmup, 2)), "--batches", str(batches)]
     result = subprocess.run(command, capture_output=True, text=True, check=True,
                             env={**os.environ, "JAX_PLATFORMS": "cpu"})
     return json.loads(result.stdout.splitlines()[-1])
 
 
 class Load:
-    """One CPU-bound competitor process per core while in the ``with`` block."""
+    """``processes`` CPU-bound competitor processes (one per core for a load) while in the ``with`` block."""
 
     def __init__(self, processes):
         self.processes = processes
@@ -131,7 +136,8 @@ class Load:
     def __enter__(self):
         self.competitors = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
                             for _ in range(self.processes)]
-        time.sleep(0.5)
+        if self.competitors:
+            time.sleep(0.5)
         return self
 
     def __exit__(self, *exc):
@@ -141,7 +147,7 @@ class Load:
 
 
 def layers(args, cores):
-    """The --layers table: ``ours`` under each threading layer, quiet and under load, medians of the rounds."""
+    """The --layers table: ``ours`` under each threading layer, quiet and under load (medians of rounds)."""
     names = dict(LAYERS)
     try:
         import tbb  # noqa: F401
@@ -153,12 +159,13 @@ def layers(args, cores):
     for round_ in range(args.rounds):
         for model in args.models:
             for name, environment in names.items():
-                times[model, name, False].append(ours(model, None, None, args.warmup, args.batches, environment))
-                with Load(cores):
-                    times[model, name, True].append(ours(model, None, None, args.warmup, max(5, args.batches // 3),
-                                                         environment))
+                for load in (False, True):
+                    with Load(cores if load else 0):
+                        times[model, name, load].append(ours(model, None, None, args.warmup, args.batches,
+                                                             environment))
         print(f"round {round_} done", flush=True)
-    print(f"\nms per batch by threading layer (median of {args.rounds} rounds): quiet, loaded, loaded / quiet")
+    print(f"\nms per batch by threading layer (median of {args.rounds} rounds): quiet, loaded, "
+          "loaded / quiet")
     for model in args.models:
         for name in names:
             quiet, loaded = (statistics.median(times[model, name, load]) for load in (False, True))
@@ -166,7 +173,8 @@ def layers(args, cores):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every candidate (3)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed batches per process (3)")
@@ -201,15 +209,17 @@ def main(argv=None):
                     for name in loaded[model]:
                         numba_threads, blas_threads = CANDIDATES[name] or (None, None)
                         loaded[model][name].append(ours(model, numba_threads, blas_threads, args.warmup,
-                                                        max(5, args.batches // 3)))
+                                                        args.batches))
             figures = ", ".join(f"{name} {times[-1]:.2f}" for name, times in quiet[model].items())
             print(f"round {round_} {model}: {figures}"
                   + (f", ngc-learn {anchor[model][-1]['median_ms']:.2f}" if anchor[model] else "")
-                  + "".join(f", loaded {name} {times[-1]:.2f}" for name, times in loaded[model].items() if times),
+                  + "".join(f", loaded {name} {times[-1]:.2f}"
+                            for name, times in loaded[model].items() if times),
                   flush=True)
     if anchor[args.models[0]]:
         first = anchor[args.models[0]][0]
-        print(f"ngc-learn {first['ngclearn_version']} (JAX {first['jax_version']}), settling with {first['form']}")
+        print(f"ngc-learn {first['ngclearn_version']} (JAX {first['jax_version']}), "
+              f"settling with {first['form']}")
 
     print(f"\nms per batch (median of {args.rounds} rounds)")
     header = f"{'model':<9}" + "".join(f"{name:>15}" for name in CANDIDATES) + f"{'ngc-learn':>11}"
@@ -230,12 +240,14 @@ def main(argv=None):
                     ratio <= TARGET_OF_BEST))
         if reference:
             speedup = reference / median["ours"]
-            met.append((f"{model}: ngc-learn / ours" + (f" >= {TARGET_VS_NGCLEARN}x" if model == "museum" else "")
-                        + f": {speedup:.2f}x", speedup >= TARGET_VS_NGCLEARN if model == "museum" else None))
+            target = model == "museum"
+            met.append((f"{model}: ngc-learn / ours" + (f" >= {TARGET_VS_NGCLEARN}x" if target else "")
+                        + f": {speedup:.2f}x", speedup >= TARGET_VS_NGCLEARN if target else None))
         if load:
             slowdown = load["ours"] / median["ours"]
             both = load["both threaded"] / median["both threaded"]
-            text = f"{model}: loaded / quiet <= {TARGET_LOADED}x (fair share 2x): {slowdown:.2f}x (both threaded {both:.2f}x)"
+            text = (f"{model}: loaded / quiet <= {TARGET_LOADED}x (fair share 2x): {slowdown:.2f}x "
+                    f"(both threaded {both:.2f}x)")
             met.append((text, slowdown <= TARGET_LOADED))
     print("\nTargets")
     for text, ok in met:

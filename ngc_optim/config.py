@@ -36,7 +36,7 @@ threads and 3.4-4.4x with spinning ones (``benchmarks/bench_threads.py --layers`
 layer here, was slower when quiet). libgomp reads the variable when it is loaded, i.e. at the first parallel
 call, after this import; a value set by the user is kept."""
 
-__all__ = ["CACHE", "FASTMATH", "PARALLEL", "PARALLEL_THRESHOLDS", "jit_options"]
+__all__ = ["CACHE", "FASTMATH", "PARALLEL", "PARALLEL_THRESHOLDS", "THREADS", "jit_options"]
 
 
 def _flag(name, default):
@@ -48,14 +48,15 @@ def _flag(name, default):
     raise ValueError(f"{name}={value!r}: expected 0 or 1")
 
 
-def _count(name, default):
+def _count(name, default, least=0):
     value = os.environ.get(name, str(default)).strip()
+    expected = "a non-negative integer" if least == 0 else "a positive integer"
     try:
         count = int(value)
     except ValueError:
-        raise ValueError(f"{name}={value!r}: expected a non-negative integer") from None
-    if count < 0:
-        raise ValueError(f"{name}={value!r}: expected a non-negative integer")
+        raise ValueError(f"{name}={value!r}: expected {expected}") from None
+    if count < least:
+        raise ValueError(f"{name}={value!r}: expected {expected}")
     return count
 
 
@@ -65,6 +66,9 @@ if "NGC_OPTIM_PARALLEL_THRESHOLD" in os.environ:
     PARALLEL_THRESHOLDS = dict.fromkeys(_MEASURED_CROSSOVER, _count("NGC_OPTIM_PARALLEL_THRESHOLD", 0))
 else:
     PARALLEL_THRESHOLDS = {rule: 2 * size for rule, size in _MEASURED_CROSSOVER.items()}
+THREADS = _count("NGC_OPTIM_THREADS", 0, least=1) if os.environ.get("NGC_OPTIM_THREADS", "").strip() else None
+"""The threads the user gave ngc_optim's kernels (None: the cores the process may use; see
+:mod:`ngc_optim.threads`)."""
 FASTMATH = _flag("NGC_OPTIM_FASTMATH", "0")
 CACHE = _flag("NGC_OPTIM_CACHE", "1") and not FASTMATH
 

@@ -174,13 +174,14 @@ first call and returns the losses."""
 def settle(kind, *arguments):
     """Run the settling kernel of ``SETTLE[kind]`` on ``arguments`` (all but ``blocks``): in parallel, one
     block of rows per Numba thread that ngc_optim's thread decision gives the batch (:mod:`ngc_optim.threads`:
-    levels ``rows``, and ``settling`` for its multiply-adds), when config.PARALLEL allows it; else serially, in
-    one block. BLAS runs one thread in either case."""
+    levels ``rows``, and ``settling`` for its multiply-adds), when config.PARALLEL allows it; else serially,
+    in one block. BLAS runs one thread in either case."""
     serial, parallel = SETTLE[kind]
     T, rows, weights, weights_t = arguments[0], arguments[5].shape[0], arguments[9], arguments[10]
     once = sum(w.shape[0] * w.shape[1] for w in weights) + weights[0].shape[0] * weights[0].shape[1]
     every_step = sum(w.shape[0] * w.shape[1] for w in weights[1:] + weights_t)
-    blocks = min(threads.numba_threads(rows, "rows"), threads.numba_threads(rows * (once + T * every_step), "settling"))
+    work = rows * (once + T * every_step)
+    blocks = min(threads.numba_threads(rows, "rows"), threads.numba_threads(work, "settling"))
     threads.prepare()
     if config.PARALLEL and blocks > 1:
         return parallel(blocks, *arguments)

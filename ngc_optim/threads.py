@@ -4,21 +4,21 @@ Two kinds of thread can run a kernel: Numba's (a ``prange`` loop, each thread a
 block of rows or elements) and BLAS's (the matrix products that compiled code
 calls, through SciPy's BLAS). Left alone, each level starts one thread per core,
 and a parallel Numba loop whose threads each call a threaded BLAS runs 4 threads
-on 2 cores; OpenBLAS's threads then spin while they wait for each other, so a
-250x512x512 product took 24 ms instead of 1.3 ms with another process busy on
-the second core, and ngc-museum's PCN width (64-512-512-10, batch 250) 890 ms per
-batch instead of 126 (``benchmarks/bench_threads.py``).
+on 2 cores; OpenBLAS's threads then spin while they wait for each other. A PCN
+at ngc-museum's width (64-512-512-10, batch 250, T 20) took 82 ms per batch so,
+and 2.7 s with one CPU-bound process per core beside it; with the rule below,
+54 and 109 ms (``benchmarks/bench_threads.py``, 2 cores).
 
 The rule, measured there: parallelism lives at the Numba level only, and BLAS
 runs one thread per caller. A batch's rows are independent, so a kernel over a
 batch splits the rows into one block per thread, each block's products on one
-BLAS thread, with no synchronisation until the batch is done; splitting a single
-product over threaded BLAS was no faster on a quiet machine (1.0-1.1 ms for
-250x512x512 either way, against 1.8 ms on one thread) and synchronises within
-every product, so it falls apart when a core is taken. Numba's OpenMP threads
-sleep rather than spin between parallel regions (``OMP_WAIT_POLICY=passive``,
-set by :mod:`ngc_optim.config`), so under contention a kernel slows to its fair
-share of the cores, not below.
+BLAS thread, with no synchronisation until the batch is done. A serial loop over
+a threaded BLAS synchronises within every product: slower at every size but the
+smallest when quiet (64.6 against 53.7 ms per batch at ngc-museum's width; 1.96
+against 2.19 ms for the default PCN), and it falls apart when a core is taken.
+Numba's OpenMP threads sleep rather than spin between parallel regions
+(``OMP_WAIT_POLICY=passive``, set by :mod:`ngc_optim.config`), so under
+contention a kernel slows to its fair share of the cores, not below.
 
 How many threads: the cores the process may use (:func:`cores_allowed`: its CPU
 affinity, a cgroup CPU quota, Numba's pool), or the user's choice
@@ -41,10 +41,10 @@ import numba
 import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS that Numba's np.dot calls, before it is limited)
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["ENVIRONMENT", "LEVELS", "ROW_TILE", "Decision", "Level", "cores_allowed", "decide", "get_threads", "numba_threads",
-           "prepare", "set_threads"]
+from . import config
 
-ENVIRONMENT = "NGC_OPTIM_THREADS"
+__all__ = ["LEVELS", "ROW_TILE", "Decision", "Level", "cores_allowed", "decide", "get_threads",
+           "numba_threads", "prepare", "set_threads"]
 
 
 class Level:
@@ -75,8 +75,8 @@ LEVELS = {
 }
 """``rows``: a kernel that runs a batch, each block of rows on its own (the PCN's settling loop), in blocks of
 at least ROW_TILE rows. ``product``: one matrix product split by the rows of its result (the summed outer
-product of a Hebbian update, K x M x N), 2**22 multiply-adds a thread at least: a parallel region costs tens of
-microseconds (Numba's threads sleep between regions), and the split pays from 2**23 on (measured, serial
+product of a Hebbian update, K x M x N), 2**22 multiply-adds a thread at least: a parallel region costs tens
+of microseconds (Numba's threads sleep between regions), and the split pays from 2**23 on (measured, serial
 against two blocks: 250 x 128 x 128, 2**22: 156 against 181 us; 250 x 256 x 256, 2**24: 489 against 328 us;
 250 x 512 x 512: 1.58 against 0.95 ms). ``settling``: a batch's settling loop (every product of its T steps),
 2**24 multiply-adds a thread at least: each block multiplies its rows by every weight matrix, so every thread
@@ -167,19 +167,6 @@ def cores_allowed():
     return max(1, min(cores, numba.config.NUMBA_NUM_THREADS))
 
 
-def _from_environment():
-    value = os.environ.get(ENVIRONMENT, "").strip()
-    if not value:
-        return None
-    try:
-        threads = int(value)
-    except ValueError:
-        raise ValueError(f"{ENVIRONMENT}={value!r}: expected a positive integer") from None
-    if threads < 1:
-        raise ValueError(f"{ENVIRONMENT}={value!r}: expected a positive integer")
-    return threads
-
-
 def _numba_blas():
     """threadpoolctl's controllers of the BLAS libraries that Numba's compiled code calls: SciPy's (found by
     its path), or every BLAS loaded when none lies in SciPy's folders (one shared library, e.g. MKL)."""
@@ -187,7 +174,8 @@ def _numba_blas():
 
     blas = ThreadpoolController().select(user_api="blas").lib_controllers
     folder = Path(scipy.__file__).resolve().parent
-    own = [lib for lib in blas if Path(lib.filepath).resolve().parent in (folder.parent / "scipy.libs", folder)
+    own = [lib for lib in blas
+           if Path(lib.filepath).resolve().parent in (folder.parent / "scipy.libs", folder)
            or folder in Path(lib.filepath).resolve().parents]
     return own or blas
 
@@ -197,8 +185,9 @@ _threads = None
 
 
 def get_threads():
-    """The threads ngc_optim's kernels may use: :func:`set_threads`' value, else ``NGC_OPTIM_THREADS``, else
-    :func:`cores_allowed`, at most Numba's pool (``NUMBA_NUM_THREADS``)."""
+    """The threads ngc_optim's kernels may use: :func:`set_threads`' value, else ``NGC_OPTIM_THREADS``
+    (:data:`ngc_optim.config.THREADS`), else :func:`cores_allowed`; at most Numba's pool
+    (``NUMBA_NUM_THREADS``)."""
     return _threads
 
 
@@ -218,7 +207,7 @@ def set_threads(threads=None):
     """
     global _threads
     if threads is None:
-        threads = _from_environment() or cores_allowed()
+        threads = config.THREADS or cores_allowed()
     elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     _threads = min(threads, numba.config.NUMBA_NUM_THREADS)

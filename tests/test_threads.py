@@ -1,6 +1,6 @@
-"""The thread decision (ngc_optim.threads): a pure function of (threads, size, level), the cores a process may
-use, the user's override, and the rule it enforces: Numba threads x BLAS threads within the cores, the same bits
-whatever the threads."""
+"""The thread decision (ngc_optim.threads): a pure function of (threads, size, level), the cores a process
+may use, the user's override, and the rule it enforces: Numba threads x BLAS threads within the cores, the
+same bits whatever the threads."""
 
 import itertools
 import json
@@ -56,8 +56,9 @@ def test_a_level_of_ones_own_and_bad_thread_counts():
         decide(2, 100, "columns")
 
 
-@pytest.mark.parametrize(("text", "cores"), [("max 100000\n", None), ("200000 100000", 2), ("150000 100000", 2),
-                                             ("50000 100000", 1), ("100000 100000", 1), ("400000 50000", 8)])
+@pytest.mark.parametrize(("text", "cores"), [("max 100000\n", None), ("200000 100000", 2),
+                                             ("150000 100000", 2), ("50000 100000", 1), ("100000 100000", 1),
+                                             ("400000 50000", 8)])
 def test_a_cgroup_v2_quota_is_read_as_whole_cores(text, cores):
     assert threads._quota_cores(text) == cores
 
@@ -126,7 +127,8 @@ def test_numba_blas_runs_one_thread_even_when_other_code_raised_it():
 SHAPES = [(2, 3, 4), (50, 64, 128), (250, 512, 512), (7, 1000, 3), (300, 50, 300), (64, 250, 128)]
 
 
-@pytest.mark.parametrize(("blocks", "rows"), [(1, 50), (2, 50), (2, 250), (3, 250), (4, 100), (2, 48), (7, 170)])
+@pytest.mark.parametrize(("blocks", "rows"),
+                         [(1, 50), (2, 50), (2, 250), (3, 250), (4, 100), (2, 48), (7, 170)])
 def test_blocks_start_at_multiples_of_the_row_tile_and_cover_the_rows(blocks, rows):
     starts = [cell_kernels.block_start(block, blocks, rows) for block in range(blocks + 1)]
     assert starts[0] == 0 and starts[-1] == rows
@@ -211,9 +213,11 @@ ONE_CORE = textwrap.dedent("""
 
 
 def run_child(code, **environment):
-    env = {key: value for key, value in os.environ.items() if key not in ("NUMBA_NUM_THREADS", "NGC_OPTIM_THREADS")}
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("NUMBA_NUM_THREADS", "NGC_OPTIM_THREADS")}
     env.update(environment)
-    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env, timeout=600)
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
+                            env=env, timeout=600)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.splitlines()[-1])
 
@@ -229,7 +233,8 @@ def test_with_the_affinity_limited_to_one_core_no_kernel_runs_a_second_thread():
 
 
 def test_the_environment_variable_sets_the_threads_and_a_bad_one_is_an_error():
-    code = "import json, numba, ngc_optim; print(json.dumps([ngc_optim.get_threads(), numba.get_num_threads()]))"
+    code = ("import json, numba, ngc_optim; "
+            "print(json.dumps([ngc_optim.get_threads(), numba.get_num_threads()]))")
     assert run_child(code, NGC_OPTIM_THREADS="1") == [1, 1]
     result = subprocess.run([sys.executable, "-c", "import ngc_optim"], check=False, capture_output=True,
                             text=True, env={**os.environ, "NGC_OPTIM_THREADS": "two"}, timeout=600)
