@@ -65,7 +65,7 @@ def test_a_cgroup_v2_quota_is_read_as_whole_cores(text, cores):
 
 def test_the_tightest_cgroup_quota_of_the_process_counts(tmp_path):
     proc = tmp_path / "cgroup"
-    proc.write_text("0::/user.slice/job\n")
+    proc.write_text("0::/user.slice/job\nnot a cgroup line\n")
     (tmp_path / "user.slice" / "job").mkdir(parents=True)
     (tmp_path / "user.slice" / "job" / "cpu.max").write_text("max 100000\n")
     assert threads._cgroup_cores(proc, tmp_path) is None
@@ -102,7 +102,7 @@ def test_set_threads_refuses_anything_but_a_positive_integer(value):
 
 def test_set_threads_sets_numba_and_is_capped_by_its_pool():
     try:
-        assert threads.set_threads(1) == 1 and numba.get_num_threads() == 1
+        assert threads.set_threads(np.int64(1)) == 1 and numba.get_num_threads() == 1
         assert threads.numba_threads(10**6, "rows") == 1
         assert threads.set_threads(10**4) == numba.config.NUMBA_NUM_THREADS == numba.get_num_threads()
     finally:
