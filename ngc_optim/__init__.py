@@ -4,7 +4,9 @@ The optimizers are importable from here and from :mod:`ngc_optim.optim`, the
 HDF5 checkpoint functions from here and from :mod:`ngc_optim.checkpoint`; the
 compiled kernels live in :mod:`ngc_optim.kernels` and are configured in
 :mod:`ngc_optim.config`; how many threads they run is decided in
-:mod:`ngc_optim.threads` (``set_threads``, ``get_threads``).
+:mod:`ngc_optim.threads` (``set_threads``, ``get_threads``). ``Context``,
+``MethodProcess`` and ``JointProcess`` are ngcsimlib's with ngc-learn's process
+API (``scan``; :mod:`ngc_optim.processes`), imported from here as from ``ngclearn``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -43,6 +45,7 @@ from .optim import (
     sgd_init,
     sgd_step,
 )
+from .processes import Context, JointProcess, MethodProcess
 from .threads import get_threads, set_threads
 
 try:
@@ -59,7 +62,10 @@ __all__ = [
     "AdamW",
     "Checkpoint",
     "CheckpointError",
+    "Context",
     "Hyperparameter",
+    "JointProcess",
+    "MethodProcess",
     "Momentum",
     "MomentumState",
     "NAGState",

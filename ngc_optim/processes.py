@@ -1,0 +1,121 @@
+"""ngcsimlib processes with ngc-learn 3.2's process API: ``scan`` over packed rows, and its last state and result.
+
+ngc-learn exports ``MethodProcess`` and ``JointProcess`` with a mixin that runs
+a process ``T`` times in one ``jax.lax.scan``; code written for it imports them
+(and ``Context``) from ``ngclearn``. The same names here take the same calls::
+
+    from ngc_optim import Context, MethodProcess
+
+    rows = advance.pack_rows(T, t=lambda i: i * dt, dt=dt)   # ngcsimlib's: one row of keywords per step
+    advance.watch(z1.s, W1.weights)                          # ngcsimlib's: compartments returned per step
+    final_state, (spikes, weights) = advance.scan(rows)      # spikes[t] after step t
+
+``scan(inputs, current_state=None, store_state=True, store_results=True)``
+runs the process once per row of ``inputs``, each step starting from the state
+the last one returned (the global state when ``current_state`` is None, as
+ngc-learn's), and returns the final state and the watched compartments'
+values stacked over the steps (None when nothing is watched). Like
+ngc-learn's, it does not write the final state into the global state: set it
+with ``stateManager.set_state(final_state)`` or call ``run`` as usual. One
+difference remains: a learning synapse's ``evolve`` updates its weights and
+optimizer state in place, in the arrays the global state holds too, so those
+change during a scan as during ``run`` (ngc-learn's values never change; the
+porting issue brings that semantics). The watched values of each step are
+copied, so later steps cannot change them. ``previous_state`` and
+``previous_result`` keep the last scan's (unless told not to), ``clear`` drops
+them.
+
+This scan runs ngcsimlib's compiled process once per row, in Python; the
+compiled circuit (one Numba call for all the rows) is the next step of the
+compiled-circuit issue.
+"""
+
+import numpy as np
+from ngcsimlib import JointProcess as _JointProcess
+from ngcsimlib import MethodProcess as _MethodProcess
+from ngcsimlib.context import Context
+from ngcsimlib.global_state import stateManager
+
+__all__ = ["Context", "JointProcess", "MethodProcess", "ScanMixin"]
+
+
+class ScanMixin:
+    """ngc-learn 3.2's scan API for an ngcsimlib process (see the module)."""
+
+    def __init__(self, name, *args, **kwargs):
+        super().__init__(name, *args, **kwargs)
+        self._previous_state = None
+        self._previous_result = None
+
+    @property
+    def previous_state(self):
+        """The final state of the last ``scan`` that stored it, or None."""
+        return self._previous_state
+
+    @property
+    def previous_result(self):
+        """The watched values of the last ``scan`` that stored them, or None."""
+        return self._previous_result
+
+    def watch(self, *compartments):
+        """Return these compartments' values from every run and scan step, as ngcsimlib's ``watch``; on a
+        process already compiled (its context closed), compile it again so that they are (ngcsimlib's would
+        return nothing for them)."""
+        super().watch(*compartments)
+        if self.is_compiled():
+            self.compile()
+
+    def clear(self):
+        """Forget the last scan's state and result."""
+        self._previous_state = None
+        self._previous_result = None
+
+    def scan(self, inputs, current_state=None, store_state=True, store_results=True):
+        """Run the process once per row of ``inputs`` (rows of keywords, e.g. from ``pack_rows``).
+
+        Args:
+            inputs: a sequence of rows, each the keywords of one step in the order of ``get_keywords()``
+                (an array of shape (steps, keywords) works too).
+            current_state: the state to start from (default: the global state).
+            store_state: keep the final state in ``previous_state``.
+            store_results: keep the stacked watched values in ``previous_result``.
+
+        Returns:
+            (final state, watched values): a tuple with one array per watched compartment, its values after
+            each step stacked along a new first axis; None when nothing is watched.
+
+        Raises:
+            RuntimeError: the process is not compiled (its context is still open).
+            ValueError: ``inputs`` has no rows, or a row has the wrong number of keywords.
+        """
+        if not self.is_compiled():
+            raise RuntimeError(f"process {self.name!r} is not compiled: close the context it was built in "
+                               f"before scanning it")
+        rows = [list(np.atleast_1d(row)) if isinstance(row, np.ndarray) else list(row) for row in inputs]
+        if not rows:
+            raise ValueError(f"process {self.name!r}: scan needs at least one row of keywords")
+        expected = len(self.get_keywords())
+        for index, row in enumerate(rows):
+            if len(row) != expected:
+                raise ValueError(f"process {self.name!r}: row {index} has {len(row)} keywords; the process "
+                                 f"takes {expected} ({', '.join(self.get_keywords()) or 'none'})")
+        state = stateManager.state if current_state is None else current_state
+        watched = []
+        for row in rows:
+            state, values = self.run.compiled(state, row)
+            if values is not None:
+                watched.append(tuple(np.array(value, copy=True) for value in values))
+        result = tuple(np.stack(series) for series in zip(*watched)) if watched else None
+        if store_state:
+            self._previous_state = state
+        if store_results:
+            self._previous_result = result
+        return state, result
+
+
+class MethodProcess(ScanMixin, _MethodProcess):
+    """ngcsimlib's MethodProcess with ngc-learn's ``scan`` (see :mod:`ngc_optim.processes`)."""
+
+
+class JointProcess(ScanMixin, _JointProcess):
+    """ngcsimlib's JointProcess with ngc-learn's ``scan`` (see :mod:`ngc_optim.processes`)."""
