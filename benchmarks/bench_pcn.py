@@ -22,8 +22,10 @@
 4. Peak resident memory of the default training run (``ngc-optim train``) in a
    child process.
 
-The reference figure for ngc-learn 3.2 (JAX, CPU) on this 2-core machine is the
-issue's: about 13 ms per batch for this PCN.
+With ``--ngclearn-python`` (the Python of a venv with ngc-learn 3.2.3 and JAX),
+ngc-learn's own PCN of the same size, batch and T (``benchmarks/ngclearn_pcn.py``,
+settling with ``MethodProcess.scan``) is timed in the same run, and the ratio
+printed beside ours.
 """
 
 import argparse
@@ -47,7 +49,9 @@ from ngc_optim.cell_kernels import summed_outer
 from ngc_optim.datasets import load_digits, one_hot
 from ngc_optim.training import DEFAULTS, model_arguments
 
-NGCLEARN_MS_PER_BATCH = 13.0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_threads import ngclearn
+
 TARGET_MS_PER_BATCH = 1.3
 REFERENCE_T = 20
 """The settling steps of the ngc-learn figure (and of the speed target)."""
@@ -155,7 +159,7 @@ def kernel_seconds(model, x, y, repeats):
     return settle + sum(median_seconds(call, repeats, 20) for call in calls), settle
 
 
-def speed(model, repeats):
+def speed(model, repeats, ngclearn_python=None):
     data = load_digits()
     x = data.x_train[:model.batch_size]
     y = one_hot(data.y_train[:model.batch_size], model.sizes[-1])
@@ -165,8 +169,12 @@ def speed(model, repeats):
     process_step = median_seconds(lambda: model.settle_process.run(dt=model.dt), repeats, 50)
     kernels, settle = kernel_seconds(model, x, y, repeats)
     print(f"\n== Speed of one training batch (batch {model.batch_size}, T = {model.T}), medians ==")
-    print(f"ms per batch                      {batch * 1e3:7.3f}   (ngc-learn 3.2: about {NGCLEARN_MS_PER_BATCH} ms: "
-          f"{NGCLEARN_MS_PER_BATCH / (batch * 1e3):.1f}x)")
+    anchor = ""
+    if ngclearn_python and model.T == REFERENCE_T:
+        reference = ngclearn(ngclearn_python, "default", warmup=3, batches=50)
+        anchor = (f"   (ngc-learn {reference['ngclearn_version']}, same run: {reference['median_ms']:.2f} ms, "
+                  f"{reference['median_ms'] / (batch * 1e3):.1f}x)")
+    print(f"ms per batch                      {batch * 1e3:7.3f}{anchor}")
     print(f"  medians of the {ROUNDS} rounds           {' '.join(f'{t * 1e3:.3f}' for t in rounds)}")
     print(f"ms per batch, serial              {serial * 1e3:7.3f}   (parallel settling: {serial / batch:.2f}x)")
     print(f"ms per settling step, fused       {settle / model.T * 1e3:7.3f}")
@@ -216,6 +224,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="training epochs (as ngc-optim train)")
     parser.add_argument("--repeats", type=int, default=101, help="timed repeats (101)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. SEEDS-1 of the accuracy runs (5)")
+    parser.add_argument("--ngclearn-python", help="Python of a venv with ngc-learn 3.2.3 and JAX")
     args = parser.parse_args(argv)
     print(f"ngc_optim {ngc_optim.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -223,7 +232,7 @@ def main(argv=None):
     if model.T != REFERENCE_T:
         speed(model, args.repeats)
         model = PCN(**{**model_arguments(DEFAULTS), "T": REFERENCE_T})
-    batch = speed(model, args.repeats)
+    batch = speed(model, args.repeats, args.ngclearn_python)
     warm = startup()
     rss = peak_memory()
     print("\n== Targets ==")

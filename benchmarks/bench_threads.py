@@ -117,7 +117,8 @@ def ours(model, numba_threads, blas_threads, warmup, batches, environment=None):
 
 
 def ngclearn(python, model, warmup, batches):
-    """Median ms per batch of ngc-learn's PCN (benchmarks/ngclearn_pcn.py) in a new process of ``python``."""
+    """ngc-learn's PCN of ``model`` (benchmarks/ngclearn_pcn.py) timed in a new process of ``python``: its JSON
+    report (``median_ms`` per batch, versions, ...)."""
     sizes, batch = MODELS[model]
     script = Path(__file__).with_name("ngclearn_pcn.py")
     command = [python, str(script), "--sizes", "-".join(map(str, sizes)), "--batch-size", str(batch),
