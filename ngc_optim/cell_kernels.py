@@ -27,14 +27,13 @@ loop from a variable start index does not vectorise (Numba's negative-index
 wraparound check stays in it).
 """
 
-import types
-
 import numpy as np
 from numba import njit, prange
 from numba.core import types as numba_types
 from numba.extending import overload
 
 from . import config, threads
+from .kernels import renamed
 
 __all__ = ["ACTIVATIONS", "LEAKS", "RATE_INTO", "RATE_INTO_STORED", "RATE_KINDS", "RATE_STEPS", "SPARSE_FRACTION",
            "SUMMED_OUTER", "block_start", "gaussian_error", "gaussian_into", "laplacian_error", "product_into", "specialised",
@@ -206,17 +205,6 @@ def _rate_step(z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale):
     return new_z, new_f
 
 
-def _copy(func, name, namespace=None):
-    """A copy of ``func`` named ``name`` (Numba's cache is keyed on the qualified name), with the globals
-    ``namespace`` (default: func's)."""
-    copy = types.FunctionType(func.__code__, func.__globals__ if namespace is None else namespace, name,
-                              func.__defaults__)
-    copy.__qualname__ = name
-    copy.__doc__ = func.__doc__
-    copy.__module__ = func.__module__
-    return copy
-
-
 def specialised(func, act_fx, leak, integration, parallel=False, inline="never", **bindings):
     """A compiled copy of ``func`` with the activation (FX, FX_DERIVATIVE), leak (LAPLACIAN), integration
     (MIDPOINT) and any other global names in ``bindings`` bound as constants (so its loops have no branch on
@@ -228,7 +216,7 @@ def specialised(func, act_fx, leak, integration, parallel=False, inline="never",
     flags = "".join(f"_{key.lower()}" for key, value in bindings.items() if value is True)
     flags += "_parallel" if parallel else ""
     name = f"{func.__name__}_{act_fx}_{leak}_{integration}{flags}"
-    return njit(**config.jit_options(parallel), inline=inline)(_copy(func, name, namespace))
+    return njit(**config.jit_options(parallel), inline=inline)(renamed(func, name, namespace))
 
 
 RATE_KINDS = tuple((act_fx, leak, integration) for act_fx in ACTIVATIONS for leak in LEAKS
@@ -360,8 +348,8 @@ def _summed_outer(blocks, x, y, out):
         np.dot(transposed, y, out[first:last])
 
 
-SUMMED_OUTER = (njit(**config.jit_options(False))(_copy(_summed_outer, "_summed_outer_serial")),
-                njit(**config.jit_options(True))(_copy(_summed_outer, "_summed_outer_parallel")))
+SUMMED_OUTER = (njit(**config.jit_options(False))(renamed(_summed_outer, "_summed_outer_serial")),
+                njit(**config.jit_options(True))(renamed(_summed_outer, "_summed_outer_parallel")))
 """The serial and parallel copies of ``(blocks, x, y, out)``: out = x.T @ y in ``blocks`` blocks of out's
 rows (see :func:`summed_outer`)."""
 

@@ -6,8 +6,8 @@ imported, because Numba applies them at decoration time:
 ``NGC_OPTIM_PARALLEL`` (default ``1``)
     ``0`` never runs the ``prange`` kernels.
 ``NGC_OPTIM_THREADS`` (default: the cores the process may use)
-    How many threads the kernels may use; :mod:`ngc_optim.threads` reads it,
-    decides the threads of every call from it (Numba's, and one BLAS thread
+    How many threads the kernels may use (``THREADS``); :mod:`ngc_optim.threads`
+    decides the threads of every call within it (Numba's, and one BLAS thread
     each) and documents the measurements behind the decision.
 ``NGC_OPTIM_PARALLEL_THRESHOLD`` (default: per rule, see ``PARALLEL_THRESHOLDS``)
     Arrays with at least this many elements take the ``prange`` optimizer kernel;

@@ -56,8 +56,6 @@ next product, which cost about 10 ms per step at every size measured
 product dominates and the element-wise pass is memory-bound.
 """
 
-import types
-
 import numpy as np
 from numba import njit
 
@@ -71,6 +69,7 @@ from .kernels import (
     _penalised,
     _rmsprop_rule,
     _sgd_rule,
+    renamed,
 )
 
 __all__ = ["ADJUST", "HEBBIAN", "L1L2", "PRIOR_CODES", "STDP", "stdp_sgd_events", "within"]
@@ -266,10 +265,7 @@ _LOOPS = {"sgd": _fused_sgd, "nag": _fused_nag, "momentum": _fused_momentum, "rm
 def _specialised(loop, kind, **bindings):
     """A serial compiled copy of ``loop`` with the element functions ``bindings`` bound as constants, under its
     own name (Numba's cache is keyed on the qualified name)."""
-    name = f"{loop.__name__}_{kind}"
-    copy = types.FunctionType(loop.__code__, {**loop.__globals__, **bindings}, name, loop.__defaults__)
-    copy.__qualname__ = name
-    copy.__module__ = loop.__module__
+    copy = renamed(loop, f"{loop.__name__}_{kind}", {**loop.__globals__, **bindings})
     return njit(**config.jit_options(False))(copy)
 
 

@@ -24,7 +24,7 @@ from numba import njit, prange
 
 from . import config, threads
 
-__all__ = ["L1", "L2", "NO_PENALTY", "Kernel", "adam", "momentum", "nag", "pick", "rmsprop", "sgd"]
+__all__ = ["L1", "L2", "NO_PENALTY", "Kernel", "adam", "momentum", "nag", "pick", "renamed", "rmsprop", "sgd"]
 
 NO_PENALTY = 0
 L1 = 1
@@ -42,6 +42,18 @@ class Kernel:
         self.parallel = parallel
 
 
+def renamed(func, name, namespace=None):
+    """A copy of ``func`` named ``name``, with the globals ``namespace`` (default: func's). Numba's on-disk
+    cache is keyed on the function's qualified name, not on the compiler flags or the globals bound, so each
+    compiled variant of one function needs a copy with a name of its own."""
+    copy = types.FunctionType(func.__code__, func.__globals__ if namespace is None else namespace, name,
+                              func.__defaults__, func.__closure__)
+    copy.__qualname__ = name
+    copy.__doc__ = func.__doc__
+    copy.__module__ = func.__module__
+    return copy
+
+
 def _serial_and_parallel(func):
     """Compile ``func`` as a serial and as a parallel kernel.
 
@@ -50,21 +62,16 @@ def _serial_and_parallel(func):
     (and corrupt) one cache entry. Each variant therefore gets its own function
     object with its own name; in the serial one ``prange`` is plain ``range``.
     """
-    variants = []
-    for suffix, parallel in (("serial", False), ("parallel", True)):
-        copy = types.FunctionType(func.__code__, func.__globals__, f"{func.__name__}_{suffix}",
-                                  func.__defaults__, func.__closure__)
-        copy.__qualname__ = f"{func.__qualname__}_{suffix}"
-        copy.__doc__ = func.__doc__
-        copy.__module__ = func.__module__
-        variants.append(njit(**config.jit_options(parallel))(copy))
+    variants = [njit(**config.jit_options(parallel))(renamed(func, f"{func.__name__}_{suffix}"))
+                for suffix, parallel in (("serial", False), ("parallel", True))]
     return Kernel(func.__name__.lstrip("_"), *variants)
 
 
 def pick(kernel, size):
-    """The variant of ``kernel`` to run on ``size`` elements (see :mod:`ngc_optim.config`): the parallel one from
-    the rule's threshold on, when ngc_optim may run more than one thread (:mod:`ngc_optim.threads`)."""
-    if config.PARALLEL and size >= config.PARALLEL_THRESHOLDS[kernel.name] and threads.get_threads() > 1:
+    """The variant of ``kernel`` to run on ``size`` elements (see :mod:`ngc_optim.config`): the parallel one
+    from the rule's threshold on, when ngc_optim may run more than one thread (:mod:`ngc_optim.threads`)."""
+    parallel = config.PARALLEL and threads.get_threads() > 1
+    if parallel and size >= config.PARALLEL_THRESHOLDS[kernel.name]:
         threads.prepare()
         return kernel.parallel
     return kernel.serial

@@ -232,7 +232,8 @@ seconds to hours, on as many worker processes as cores:
 
 def local_cluster(workers=None):
     """A new LocalCluster as ``ngc-optim sweep`` starts it: ``workers`` one-thread worker processes (default:
-    one per core the process may use) on loopback, without a dashboard, set up with :data:`LOCAL_CLUSTER_CONFIG`."""
+    one per core the process may use) on loopback, without a dashboard, set up with
+    :data:`LOCAL_CLUSTER_CONFIG`."""
     import dask
     from dask.distributed import LocalCluster
 

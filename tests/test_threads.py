@@ -114,14 +114,22 @@ def numba_blas():
     return [lib.get_num_threads() for lib in threads._BLAS]
 
 
-def test_numba_blas_runs_one_thread_even_when_other_code_raised_it():
+def test_numba_blas_runs_one_thread_and_prepare_limits_it_again():
     assert threads._BLAS and numba_blas() == [1] * len(threads._BLAS)
-    x = np.random.default_rng(0).random((64, 300), dtype=np.float32)
     with threadpool_limits(2, user_api="blas"):
-        assert max(numba_blas()) == 2 or os.cpu_count() == 1
         threads.prepare()
         assert numba_blas() == [1] * len(threads._BLAS)
-        cell_kernels.summed_outer(x, x)
+
+
+@pytest.mark.skipif(threads.get_threads() < 2, reason="a parallel product needs two threads")
+def test_a_parallel_product_runs_blas_on_one_thread_when_other_code_raised_it():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((100, 300), dtype=np.float32), rng.random((100, 300), dtype=np.float32)
+    assert threads.numba_threads(300 * 100 * 300, "product") == 2
+    with threadpool_limits(2, user_api="blas"):
+        assert max(numba_blas()) == 2
+        np.testing.assert_allclose(cell_kernels.summed_outer(x, y), x.T @ y, rtol=1e-5)
+        assert numba_blas() == [1] * len(threads._BLAS)
 
 
 SHAPES = [(2, 3, 4), (50, 64, 128), (250, 512, 512), (7, 1000, 3), (300, 50, 300), (64, 250, 128)]
