@@ -41,6 +41,7 @@ def build(name, watch_inside=True):
 
 
 def stepwise(step, cells, steps):
+    """Run ``step`` ``steps`` times: e1.L and W1.weights after each, and W1.weights at the end."""
     _, W1, e1 = cells
     losses, weights = [], []
     for _ in range(steps):
@@ -84,7 +85,7 @@ def test_scan_keeps_or_forgets_its_last_state_and_result():
 
 
 def test_scan_starts_from_the_state_given_and_takes_rows_as_an_array():
-    with Context("started") as context:
+    with Context("started"):
         z = RateCell("z", 3, tau_m=10.0)
         advance = MethodProcess("advance") >> z.advance_state
         advance.watch(z.z)
@@ -95,7 +96,6 @@ def test_scan_starts_from_the_state_given_and_takes_rows_as_an_array():
     np.testing.assert_allclose(from_state[:, 0, 0], [0.3, 0.4], rtol=1e-6)
     _, (again,) = advance.scan([[1.0], [1.0]])
     np.testing.assert_array_equal(again, first)
-    assert context is not None
 
 
 def test_scan_without_watched_compartments_returns_no_values():
@@ -110,7 +110,7 @@ def test_scan_without_watched_compartments_returns_no_values():
 
 
 def test_a_joint_process_scans_too():
-    with Context("joint") as context:
+    with Context("joint"):
         z = RateCell("z", 3, tau_m=10.0)
         first = MethodProcess("first") >> z.advance_state
         second = MethodProcess("second") >> z.advance_state
@@ -119,11 +119,10 @@ def test_a_joint_process_scans_too():
     z.j.set(np.ones((1, 3), np.float32))
     _, (values,) = both.scan(both.pack_rows(3, dt=1.0))
     np.testing.assert_allclose(values[:, 0, 0], [0.2, 0.4, 0.6], rtol=1e-5)
-    assert context is not None
 
 
 def test_bad_scans_are_errors_naming_the_process():
-    with Context("bad") as context:
+    with Context("bad"):
         z = RateCell("z", 3, tau_m=10.0)
         advance = MethodProcess("advance") >> z.advance_state
         with pytest.raises(RuntimeError, match="process 'advance' is not compiled"):
@@ -132,7 +131,6 @@ def test_bad_scans_are_errors_naming_the_process():
         advance.scan([])
     with pytest.raises(ValueError, match=r"process 'advance': row 1 has 2 keywords; the process takes 1 \(dt\)"):
         advance.scan([[1.0], [1.0, 2.0]])
-    assert context is not None
 
 
 def test_the_library_exports_the_processes_and_the_context():
@@ -141,7 +139,7 @@ def test_the_library_exports_the_processes_and_the_context():
 
 
 def test_a_saved_context_loads_with_its_processes_and_scans(tmp_path):
-    context, step, cells = build("saved")
+    context, step, _ = build("saved")
     context.save_to_json(str(tmp_path), overwrite=True)
     _, (losses, _) = step.scan(step.pack_rows(3, dt=1.0))
     code = textwrap.dedent(f"""
@@ -159,4 +157,3 @@ def test_a_saved_context_loads_with_its_processes_and_scans(tmp_path):
     module, name, loaded_losses = json.loads(result.stdout.splitlines()[-1])
     assert (module, name) == ("ngc_optim.processes", "MethodProcess")
     np.testing.assert_array_equal(np.array(loaded_losses, np.float32), losses)
-    assert cells is not None
