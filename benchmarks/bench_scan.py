@@ -1,0 +1,155 @@
+"""Benchmark of ``MethodProcess.scan`` on circuits wired as a researcher writes them, in ngc-learn's style.
+
+Two circuits from ngc_optim's components, each one ``MethodProcess`` per simulated step, stepped ``--steps``
+times with ``pack_rows`` + ``scan`` (``ngc_optim.processes``) and, from the same start, with a Python loop
+of ``run`` calls through ngcsimlib (the per-call path):
+
+* ``spiking``: PoissonCell(784) -> TraceSTDPSynapse(784x100, SGD) -> LIFCell(100), VarTraces on both sides,
+  batch 1, dt 1 ms; the process advances every component and then W1's evolve; z1's spikes are watched;
+* ``rate``: a predictive-coding layer: z0 (clamped inputs, 64) -> W1 HebbianSynapse(64x128, Adam) ->
+  e1 GaussianErrorCell <- z1 RateCell(128, tanh), e1's dmu fed back to z1 through E1 (DenseSynapse), batch 50;
+  the process advances every component and then W1's evolve; e1's L is watched.
+
+Printed: microseconds per step of each (median of ``--rounds`` rounds, the two alternating) and their ratio,
+after checking that both give the same watched values and final weights bit for bit. The compiled-circuit
+issue's target is a ratio of at least 5x; today ``scan`` runs ngcsimlib's compiled process once per row in
+Python, so the ratio is about 1x: this is the harness the compiled circuit is measured with.
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+from ngc_optim.components import (
+    DenseSynapse,
+    GaussianErrorCell,
+    HebbianSynapse,
+    LIFCell,
+    PoissonCell,
+    RateCell,
+    TraceSTDPSynapse,
+    VarTrace,
+)
+from ngcsimlib.global_state import stateManager
+
+from ngc_optim import Context, MethodProcess
+
+DT = 1.0
+TARGET = 5.0
+
+
+def spiking(name):
+    """The spiking circuit (see the module); returns (step process, the compartment to compare at the end)."""
+    with Context(name):
+        z0 = PoissonCell("z0", 784, target_freq=63.75, seed=1)
+        W1 = TraceSTDPSynapse("W1", (784, 100), A_plus=1e-2, A_minus=1e-4, eta=1.0, optim_type="sgd", w_bound=1.0,
+                              weight_init={"dist": "uniform", "amin": 0.0, "amax": 0.3}, seed=2)
+        z1 = LIFCell("z1", 100, tau_m=100.5, resist_m=100.5, thr=-52.0, v_rest=-65.0, v_reset=-60.0,
+                     tau_theta=1e7, theta_plus=0.05, refract_time=5.0, seed=3)
+        tr0 = VarTrace("tr0", 784, tau_tr=20.0, a_delta=0.0)
+        tr1 = VarTrace("tr1", 100, tau_tr=20.0, a_delta=0.0)
+        z0.outputs >> W1.inputs
+        W1.outputs >> z1.j
+        z0.outputs >> tr0.inputs
+        z1.s >> tr1.inputs
+        tr0.trace >> W1.preTrace
+        z0.outputs >> W1.preSpike
+        tr1.trace >> W1.postTrace
+        z1.s >> W1.postSpike
+        step = MethodProcess("step")
+        for component in (W1, z0, z1, tr0, tr1):
+            step >> component.advance_state
+        step >> W1.evolve
+        step.watch(z1.s)
+    z0.inputs.set(np.random.default_rng(0).random((1, 784)).astype(np.float32))
+    return step, W1.weights
+
+
+def rate(name):
+    """The rate circuit (see the module); returns (step process, the compartment to compare at the end)."""
+    with Context(name):
+        z0 = RateCell("z0", 64, 0.0, batch_size=50)
+        W1 = HebbianSynapse("W1", (64, 128), eta=0.001, optim_type="adam", sign_value=-1.0, w_bound=0.0,
+                            batch_size=50, seed=1)
+        e1 = GaussianErrorCell("e1", 128, batch_size=50)
+        z1 = RateCell("z1", 128, 20.0, act_fx="tanh", batch_size=50)
+        E1 = DenseSynapse("E1", (128, 128), batch_size=50, seed=2)
+        z0.zF >> W1.inputs
+        z0.zF >> W1.pre
+        W1.outputs >> e1.mu
+        z1.z >> e1.target
+        e1.dmu >> W1.post
+        e1.dmu >> E1.inputs
+        E1.outputs >> z1.j
+        step = MethodProcess("step")
+        for component in (z0, W1, E1, z1, e1):
+            step >> component.advance_state
+        step >> W1.evolve
+        step.watch(e1.L)
+    z0.j.set(np.random.default_rng(0).random((50, 64)).astype(np.float32))
+    return step, W1.weights
+
+
+CIRCUITS = {"spiking": spiking, "rate": rate}
+KEYWORDS = {"dt": DT, "t": lambda row: row * DT}
+"""A step's keywords (a process takes the ones it needs): t advances with the row."""
+_built = iter(range(10**6))
+
+
+def by_calls(step, steps):
+    """Seconds, watched values and final state of ``steps`` runs of ``step`` through ngcsimlib, one call each."""
+    watched = []
+    start = time.perf_counter()
+    for row in range(steps):
+        _, values = step.run(row_seed=row, **KEYWORDS)
+        watched.append(tuple(np.array(value) for value in values))
+    seconds = time.perf_counter() - start
+    return seconds, tuple(np.stack(series) for series in zip(*watched)), stateManager.state
+
+
+def by_scan(step, steps):
+    """Seconds, watched values and final state of one ``scan`` of ``steps`` rows (the final state then set, as
+    ``run`` sets it)."""
+    rows = step.pack_rows(steps, **KEYWORDS)
+    start = time.perf_counter()
+    final, watched = step.scan(rows)
+    seconds = time.perf_counter() - start
+    stateManager.set_state(final)
+    return seconds, watched, final
+
+
+def measure(circuit, steps, rounds):
+    """Median seconds per step by calls and by scan over ``rounds`` alternating rounds, each on a fresh
+    circuit; checks the two agree bit for bit."""
+    times = {"calls": [], "scan": []}
+    for _ in range(rounds):
+        for how, run in (("calls", by_calls), ("scan", by_scan)):
+            step, weights = CIRCUITS[circuit](f"{circuit}{next(_built)}_{how}")
+            run(step, 5)
+            seconds, watched, final = run(step, steps)
+            times[how].append(seconds / steps)
+            if how == "calls":
+                expected = (watched, final[weights.target].copy())
+            else:
+                for got, want in zip(watched, expected[0]):
+                    np.testing.assert_array_equal(got, want)
+                np.testing.assert_array_equal(final[weights.target], expected[1])
+    return statistics.median(times["calls"]), statistics.median(times["scan"])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=500, help="simulated steps per run (500)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (5)")
+    args = parser.parse_args(argv)
+    print(f"us per step, median of {args.rounds} rounds of {args.steps} steps (the same bits both ways)")
+    for circuit in CIRCUITS:
+        calls, scan = measure(circuit, args.steps, args.rounds)
+        ratio = calls / scan
+        print(f"{circuit:<8} per call {calls * 1e6:9.1f}   scan {scan * 1e6:9.1f}   {ratio:5.2f}x   "
+              f"(target >= {TARGET}x: {'met' if ratio >= TARGET else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
