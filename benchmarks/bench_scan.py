@@ -39,6 +39,17 @@ DT = 1.0
 TARGET = 5.0
 
 
+def learning_step(components, learner, watched):
+    """One step's process: every component's advance_state in order, then the learner's evolve; ``watched`` is
+    returned each step."""
+    step = MethodProcess("step")
+    for component in components:
+        step >> component.advance_state
+    step >> learner.evolve
+    step.watch(watched)
+    return step
+
+
 def spiking(name):
     """The spiking circuit (see the module); returns (step process, the compartment to compare at the end)."""
     with Context(name):
@@ -57,11 +68,7 @@ def spiking(name):
         z0.outputs >> W1.preSpike
         tr1.trace >> W1.postTrace
         z1.s >> W1.postSpike
-        step = MethodProcess("step")
-        for component in (W1, z0, z1, tr0, tr1):
-            step >> component.advance_state
-        step >> W1.evolve
-        step.watch(z1.s)
+        step = learning_step((W1, z0, z1, tr0, tr1), W1, z1.s)
     z0.inputs.set(np.random.default_rng(0).random((1, 784)).astype(np.float32))
     return step, W1.weights
 
@@ -82,11 +89,7 @@ def rate(name):
         e1.dmu >> W1.post
         e1.dmu >> E1.inputs
         E1.outputs >> z1.j
-        step = MethodProcess("step")
-        for component in (z0, W1, E1, z1, e1):
-            step >> component.advance_state
-        step >> W1.evolve
-        step.watch(e1.L)
+        step = learning_step((z0, W1, E1, z1, e1), W1, e1.L)
     z0.j.set(np.random.default_rng(0).random((50, 64)).astype(np.float32))
     return step, W1.weights
 
