@@ -6,7 +6,8 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.cell_kernels import transmit
+from ngc_optim.cell_kernels import dense_transmit
+from ngc_optim.circuit import Step
 
 from .initializers import initialize, validate
 from .numpy_component import NumpyComponent
@@ -16,17 +17,17 @@ __all__ = ["DenseSynapse"]
 DEFAULT_WEIGHT_INIT = {"dist": "uniform", "amin": 0.025, "amax": 0.8}
 
 
-def _transmit(name, shape, inputs, weights, gate, biases, factor):
-    """outputs = (inputs @ weights) * gate * factor + biases, in the weights' dtype (the product by
-    cell_kernels.product_into: one spiking row sums the weight rows of its spikes)."""
+def _transmit(name, shape, inputs, weights, mask, gate, biases, masked, factor):
+    """outputs = (inputs @ (weights * mask if masked else weights)) * gate * factor + biases, in the weights'
+    dtype (the product by cell_kernels.product_into: one spiking row sums the weight rows of its spikes)."""
     if inputs.shape != shape:
         raise ValueError(f"{name!r}: inputs have shape {inputs.shape}; expected {shape}")
     shape = (inputs.shape[0], weights.shape[1])
     if gate.shape != shape or biases.shape != (1, shape[1]):
         raise ValueError(f"{name!r}: gate {gate.shape} must be {shape} and biases {biases.shape} (1, {shape[1]})")
     dtype = weights.dtype
-    return transmit(np.ascontiguousarray(inputs, dtype), weights, np.asarray(gate, dtype), factor,
-                    np.asarray(biases, dtype))
+    return dense_transmit(np.ascontiguousarray(inputs, dtype), weights, np.asarray(mask, dtype),
+                          np.asarray(gate, dtype), np.asarray(biases, dtype), masked, factor)
 
 
 class DenseSynapse(NumpyComponent):
@@ -103,12 +104,21 @@ class DenseSynapse(NumpyComponent):
 
     @compilable
     def advance_state(self):
-        if self.p_conn < 1.0:
-            weights = self.weights.get() * self.mask.get()
-        else:
-            weights = self.weights.get()
-        self.outputs.set(_transmit(self.name, self.input_shape, self.inputs.get(), weights, self.gate.get(),
-                                   self.biases.get(), self.g_conduct_factor))
+        self.outputs.set(_transmit(self.name, self.input_shape, self.inputs.get(), self.weights.get(),
+                                   self.mask.get(), self.gate.get(), self.biases.get(), self.p_conn < 1.0,
+                                   self.g_conduct_factor))
+
+    def _steps_advance_state(self):
+        return [Step(dense_transmit, ("inputs", "weights", "mask", "gate", "biases"), ("outputs",),
+                     constants=(self.p_conn < 1.0, self.g_conduct_factor))]
+
+    def _steps_reset(self):
+        return self._transmission_steps()
+
+    def _transmission_steps(self):
+        """The steps of :meth:`_reset_transmission`."""
+        return [*self._set_to(("inputs",), unwired=("inputs",)), *self._set_to(("gate",), 1, unwired=("gate",)),
+                *self._set_to(("outputs",))]
 
     @compilable
     def reset(self):

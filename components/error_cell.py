@@ -3,6 +3,9 @@
 import numpy as np
 from ngcsimlib.compartment import Compartment
 
+from ngc_optim.cell_kernels import scaled
+from ngc_optim.circuit import Step
+
 from .numpy_component import NumpyComponent
 
 __all__ = ["ErrorCell"]
@@ -40,6 +43,27 @@ class ErrorCell(NumpyComponent):
         self.L = Compartment(self._zeros(()), display_name=f"{distribution} log likelihood", units="nats")
         self.ones = np.ones(self.shape, self.dtype)
         self.zero = self._zeros(())
+
+    def _error_steps(self, kernel, reads, derivative):
+        """``advance_state``'s steps: ``kernel`` of ``reads`` giving (derivative, dtarget, L), then the mask
+        back to ones unless wired."""
+        steps = [Step(kernel, reads, (derivative, "dtarget", "L"))]
+        if not self.mask.targeted:
+            steps.append(self._set_copy("mask", self.ones))
+        return steps
+
+    def _reset_steps(self, derivative, prediction):
+        """``reset``'s steps (see :meth:`_reset_error`), after zeroing the derivative and, unless wired, the
+        prediction."""
+        steps = [Step(scaled, (), (derivative,), constants=(self.ones, 0))]
+        if not getattr(self, prediction).targeted:
+            steps.append(Step(scaled, (), (prediction,), constants=(self.ones, 0)))
+        steps += [Step(scaled, (), ("dtarget",), constants=(self.ones, 0)), self._set_copy("L", self.zero)]
+        if not self.target.targeted:
+            steps.append(Step(scaled, (), ("target",), constants=(self.ones, 0)))
+        steps += [self._set_copy(name, self.ones) for name in ("modulator", "mask")
+                  if not getattr(self, name).targeted]
+        return steps
 
     def _write_error(self, dtarget, loss):
         """The end of ``advance_state`` every error cell shares (compiled into each subclass's ``advance_state``

@@ -6,7 +6,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.cell_kernels import gaussian_error
+from ngc_optim.cell_kernels import gaussian_error_step
 
 from .error_cell import ErrorCell
 
@@ -20,9 +20,8 @@ def _gaussian_error(name, shape, mu, target, sigma, modulator, mask):
                          f"{modulator.shape} and mask {mask.shape} must be {shape}")
     if sigma.size != 1:
         raise ValueError(f"GaussianErrorCell {name!r}: Sigma must hold one value, got shape {sigma.shape}")
-    d_mu, dtarget, loss = gaussian_error(mu, np.asarray(target, mu.dtype), float(sigma.reshape(-1)[0]),
-                                         np.asarray(modulator, mu.dtype), np.asarray(mask, mu.dtype))
-    return d_mu, dtarget, np.asarray(loss, mu.dtype)
+    return gaussian_error_step(mu, np.asarray(target, mu.dtype), np.asarray(sigma, mu.dtype),
+                               np.asarray(modulator, mu.dtype), np.asarray(mask, mu.dtype))
 
 
 class GaussianErrorCell(ErrorCell):
@@ -68,6 +67,12 @@ class GaussianErrorCell(ErrorCell):
                                              self.Sigma.get(), self.modulator.get(), self.mask.get())
         self.dmu.set(dmu)
         self._write_error(dtarget, loss)
+
+    def _steps_advance_state(self):
+        return self._error_steps(gaussian_error_step, ("mu", "target", "Sigma", "modulator", "mask"), "dmu")
+
+    def _steps_reset(self):
+        return self._reset_steps("dmu", "mu")
 
     @compilable
     def reset(self):

@@ -6,8 +6,9 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.cell_kernels import summed_outer
-from ngc_optim.hebbian_kernels import ADJUST, HEBBIAN, PRIOR_CODES
+from ngc_optim.cell_kernels import outer_blocks, summed_outer
+from ngc_optim.circuit import Binding, Step
+from ngc_optim.hebbian_kernels import ADJUST, HEBBIAN, HEBBIAN_EVOLVE, HEBBIAN_STEP, PRIOR_CODES
 from ngc_optim.optim import OPTIMIZERS
 
 from .dense_synapse import DenseSynapse
@@ -24,48 +25,69 @@ class _Plan(SynapsePlan):
     """A Hebbian synapse's fixed settings, and the two Hebbian computations over its arrays.
 
     The compiled methods pass it the compartments' current values; it checks
-    them (a wrong shape or dtype is an error naming the synapse), forms the
-    Hebbian product with one matrix multiplication and hands the element-wise
-    rest to a (serial: see there) kernel of :mod:`ngc_optim.hebbian_kernels`.
+    them (a wrong shape or dtype is an error naming the synapse) and hands them to
+    the synapse's kernel in :mod:`ngc_optim.hebbian_kernels` (``HEBBIAN_EVOLVE``:
+    the Hebbian product, then one fused pass over W), which the compiled circuit
+    calls too (``HEBBIAN_STEP``).
     """
 
     def __init__(self, synapse):
         super().__init__(synapse, {"pre": synapse.input_shape, "post": (synapse.batch_size, synapse.shape[1]),
                                    "weights": synapse.shape, "biases": (1, synapse.shape[1])}, HEBBIAN)
-        self.bias_kernel = synapse.optimizer.kernel.serial
+        rule = synapse.optimizer.kernel.name
+        self.evolve_kernel = HEBBIAN_EVOLVE[rule]
+        self.step_kernel = HEBBIAN_STEP[rule]
         self.prior = PRIOR_CODES[synapse.prior]
         self.hebbian = (synapse.w_bound, synapse.lmbda, synapse.l1_ratio, synapse.sign_value, synapse.low)
+        self.settings = (self.masked, self.prior, self.hebbian, synapse.pre_wght, synapse.post_wght,
+                         synapse.has_bias)
         self.pre_wght = synapse.pre_wght
         self.post_wght = synapse.post_wght
         self.sign_value = synapse.sign_value
-        self.has_bias = synapse.has_bias
-
-    def _product(self, pre, post, weights):
-        """(dW before adjustment, db): the Hebbian product and the summed post, in the synapse's dtype."""
-        self.checked(pre=pre, post=post, weights=weights)
-        scaled_pre = pre if self.pre_wght == 1 else pre * self.pre_wght
-        scaled_post = post if self.post_wght == 1 else post * self.post_wght
-        d_biases = np.sum(scaled_post, axis=0, keepdims=True) * self.sign_value
-        return summed_outer(scaled_pre, scaled_post), d_biases
+        self.rows, self.columns = synapse.shape
+        self.batch = synapse.batch_size
+        self.opt_params = synapse.opt_params
 
     def adjustments(self, pre, post, weights):
         """(dW, db) of ngc-learn's rule for the current values, without changing the synapse."""
-        product, d_biases = self._product(pre, post, weights)
+        self.checked(pre=pre, post=post, weights=weights)
+        scaled_post = post if self.post_wght == 1 else post * self.post_wght
+        d_biases = np.sum(scaled_post, axis=0, keepdims=True) * self.sign_value
+        product = summed_outer(pre if self.pre_wght == 1 else pre * self.pre_wght, scaled_post)
         ADJUST(weights.ravel(), product.ravel(), self.prior, self.hebbian)
         return product, d_biases
 
+    def blocks(self, batch):
+        """The blocks the Hebbian product is split into (see cell_kernels.outer_blocks)."""
+        return outer_blocks(self.rows, self.columns, batch)
+
     def evolve(self, state, pre, post, weights, biases, mask):
         """One step: W and b (and the optimizer state) in place; returns (dW, db)."""
-        product, d_biases = self._product(pre, post, weights)
-        self.checked(biases=biases)
+        self.checked(pre=pre, post=post, weights=weights, biases=biases)
         self.writable(weights=weights, biases=biases)
         scalars = self.optimizer.advance(state)
-        self.kernel(weights.ravel(), (product.ravel(),), mask.ravel(), self.masked, self.prior, self.hebbian,
-                    *(array.ravel() for array in state.arrays("weights")), *scalars)
-        if self.has_bias:
-            self.bias_kernel(biases.ravel(), d_biases.ravel(),
-                             *(array.ravel() for array in state.arrays("biases")), *scalars)
-        return product, d_biases
+        return self.evolve_kernel(pre, post, weights, biases, mask, self.settings, self.blocks(pre.shape[0]),
+                                  _flat(state, "weights"), _flat(state, "biases"), scalars)
+
+    def bound(self, state):
+        """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`)."""
+        optimizer_state = state[self.opt_params.target]
+        count = np.array([optimizer_state.count], np.int64)
+
+        def finish():
+            optimizer_state.count = int(count[0])
+
+        return (count, self.blocks(self.batch), _flat(optimizer_state, "weights"),
+                _flat(optimizer_state, "biases")), finish
+
+
+def _flat(state, name):
+    """The optimizer state's arrays of parameter ``name``, flat; for a parameter it does not step (biases of
+    a synapse without), empty arrays, one per slot (the kernel is typed for them but never steps them)."""
+    if name in state.param_names:
+        return tuple(array.ravel() for array in state.arrays(name))
+    dtype = state.arrays(state.param_names[0])[0].dtype if state.slot_names else np.float32
+    return tuple(np.empty(0, dtype) for _ in state.slot_names)
 
 
 class HebbianSynapse(LearningSynapse):
@@ -156,6 +178,16 @@ class HebbianSynapse(LearningSynapse):
         if isinstance(lmbda, bool) or not isinstance(lmbda, (int, float)) or not np.isfinite(lmbda):
             raise self._error(f"prior lmbda={lmbda!r} must be a finite number")
         return kind, float(lmbda), 0.0
+
+    def _steps_evolve(self):
+        plan = self.plan
+        return [Step(plan.step_kernel, ("pre", "post", "weights", "biases", "mask"), ("dWeights", "dBiases"),
+                     constants=(plan.settings, self.optimizer.step_constants), binding=Binding(plan.bound),
+                     in_place=("weights", "biases"))]
+
+    def _steps_reset(self):
+        return [*self._transmission_steps(), *self._set_to(("pre", "post"), unwired=("pre", "post")),
+                *self._set_to(("dWeights", "dBiases"))]
 
     @compilable
     def calc_update(self):

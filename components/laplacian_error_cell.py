@@ -6,7 +6,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.cell_kernels import laplacian_error
+from ngc_optim.cell_kernels import laplacian_error_step
 
 from .error_cell import ErrorCell
 
@@ -20,9 +20,8 @@ def _laplacian_error(name, shape, shift, target, scale, modulator, mask):
                          f"{modulator.shape} and mask {mask.shape} must be {shape}")
     if scale.size != 1:
         raise ValueError(f"LaplacianErrorCell {name!r}: Scale must hold one value, got shape {scale.shape}")
-    d_shift, dtarget, loss = laplacian_error(shift, np.asarray(target, shift.dtype), float(scale.reshape(-1)[0]),
-                                             np.asarray(modulator, shift.dtype), np.asarray(mask, shift.dtype))
-    return d_shift, dtarget, np.asarray(loss, shift.dtype)
+    return laplacian_error_step(shift, np.asarray(target, shift.dtype), np.asarray(scale, shift.dtype),
+                                np.asarray(modulator, shift.dtype), np.asarray(mask, shift.dtype))
 
 
 class LaplacianErrorCell(ErrorCell):
@@ -71,6 +70,12 @@ class LaplacianErrorCell(ErrorCell):
                                                  self.Scale.get(), self.modulator.get(), self.mask.get())
         self.dshift.set(dshift)
         self._write_error(dtarget, loss)
+
+    def _steps_advance_state(self):
+        return self._error_steps(laplacian_error_step, ("shift", "target", "Scale", "modulator", "mask"), "dshift")
+
+    def _steps_reset(self):
+        return self._reset_steps("dshift", "shift")
 
     @compilable
     def reset(self):

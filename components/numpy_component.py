@@ -9,6 +9,10 @@ Every subclass describes itself once, in ``SPEC``: a summary, its compartments
 grouped by role (inputs, state, outputs) and its constructor arguments. ``help()``
 is generated from it.
 
+Where a method has a compiled form (``_steps_<method>`` returning a list of
+:class:`ngc_optim.circuit.Step`), a process of such methods runs as one Numba
+function (:mod:`ngc_optim.circuit`); the steps call the kernels the method calls.
+
 ``save(directory)`` writes every compartment's own value to
 ``<directory>/<name>.h5`` through :func:`ngc_optim.save_checkpoint`;
 ``load(directory)`` restores them in place, strictly (same names, shapes and
@@ -22,7 +26,9 @@ import numpy as np
 from ngcsimlib import Component
 from ngcsimlib.global_state import stateManager
 
+from ngc_optim.cell_kernels import affine, copied, scaled
 from ngc_optim.checkpoint import restore_checkpoint, save_checkpoint
+from ngc_optim.circuit import Step
 from ngc_optim.spike_kernels import seed_state
 
 __all__ = ["DTYPES", "NumpyComponent"]
@@ -84,6 +90,23 @@ class NumpyComponent(Component):
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise self._error(f"seed={seed!r} must be a non-negative int")
         return seed_state(seed)
+
+    def compiled_steps(self, method):
+        """The compiled form of ``method`` (a list of :class:`ngc_optim.circuit.Step`), or None if it has none."""
+        build = getattr(self, f"_steps_{method}", None)
+        return None if build is None else build()
+
+    def _set_to(self, names, offset=None, unwired=()):
+        """Steps setting each compartment in ``names`` to its value * 0 (+ offset, if given), as ``reset``'s
+        ``x * 0`` and ``x * 0 + 1``, skipping those in ``unwired`` that are wired (a reset leaves wired inputs
+        alone)."""
+        return [Step(scaled, (name,), (name,), constants=(0,)) if offset is None else
+                Step(affine, (name,), (name,), constants=(0, offset)) for name in names
+                if not (name in unwired and getattr(self, name).targeted)]
+
+    def _set_copy(self, name, value):
+        """A step setting compartment ``name`` to a copy of the array ``value`` (a constant of the component)."""
+        return Step(copied, (), (name,), constants=(value,))
 
     def _own_arrays(self):
         """Each compartment's own value in the global state (for a wired one, the unused value under it)."""

@@ -4,6 +4,9 @@ from typing import ClassVar
 
 from ngcsimlib.parser import compilable
 
+from ngc_optim.circuit import Step
+from ngc_optim.spike_kernels import poisson_advance
+
 from .bernoulli_cell import BernoulliCell, encode
 
 __all__ = ["PoissonCell"]
@@ -43,8 +46,12 @@ class PoissonCell(BernoulliCell):
 
     @compilable
     def advance_state(self, t, dt):
-        out, key = encode(self.owner, self.shape, self.dtype, self.inputs.get(), dt / 1000.0 * self.target_freq,
-                          self.tols.get(), t, self.key.get())
-        self.outputs.set(out[0])
-        self.tols.set(out[1])
+        outputs, tols, key = encode(self.owner, self.shape, self.dtype, poisson_advance, self.inputs.get(),
+                                    self.tols.get(), self.key.get(), t, dt, self.target_freq)
+        self.outputs.set(outputs)
+        self.tols.set(tols)
         self.key.set(key)
+
+    def _steps_advance_state(self):
+        return [Step(poisson_advance, ("inputs", "tols", "key"), ("outputs", "tols", "key"), keywords=("t", "dt"),
+                     constants=(self.target_freq,))]

@@ -8,6 +8,7 @@ from ngcsimlib.parser import compilable
 
 from ngc_optim.cell_kernels import ACTIVATIONS as _KERNEL_ACTIVATIONS
 from ngc_optim.cell_kernels import LEAKS, RATE_STEPS
+from ngc_optim.circuit import Step
 
 from .numpy_component import NumpyComponent
 
@@ -103,6 +104,13 @@ class RateCell(NumpyComponent):
                          self.j_td.get(), dt, self.tau_m, self.gamma, self.output_scale, self.resist_scale)
         self.z.set(z)
         self.zF.set(zF)
+
+    def _steps_advance_state(self):
+        return [Step(self.kernel, ("z", "j", "j_td"), ("z", "zF"), keywords=("dt",),
+                     constants=(self.tau_m, self.gamma, self.output_scale, self.resist_scale))]
+
+    def _steps_reset(self):
+        return self._set_to(("j", "j_td", "z", "zF"), unwired=("j", "j_td"))
 
     @compilable
     def reset(self):

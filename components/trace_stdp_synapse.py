@@ -6,8 +6,9 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.cell_kernels import summed_outer
-from ngc_optim.hebbian_kernels import STDP, stdp_sgd_events, within
+from ngc_optim.cell_kernels import outer_blocks, summed_outer
+from ngc_optim.circuit import Binding, Step
+from ngc_optim.hebbian_kernels import STDP, STDP_EVOLVE, STDP_STEP
 from ngc_optim.optim import OPTIMIZERS
 
 from .dense_synapse import DenseSynapse
@@ -37,11 +38,17 @@ class _Plan(SynapsePlan):
         self.depression = np.empty(synapse.shape, self.dtype) if self.depressing else None
         self.sparse = (synapse.batch_size == 1 and synapse.optimizer.name == "sgd" and synapse.tau_w == 0.0
                        and not weighted and not self.masked)
-        if self.sparse:
-            self.d_weights = np.zeros(synapse.shape, self.dtype)
-            self.rows, self.cols = np.empty(synapse.shape[0], np.int64), np.empty(synapse.shape[1], np.int64)
-            self.counts = np.full(2, -1, np.int64)
-            self.bounded = None
+        size = synapse.shape if self.sparse else (0, 0)
+        self.scratch = (self.depression if self.depressing else np.empty((0, 0), self.dtype),
+                        np.zeros(size, self.dtype), np.empty(size[0], np.int64), np.empty(size[1], np.int64),
+                        np.full(2, -1, np.int64))
+        self.bounded = None
+        self.step_settings = (self.settings, self.pretrace_target, self.w_bound, self.masked, self.depressing,
+                              self.sparse)
+        rule = synapse.optimizer.kernel.name
+        self.evolve_kernel, self.step_kernel = STDP_EVOLVE[rule], STDP_STEP[rule]
+        self.weights_shape, self.batch = synapse.shape, synapse.batch_size
+        self.opt_params, self.weights = synapse.opt_params, synapse.weights
 
     def evolve(self, state, pre_spike, post_spike, pre_trace, post_trace, weights, mask):
         """One step: W (and the optimizer state) in place; returns dW."""
@@ -49,31 +56,42 @@ class _Plan(SynapsePlan):
                      weights=weights)
         self.writable(weights=weights)
         scalars = self.optimizer.advance(state)
-        if self.sparse and scalars[1] == 0 and self._events(pre_spike, post_spike, pre_trace, post_trace, weights,
-                                                            scalars[0]):
-            return self.d_weights
-        potentiation = summed_outer(pre_trace - self.pretrace_target, post_spike)
-        depression = summed_outer(pre_spike, post_trace, self.depression) if self.depressing else potentiation
-        arrays = (potentiation, depression, *self._weight_factors(weights))
-        self.kernel(weights.ravel(), tuple(array.ravel() for array in arrays), mask.ravel(), self.masked, 0,
-                    self.settings, *(array.ravel() for array in state.arrays("weights")), *scalars)
-        if self.sparse:
-            self.counts[0] = -1  # d_weights no longer dW: the next event-driven step clears all of it
-            self.bounded = weights  # clipped
-        return potentiation
+        if self.factors:
+            potentiation = summed_outer(pre_trace - self.pretrace_target, post_spike)
+            depression = summed_outer(pre_spike, post_trace, self.depression) if self.depressing else potentiation
+            arrays = (potentiation, depression, *self._weight_factors(weights))
+            self.kernel(weights.ravel(), tuple(array.ravel() for array in arrays), mask.ravel(), self.masked, 0,
+                        self.settings, *(array.ravel() for array in state.arrays("weights")), *scalars)
+            return potentiation
+        bounded = self._bounded(weights)
+        d_weights = self.evolve_kernel(pre_spike, post_spike, pre_trace, post_trace, weights, mask, self.step_settings,
+                                       self.scratch, self.blocks(), bounded, _flat(state), scalars)
+        self._keep_bounded(weights, bounded)
+        return d_weights
 
-    def _events(self, pre_spike, post_spike, pre_trace, post_trace, weights, eta):
-        """The event-driven step of batch-1 SGD without regularisation, decay, weight dependence or mask
-        (:func:`ngc_optim.hebbian_kernels.stdp_sgd_events`), if it applies: the weights are known to lie in
-        [0, w_bound] (checked once for each weights array set from outside; every step keeps them there) and
-        the spikes are few. Only the rows and columns of the units that spiked change, and ``d_weights``, one
-        array updated in place from step to step, holds dW. Returns whether it ran."""
-        if weights is not self.bounded:
-            if not within(weights, self.dtype.type(0), self.w_bound):
-                return False
+    def blocks(self):
+        """The blocks each product is split into (see cell_kernels.outer_blocks)."""
+        return outer_blocks(*self.weights_shape, self.batch)
+
+    def _bounded(self, weights):
+        """bounded[0] of the STDP kernels (see hebbian_kernels._stdp_evolve) for ``weights``."""
+        return np.array([weights is self.bounded], np.uint8)
+
+    def _keep_bounded(self, weights, bounded):
+        if bounded[0]:
             self.bounded = weights
-        return stdp_sgd_events(weights, self.d_weights, self.rows, self.cols, self.counts, pre_spike, post_spike,
-                               pre_trace, post_trace, self.pretrace_target, self.settings, eta)
+
+    def bound(self, state):
+        """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`)."""
+        optimizer_state, weights = state[self.opt_params.target], state[self.weights.target]
+        count = np.array([optimizer_state.count], np.int64)
+        bounded = self._bounded(weights)
+
+        def finish():
+            optimizer_state.count = int(count[0])
+            self._keep_bounded(weights, bounded)
+
+        return (count, self.scratch, self.blocks(), bounded, _flat(optimizer_state)), finish
 
     def _weight_factors(self, weights):
         """((w_bound - W)**mu, W**mu) with mu > 0 (the second only with depression), else none."""
@@ -84,6 +102,11 @@ class _Plan(SynapsePlan):
         if not self.depressing:
             return potentiating, potentiating
         return potentiating, np.power(weights, self.mu, out=depressing)
+
+
+def _flat(state):
+    """The optimizer state's arrays of the weights, flat."""
+    return tuple(array.ravel() for array in state.arrays("weights"))
 
 
 class TraceSTDPSynapse(LearningSynapse):
@@ -190,6 +213,18 @@ class TraceSTDPSynapse(LearningSynapse):
         d_weights = self.plan.evolve(self.opt_params.get(), self.preSpike.get(), self.postSpike.get(),
                                      self.preTrace.get(), self.postTrace.get(), self.weights.get(), self.mask.get())
         self.dWeights.set(d_weights)
+
+    def _steps_evolve(self):
+        if self.plan.factors:
+            return None
+        plan = self.plan
+        return [Step(plan.step_kernel, ("preSpike", "postSpike", "preTrace", "postTrace", "weights", "mask"),
+                     ("dWeights",), constants=(plan.step_settings, self.optimizer.step_constants),
+                     binding=Binding(plan.bound), in_place=("weights",))]
+
+    def _steps_reset(self):
+        spikes = ("preSpike", "postSpike", "preTrace", "postTrace")
+        return [*self._transmission_steps(), *self._set_to(spikes, unwired=spikes), *self._set_to(("dWeights",))]
 
     @compilable
     def reset(self):

@@ -1,35 +1,29 @@
 """VarTrace: ngc-learn's low-pass filter (trace) of a signal, usually spikes."""
 
-import math
 from typing import ClassVar
 
 import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.spike_kernels import trace_step
+from ngc_optim.circuit import Step
+from ngc_optim.spike_kernels import DECAYS, trace_advance
 
 from .numpy_component import NumpyComponent
 
 __all__ = ["DECAY_TYPES", "VarTrace"]
 
-DECAY_TYPES = ("exp", "lin", "step")
+DECAY_TYPES = DECAYS
 """decay_type names: exponential, linear, none (the trace is only what the last input put in)."""
 
 
-def _trace(owner, shape, dtype, inputs, trace, decay_type, tau_tr, dt, gamma_tr, a_delta, P_scale,
+def _trace(owner, shape, dtype, inputs, trace, dt, decay_code, tau_tr, gamma_tr, a_delta, P_scale,
            n_nearest_spikes):
-    """One trace step through :func:`ngc_optim.spike_kernels.trace_step`, after checking the inputs' shape."""
+    """The trace's step through :func:`ngc_optim.spike_kernels.trace_advance`, after checking the shapes."""
     inputs = np.asarray(inputs, dtype)
     if inputs.shape != shape or trace.shape != shape:
         raise ValueError(f"{owner}: inputs {inputs.shape} and trace {trace.shape} must be {shape}")
-    if decay_type == "exp":
-        decay = math.exp(-dt / tau_tr)
-    elif decay_type == "lin":
-        decay = 1.0 - dt / tau_tr
-    else:
-        decay = 0.0
-    return trace_step(inputs, trace, decay, gamma_tr, a_delta, P_scale, n_nearest_spikes)
+    return trace_advance(inputs, trace, dt, decay_code, tau_tr, gamma_tr, a_delta, P_scale, n_nearest_spikes)
 
 
 class VarTrace(NumpyComponent):
@@ -84,6 +78,8 @@ class VarTrace(NumpyComponent):
         if isinstance(n_nearest_spikes, bool) or not isinstance(n_nearest_spikes, int) or n_nearest_spikes < 0:
             raise self._error(f"n_nearest_spikes={n_nearest_spikes!r} must be an int >= 0")
         self.decay_type = decay_type
+        self.settings = (DECAYS.index(decay_type), self.tau_tr, self.gamma_tr, self.a_delta, self.P_scale,
+                         n_nearest_spikes)
         self.n_nearest_spikes = n_nearest_spikes
         self.inputs = Compartment(self._zeros(self.shape), display_name="Input signal")
         self.trace = Compartment(self._zeros(self.shape), display_name="Trace")
@@ -91,10 +87,17 @@ class VarTrace(NumpyComponent):
 
     @compilable
     def advance_state(self, dt):
-        trace = _trace(self.owner, self.shape, self.dtype, self.inputs.get(), self.trace.get(), self.decay_type,
-                       self.tau_tr, dt, self.gamma_tr, self.a_delta, self.P_scale, self.n_nearest_spikes)
+        trace, outputs = _trace(self.owner, self.shape, self.dtype, self.inputs.get(), self.trace.get(), dt,
+                                *self.settings)
         self.trace.set(trace)
-        self.outputs.set(trace)
+        self.outputs.set(outputs)
+
+    def _steps_advance_state(self):
+        return [Step(trace_advance, ("inputs", "trace"), ("trace", "outputs"), keywords=("dt",),
+                     constants=self.settings)]
+
+    def _steps_reset(self):
+        return [*self._set_to(("inputs",), unwired=("inputs",)), *self._set_to(("trace", "outputs"))]
 
     @compilable
     def reset(self):

@@ -36,8 +36,9 @@ from . import config, threads
 from .kernels import renamed
 
 __all__ = ["ACTIVATIONS", "LEAKS", "RATE_INTO", "RATE_INTO_STORED", "RATE_KINDS", "RATE_STEPS", "SPARSE_FRACTION",
-           "SUMMED_OUTER", "block_start", "gaussian_error", "gaussian_into", "laplacian_error", "product_into", "specialised",
-           "sum_of_squares", "summed_outer", "tanh", "transmit", "transmit_into"]
+           "SUMMED_OUTER", "affine", "block_start", "copied", "dense_transmit", "gaussian_error", "gaussian_error_step",
+           "gaussian_into", "laplacian_error", "laplacian_error_step", "outer_blocks", "outer_into", "product_into", "scaled", "specialised", "sum_of_squares",
+           "summed_outer", "tanh", "transmit", "transmit_into", "zero_d"]
 
 LEAKS = ("gaussian", "laplacian")
 
@@ -358,20 +359,41 @@ SUMMED_OUTER = (njit(**config.jit_options(False))(renamed(_summed_outer, "_summe
 rows (see :func:`summed_outer`)."""
 
 
-def summed_outer(x, y, out=None):
-    """x.T @ y into ``out`` (a new array if None), split over the Numba threads that ngc_optim's thread
-    decision gives the product (:mod:`ngc_optim.threads`, level ``product``), one BLAS thread each. For one
-    row, NumPy's outer product (the same values four times faster than BLAS's K = 1 product: 0.2 against
-    0.9 ms at 784x1000)."""
-    if out is None:
-        out = np.empty((x.shape[1], y.shape[1]), np.result_type(x, y))
-    if x.shape[0] == 1:
-        return np.multiply(x.T, y, out=out)
-    blocks = max(1, min(threads.numba_threads(x.shape[1] * x.shape[0] * y.shape[1], "product"),
-                     x.shape[1] // threads.ROW_TILE)) if config.PARALLEL else 1
+_SUMMED_OUTER_SERIAL, _SUMMED_OUTER_PARALLEL = SUMMED_OUTER
+
+
+def outer_blocks(rows, columns, batch):
+    """The blocks of rows of x.T @ y (x: (batch, rows), y: (batch, columns)) that ngc_optim's thread decision
+    gives the product (:mod:`ngc_optim.threads`, level ``product``); BLAS set to one thread when over one."""
+    blocks = max(1, min(threads.numba_threads(rows * batch * columns, "product"),
+                        rows // threads.ROW_TILE)) if config.PARALLEL and batch > 1 else 1
     if blocks > 1:
         threads.prepare()
-    SUMMED_OUTER[blocks > 1](blocks, x, y, out)
+    return blocks
+
+
+@_jit
+def outer_into(blocks, x, y, out):
+    """out = x.T @ y: for one row the outer product (one multiplication per element, NumPy's values, four
+    times faster than BLAS's K = 1 product: 0.2 against 0.9 ms at 784x1000); otherwise SUMMED_OUTER in
+    ``blocks`` blocks (see outer_blocks), the parallel copy for more than one."""
+    if x.shape[0] == 1:
+        for i in range(x.shape[1]):
+            xi = x[0, i]
+            for j in range(y.shape[1]):
+                out[i, j] = xi * y[0, j]
+    elif blocks > 1:
+        _SUMMED_OUTER_PARALLEL(blocks, x, y, out)
+    else:
+        _SUMMED_OUTER_SERIAL(blocks, x, y, out)
+
+
+def summed_outer(x, y, out=None):
+    """x.T @ y into ``out`` (a new array if None), split over the Numba threads that ngc_optim's thread
+    decision gives the product (see outer_blocks and outer_into)."""
+    if out is None:
+        out = np.empty((x.shape[1], y.shape[1]), np.result_type(x, y))
+    outer_into(outer_blocks(x.shape[1], y.shape[1], x.shape[0]), x, y, out)
     return out
 
 
@@ -382,3 +404,52 @@ def transmit(inputs, weights, gate, factor, biases):
     product_into(inputs, weights, out)
     transmit_into(out, gate, factor, biases)
     return out
+
+
+@_jit
+def scaled(a, scale):
+    """a * scale, a new array of a's dtype (scale rounded to it first, as NumPy does with a Python number):
+    what a component's ``reset`` sets with ``x * 0``."""
+    return a * a.dtype.type(scale)
+
+
+@_jit
+def affine(a, scale, offset):
+    """a * scale + offset, a new array of a's dtype (scale and offset rounded to it first, as NumPy does with
+    Python numbers): what a component's ``reset`` sets, e.g. ``v * 0 + v_rest``."""
+    dtype = a.dtype.type
+    return a * dtype(scale) + dtype(offset)
+
+
+@_jit
+def copied(a):
+    """A copy of ``a`` (a component's constant set into a compartment, e.g. an error cell's mask of ones)."""
+    return a.copy()
+
+
+@_jit
+def zero_d(value, like):
+    """``value`` as a 0-d array of ``like``'s dtype (an error cell's L)."""
+    out = np.empty((), like.dtype)
+    out[()] = value
+    return out
+
+
+@_jit
+def dense_transmit(inputs, weights, mask, gate, biases, masked, factor):
+    """A DenseSynapse's step: transmit through ``weights * mask`` when ``masked``, else through ``weights``."""
+    return transmit(inputs, weights * mask if masked else weights, gate, factor, biases)
+
+
+@_jit
+def gaussian_error_step(mu, target, sigma, modulator, mask):
+    """A GaussianErrorCell's step: (dmu, dtarget, L as a 0-d array) of gaussian_error, Sigma's one value."""
+    dmu, dtarget, loss = gaussian_error(mu, target, np.float64(sigma.ravel()[0]), modulator, mask)
+    return dmu, dtarget, zero_d(loss, mu)
+
+
+@_jit
+def laplacian_error_step(shift, target, scale, modulator, mask):
+    """A LaplacianErrorCell's step: (dshift, dtarget, L as a 0-d array) of laplacian_error, Scale's one value."""
+    dshift, dtarget, loss = laplacian_error(shift, target, np.float64(scale.ravel()[0]), modulator, mask)
+    return dshift, dtarget, zero_d(loss, shift)

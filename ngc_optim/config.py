@@ -19,6 +19,9 @@ imported, because Numba applies them at decoration time:
     parallel region stalls when another process holds the second core.
 ``NGC_OPTIM_CACHE`` (default ``1``)
     ``0`` disables Numba's on-disk cache.
+``NGC_OPTIM_CIRCUITS`` (default ``1``)
+    ``0`` runs every process through ngcsimlib per call instead of as one
+    compiled circuit (:mod:`ngc_optim.circuit`).
 ``NGC_OPTIM_FASTMATH`` (default ``0``)
     ``1`` compiles with ``fastmath``: faster, but results no longer match the
     reference formulas bit for bit. Numba's cache does not key on compiler flags,
@@ -36,7 +39,7 @@ threads and 3.4-4.4x with spinning ones (``benchmarks/bench_threads.py --layers`
 layer here, was slower when quiet). libgomp reads the variable when it is loaded, i.e. at the first parallel
 call, after this import; a value set by the user is kept."""
 
-__all__ = ["CACHE", "FASTMATH", "PARALLEL", "PARALLEL_THRESHOLDS", "THREADS", "jit_options"]
+__all__ = ["CACHE", "CIRCUITS", "FASTMATH", "PARALLEL", "PARALLEL_THRESHOLDS", "THREADS", "jit_options"]
 
 
 def _flag(name, default):
@@ -70,6 +73,7 @@ THREADS = _count("NGC_OPTIM_THREADS", 0, least=1) if os.environ.get("NGC_OPTIM_T
 """The threads the user gave ngc_optim's kernels (None: the cores the process may use; see
 :mod:`ngc_optim.threads`)."""
 FASTMATH = _flag("NGC_OPTIM_FASTMATH", "0")
+CIRCUITS = _flag("NGC_OPTIM_CIRCUITS", "1")
 CACHE = _flag("NGC_OPTIM_CACHE", "1") and not FASTMATH
 
 

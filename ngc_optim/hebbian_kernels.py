@@ -59,7 +59,8 @@ product dominates and the element-wise pass is memory-bound.
 import numpy as np
 from numba import njit
 
-from . import config
+from . import config, kernels
+from .cell_kernels import outer_into
 from .kernels import (
     L1,
     L2,
@@ -72,7 +73,8 @@ from .kernels import (
     renamed,
 )
 
-__all__ = ["ADJUST", "HEBBIAN", "L1L2", "PRIOR_CODES", "STDP", "stdp_sgd_events", "within"]
+__all__ = ["ADJUST", "HEBBIAN", "HEBBIAN_EVOLVE", "HEBBIAN_STEP", "L1L2", "PRIOR_CODES", "STDP", "STDP_EVOLVE",
+           "STDP_STEP", "stdp_sgd_events", "within"]
 
 L1L2 = 3
 PRIOR_CODES = {None: 0, "l1": L1, "l2": L2, "l1l2": L1L2}
@@ -82,6 +84,9 @@ CONSTANTS = None
 ADJUSTMENT = None
 LIMITED = None
 """Bound in each compiled copy of the loops (see :func:`_specialised`): the synapse's element functions."""
+KERNEL = BIAS = EVOLVE = SCALARS = None
+"""Bound in each compiled copy of a whole evolve (see HEBBIAN_EVOLVE, STDP_EVOLVE and their steps): the rule's
+kernels, the evolve a step calls and the rule's jit_scalars."""
 
 
 @njit(inline="always")
@@ -282,6 +287,55 @@ STDP = {weighted: {rule: _specialised(loop, "weighted_stdp" if weighted else "st
 AdamW too)."""
 
 
+def _hebbian_evolve(pre, post, weights, biases, mask, settings, blocks, slots, bias_slots, scalars):
+    """A HebbianSynapse's evolve, in place on weights, biases and the optimizer's slots; returns (dW, db).
+
+    ``settings`` = (masked, prior code, (w_bound, lmbda, l1_ratio, sign_value, low), pre_wght, post_wght,
+    has_bias); ``slots``/``bias_slots`` the optimizer's flat state arrays of weights/biases; ``scalars`` the
+    step's (its ``advance``, or ``jit_scalars``). pre and post are scaled in their dtype (NumPy's array
+    times a Python number), db = (the column sums of the scaled post, row by row) * sign_value, dW the
+    product of outer_into in ``blocks`` blocks, then KERNEL (HEBBIAN of the rule) and BIAS (the rule's
+    serial kernel) step weights and biases.
+    """
+    masked, prior, hebbian, pre_wght, post_wght, has_bias = settings
+    dtype = weights.dtype.type
+    scaled_pre = pre * dtype(pre_wght) if pre_wght != 1.0 else pre
+    scaled_post = post * dtype(post_wght) if post_wght != 1.0 else post
+    d_biases = scaled_post[0:1].copy()
+    for r in range(1, scaled_post.shape[0]):
+        d_biases[0] += scaled_post[r]
+    d_biases *= dtype(hebbian[3])
+    product = np.empty((pre.shape[1], post.shape[1]), weights.dtype)
+    outer_into(blocks, scaled_pre, scaled_post, product)
+    KERNEL(weights.ravel(), (product.ravel(),), mask.ravel(), masked, prior, hebbian, *slots, *scalars)
+    if has_bias:
+        BIAS(biases.ravel(), d_biases.ravel(), *bias_slots, *scalars)
+    return product, d_biases
+
+
+def _hebbian_step(pre, post, weights, biases, mask, settings, optimizer_constants, count, blocks, slots,
+                  bias_slots):
+    """The compiled circuit's form of _hebbian_evolve: counts the step in ``count`` (int64 (1,)) and computes
+    its scalars with the rule's jit_scalars (SCALARS)."""
+    count[0] += 1
+    return EVOLVE(pre, post, weights, biases, mask, settings, blocks, slots, bias_slots,
+                  SCALARS(optimizer_constants, count[0]))
+
+
+_RULES = {kernel.name: kernel for kernel in (kernels.sgd, kernels.nag, kernels.momentum, kernels.rmsprop,
+                                             kernels.adam)}
+HEBBIAN_EVOLVE = {name: _compile(renamed(_hebbian_evolve, f"_hebbian_evolve_{name}",
+                                         {**_hebbian_evolve.__globals__, "KERNEL": HEBBIAN[name],
+                                          "BIAS": rule.serial}))
+                  for name, rule in _RULES.items()}
+"""Optimizer kernel name -> a HebbianSynapse's whole evolve (see _hebbian_evolve)."""
+HEBBIAN_STEP = {name: _compile(renamed(_hebbian_step, f"_hebbian_step_{name}",
+                                       {**_hebbian_step.__globals__, "EVOLVE": HEBBIAN_EVOLVE[name],
+                                        "SCALARS": rule.jit_scalars}))
+                for name, rule in _RULES.items()}
+"""Optimizer kernel name -> HEBBIAN_EVOLVE's step in a compiled circuit, counting the optimizer's steps."""
+
+
 @njit(inline="always")
 def _stdp_sgd_element(w, d, i, j, p, q, constants, eta):
     """d[i, j] = dW and w[i, j] one SGD step with the update -dW, clipped: what STDP["sgd"] does to an element
@@ -356,3 +410,60 @@ def stdp_sgd_events(w, d, rows, cols, counts, pre_spike, post_spike, pre_trace, 
             if not (depressing and spikes_in[i] != 0):
                 _stdp_sgd_element(w, d, i, j, (trace_in[i] - target) * y, spikes_in[i] * z, constants, eta_)
     return True
+
+
+def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, mask, settings, scratch, blocks, bounded,
+                 slots, scalars):
+    """A TraceSTDPSynapse's evolve without weight dependence (mu = 0), in place on weights and the optimizer's
+    slots; returns dW.
+
+    ``settings`` = (the rule's (A_plus, A_minus, w_bound, tau_w), pretrace_target and w_bound in the weights'
+    dtype, masked, depressing (A_minus > 0), sparse (the event-driven step may apply: batch 1, SGD, no decay
+    or mask)); ``scratch`` = (the depression product, and for the event-driven step dW kept from step to step,
+    rows, cols and counts: see stdp_sgd_events); ``bounded[0]`` is 1 when the weights are known to lie in
+    [0, w_bound] (set here after checking them, or after a step that clipped them).
+
+    With ``sparse``, no regularisation (``scalars[1]`` of SGD) and weights in bounds, the event-driven step
+    runs when the spikes are few; otherwise p = (pre_trace - pretrace_target).T @ post_spike and
+    q = pre_spike.T @ post_trace (outer_into, ``blocks`` blocks) go to KERNEL (STDP of the rule).
+    """
+    rule, target, w_bound, masked, depressing, sparse = settings
+    depression, d_weights, rows, cols, counts = scratch
+    if sparse and scalars[1] == 0:
+        if bounded[0] == 0 and within(weights, weights.dtype.type(0), w_bound):
+            bounded[0] = 1
+        if bounded[0] == 1 and stdp_sgd_events(weights, d_weights, rows, cols, counts, pre_spike, post_spike,
+                                                pre_trace, post_trace, target, rule, scalars[0]):
+            return d_weights
+    potentiation = np.empty(weights.shape, weights.dtype)
+    outer_into(blocks, pre_trace - target, post_spike, potentiation)
+    if depressing:
+        outer_into(blocks, pre_spike, post_trace, depression)
+    else:
+        depression = potentiation
+    KERNEL(weights.ravel(), (potentiation.ravel(), depression.ravel()), mask.ravel(), masked, 0, rule, *slots,
+           *scalars)
+    if sparse:
+        counts[0] = -1
+        bounded[0] = 1
+    return potentiation
+
+
+def _stdp_step(pre_spike, post_spike, pre_trace, post_trace, weights, mask, settings, optimizer_constants, count,
+               scratch, blocks, bounded, slots):
+    """The compiled circuit's form of _stdp_evolve: counts the step in ``count`` (int64 (1,)) and computes its
+    scalars with the rule's jit_scalars (SCALARS)."""
+    count[0] += 1
+    return EVOLVE(pre_spike, post_spike, pre_trace, post_trace, weights, mask, settings, scratch, blocks, bounded,
+                  slots, SCALARS(optimizer_constants, count[0]))
+
+
+STDP_EVOLVE = {name: _compile(renamed(_stdp_evolve, f"_stdp_evolve_{name}",
+                                      {**_stdp_evolve.__globals__, "KERNEL": STDP[False][name]}))
+               for name in _RULES}
+"""Optimizer kernel name -> a TraceSTDPSynapse's whole evolve without weight dependence (see _stdp_evolve)."""
+STDP_STEP = {name: _compile(renamed(_stdp_step, f"_stdp_step_{name}",
+                                    {**_stdp_step.__globals__, "EVOLVE": STDP_EVOLVE[name],
+                                     "SCALARS": rule.jit_scalars}))
+             for name, rule in _RULES.items()}
+"""Optimizer kernel name -> STDP_EVOLVE's step in a compiled circuit, counting the optimizer's steps."""

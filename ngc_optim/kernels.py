@@ -32,14 +32,18 @@ L2 = 2
 
 
 class Kernel:
-    """A serial and a ``prange`` compilation of the update rule ``name``."""
+    """A serial and a ``prange`` compilation of the update rule ``name``, and the function giving the scalar
+    arguments of a step from the optimizer's constants and the step count (``scalars`` in Python, ``jit_scalars``
+    compiled, for loops that count steps themselves: the same function, the same bits)."""
 
-    __slots__ = ("name", "parallel", "serial")
+    __slots__ = ("jit_scalars", "name", "parallel", "scalars", "serial")
 
-    def __init__(self, name, serial, parallel):
+    def __init__(self, name, serial, parallel, scalars):
         self.name = name
         self.serial = serial
         self.parallel = parallel
+        self.scalars = scalars
+        self.jit_scalars = njit(**config.jit_options(False))(scalars)
 
 
 def renamed(func, name, namespace=None):
@@ -54,7 +58,7 @@ def renamed(func, name, namespace=None):
     return copy
 
 
-def _serial_and_parallel(func):
+def _serial_and_parallel(func, scalars):
     """Compile ``func`` as a serial and as a parallel kernel.
 
     Numba's on-disk cache is keyed on the function's qualified name, not on the
@@ -64,7 +68,7 @@ def _serial_and_parallel(func):
     """
     variants = [njit(**config.jit_options(parallel))(renamed(func, f"{func.__name__}_{suffix}"))
                 for suffix, parallel in (("serial", False), ("parallel", True))]
-    return Kernel(func.__name__.lstrip("_"), *variants)
+    return Kernel(func.__name__.lstrip("_"), *variants, scalars)
 
 
 def pick(kernel, size):
@@ -184,8 +188,29 @@ def _adam(p, u, g1, g2, eta, beta1, beta2, eps, inverse_correction1, inverse_cor
             p[i], g1[i], g2[i] = _adam_rule(p[i], g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
 
 
-sgd = _serial_and_parallel(_sgd)
-nag = _serial_and_parallel(_nag)
-momentum = _serial_and_parallel(_momentum)
-rmsprop = _serial_and_parallel(_rmsprop)
-adam = _serial_and_parallel(_adam)
+def _unchanged_scalars(constants, t):
+    """SGD's (eta, regularization, lam), momentum's (eta, mu, ...) and RMSprop's (eta, decay, eps, ...)
+    scalars do not depend on the step."""
+    return constants
+
+
+def _nag_scalars(constants, t):
+    """(eta, mu, regularization, lam) -> (eta, mu, t, regularization, lam)."""
+    eta, mu, regularization, lam = constants
+    return eta, mu, t, regularization, lam
+
+
+def _adam_scalars(constants, t):
+    """(eta, beta1, beta2, eps, decoupled_decay, regularization, lam) -> the kernel's scalars, with the inverse
+    bias corrections 1 / (1 - beta**t) in float64 (t as a float: C's pow, in Python and in Numba alike)."""
+    eta, beta1, beta2, eps, decoupled_decay, regularization, lam = constants
+    inverse_correction1 = 1.0 / (1.0 - beta1 ** float(t))
+    inverse_correction2 = 1.0 / (1.0 - beta2 ** float(t))
+    return eta, beta1, beta2, eps, inverse_correction1, inverse_correction2, decoupled_decay, regularization, lam
+
+
+sgd = _serial_and_parallel(_sgd, renamed(_unchanged_scalars, "_sgd_scalars"))
+nag = _serial_and_parallel(_nag, _nag_scalars)
+momentum = _serial_and_parallel(_momentum, renamed(_unchanged_scalars, "_momentum_scalars"))
+rmsprop = _serial_and_parallel(_rmsprop, renamed(_unchanged_scalars, "_rmsprop_scalars"))
+adam = _serial_and_parallel(_adam, _adam_scalars)

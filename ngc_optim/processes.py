@@ -25,16 +25,25 @@ copied, so later steps cannot change them. ``previous_state`` and
 ``previous_result`` keep the last scan's (unless told not to), ``clear`` drops
 them.
 
-This scan runs ngcsimlib's compiled process once per row, in Python; the
-compiled circuit (one Numba call for all the rows) is the next step of the
-compiled-circuit issue.
+When every method of a process has a compiled form (every component of
+ngc_optim's), ``run`` and ``scan`` execute it as one compiled circuit
+(:mod:`ngc_optim.circuit`): one Numba call for all the rows of a scan, with the
+same results bit for bit. Otherwise (a component of another library, say) the
+process runs through ngcsimlib's compiled Python, once per row, after one
+warning naming what has no compiled form. ``process.compiled_circuit = False``
+(or ``NGC_OPTIM_CIRCUITS=0`` for every process) chooses ngcsimlib's path.
 """
+
+import warnings
 
 import numpy as np
 from ngcsimlib import JointProcess as _JointProcess
 from ngcsimlib import MethodProcess as _MethodProcess
 from ngcsimlib.context import Context
 from ngcsimlib.global_state import stateManager
+
+from . import config
+from .circuit import Circuit, CircuitUnavailable
 
 __all__ = ["Context", "JointProcess", "MethodProcess", "ScanMixin"]
 
@@ -46,6 +55,54 @@ class ScanMixin:
         super().__init__(name, *args, **kwargs)
         self._previous_state = None
         self._previous_result = None
+        self._circuit = None
+        self.compiled_circuit = True
+        """Run as one compiled circuit when every method has a compiled form (False: ngcsimlib's path)."""
+
+    def compile(self):
+        """ngcsimlib's compile; the compiled circuit is (re)built at the next run or scan."""
+        super().compile()
+        self._circuit = None
+
+    def calls(self):
+        """The (component, method name) pairs the process runs, in order."""
+        raise NotImplementedError
+
+    def circuit(self):
+        """The process's compiled circuit, or None when it runs through ngcsimlib (see the module)."""
+        if not (self.compiled_circuit and config.CIRCUITS and self.is_compiled()):
+            return None
+        if self._circuit is None:
+            try:
+                self._circuit = Circuit(self.name, self.calls(), self.get_keywords(), self._watch_list)
+            except CircuitUnavailable as reason:
+                warnings.warn(f"process {self.name!r} runs through ngcsimlib, once per call: {reason}",
+                              stacklevel=3)
+                self._circuit = False
+        return self._circuit or None
+
+    def run(self, state=None, keywords=None, update=True, row_seed=None, **kwargs):
+        """One step, as ngcsimlib's ``run`` (same arguments and result), through the compiled circuit if the
+        process has one."""
+        circuit = self.circuit()
+        if circuit is None:
+            return super().run(state, keywords, update, row_seed, **kwargs)
+        state = stateManager.state if state is None else state
+        if keywords is None:
+            keywords = self.pack_keywords(row_seed=row_seed, **kwargs)
+        written, watched = circuit(state, self._rows([keywords]))
+        state.update(written)
+        if update:
+            stateManager.set_state(written)
+        return state, None if watched is None else tuple(values[0] for values in watched)
+
+    def _rows(self, rows):
+        """``rows`` of keywords as a float64 (steps, keywords) array, or ValueError naming the process."""
+        try:
+            array = np.asarray(rows, np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"process {self.name!r}: keywords must be numbers, got {rows[0]!r}") from None
+        return array.reshape(len(rows), len(self.get_keywords()))
 
     @property
     def previous_state(self):
@@ -100,12 +157,17 @@ class ScanMixin:
                 raise ValueError(f"process {self.name!r}: row {index} has {len(row)} keywords; the process "
                                  f"takes {expected} ({', '.join(self.get_keywords()) or 'none'})")
         state = stateManager.state if current_state is None else current_state
-        watched = []
-        for row in rows:
-            state, values = self.run.compiled(state, row)
-            if values is not None:
-                watched.append(tuple(np.array(value, copy=True) for value in values))
-        result = tuple(np.stack(series) for series in zip(*watched)) if watched else None
+        circuit = self.circuit()
+        if circuit is not None:
+            written, result = circuit(state, self._rows(rows))
+            state.update(written)
+        else:
+            watched = []
+            for row in rows:
+                state, values = self.run.compiled(state, row)
+                if values is not None:
+                    watched.append(tuple(np.array(value, copy=True) for value in values))
+            result = tuple(np.stack(series) for series in zip(*watched)) if watched else None
         if store_state:
             self._previous_state = state
         if store_results:
@@ -116,6 +178,17 @@ class ScanMixin:
 class MethodProcess(ScanMixin, _MethodProcess):
     """ngcsimlib's MethodProcess with ngc-learn's ``scan`` (see :mod:`ngc_optim.processes`)."""
 
+    def calls(self):
+        return list(self.method_order)
+
 
 class JointProcess(ScanMixin, _JointProcess):
     """ngcsimlib's JointProcess with ngc-learn's ``scan`` (see :mod:`ngc_optim.processes`)."""
+
+    def calls(self):
+        calls = []
+        for process in self.process_order:
+            if not isinstance(process, ScanMixin):
+                raise CircuitUnavailable(f"process {process.name!r} is ngcsimlib's, not ngc_optim's")
+            calls.extend(process.calls())
+        return calls

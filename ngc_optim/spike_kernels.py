@@ -17,12 +17,15 @@ kernel that draws copies the state, advances the copy and returns it. A uniform
 number in [0, 1) is the top 53 bits of a draw times 2**-53.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
 from . import config
 
-__all__ = ["LIF_OUTPUTS", "STATE_WORDS", "bernoulli_step", "lif_step", "next_uint64", "seed_state", "trace_step", "uniform"]
+__all__ = ["DECAYS", "LIF_OUTPUTS", "STATE_WORDS", "bernoulli_advance", "bernoulli_step", "lif_advance", "lif_step",
+           "next_uint64", "poisson_advance", "seed_state", "trace_advance", "trace_step", "uniform"]
 
 STATE_WORDS = 4
 """Words of a random stream's state (uint64)."""
@@ -221,3 +224,41 @@ def lif_step(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, option
             out[_S, r, c] = one if fired else zero
             out[_TOLS, r, c] = now if fired else tols[r, c]
     return out, state
+
+
+DECAYS = ("exp", "lin", "step")
+"""VarTrace's decay types, by their code in :func:`trace_advance`."""
+
+
+@_jit
+def trace_advance(inputs, trace, dt, decay_code, tau_tr, gamma_tr, a_delta, P_scale, n_nearest_spikes):
+    """A VarTrace's step: trace_step with decay exp(-dt/tau_tr), 1 - dt/tau_tr or 0 (``decay_code`` 0, 1, 2
+    in :data:`DECAYS`), computed in float64. Returns the new trace twice (trace and outputs)."""
+    if decay_code == 0:
+        decay = math.exp(-dt / tau_tr)
+    elif decay_code == 1:
+        decay = 1.0 - dt / tau_tr
+    else:
+        decay = 0.0
+    out = trace_step(inputs, trace, decay, gamma_tr, a_delta, P_scale, n_nearest_spikes)
+    return out, out
+
+
+@_jit
+def bernoulli_advance(inputs, tols, key, t, scale):
+    """A BernoulliCell's (scale 1) step: bernoulli_step's (outputs, tols', key') as three arrays."""
+    out, state = bernoulli_step(inputs, scale, tols, t, key)
+    return out[0], out[1], state
+
+
+@_jit
+def poisson_advance(inputs, tols, key, t, dt, target_freq):
+    """A PoissonCell's step: bernoulli_advance with scale dt / 1000 * target_freq (dt in ms), in float64."""
+    return bernoulli_advance(inputs, tols, key, t, dt / 1000.0 * target_freq)
+
+
+@_jit
+def lif_advance(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, options):
+    """A LIFCell's step: lif_step's block split into its eight compartments (LIF_OUTPUTS order), then key'."""
+    out, state = lif_step(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, options)
+    return out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7], state

@@ -290,9 +290,9 @@ def test_sparse_spikes_update_only_their_rows_and_columns_with_the_same_bits(dty
                                        w_bound=0.8, weight_init={"dist": "uniform", "amin": -0.1, "amax": 0.9},
                                        dtype=dtype, seed=5)
             evolve = MethodProcess("evolve") >> synapse.evolve
-        synapse.plan.sparse = sparse
+        synapse.plan.step_settings = synapse.plan.step_settings[:-1] + (sparse,)
         synapses.append((synapse, evolve))
-    assert synapses[0][0].plan.sparse and synapses[0][0].weights.get().max() > 0.8
+    assert synapses[0][0].plan.step_settings[-1] and synapses[0][0].weights.get().max() > 0.8
     touched = []
     for step in range(40):
         pre_spike = (rng.random((1, shape[0])) < 0.05).astype(dtype)
@@ -312,6 +312,6 @@ def test_sparse_spikes_update_only_their_rows_and_columns_with_the_same_bits(dty
         changed = sparse.weights.get() != before
         rows = pre_spike[0] != 0 if A_minus > 0 else np.zeros(shape[0], bool)
         touched.append(step not in (0, 20) and not changed[~rows][:, post_spike[0] == 0].any())
-        assert sparse.plan.counts[0] == (-1 if step in (0, 20) else rows.sum())
+        assert sparse.plan.scratch[4][0] == (-1 if step in (0, 20) else rows.sum())
     assert all(touched[1:20]) and all(touched[21:])
     assert sparse.opt_state.count == dense.opt_state.count == 40

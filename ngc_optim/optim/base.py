@@ -232,6 +232,8 @@ class Optimizer:
         self._penalty = (_PENALTIES[regularization], weight_decay)
         for key, value in values.items():
             setattr(self, key, value)
+        self.step_constants = self._constants()
+        """What the kernel's ``scalars`` (Python) and ``jit_scalars`` (Numba) take with the step count."""
 
     @property
     def regularization(self):
@@ -355,6 +357,10 @@ class Optimizer:
 
     def _step_scalars(self, t):
         """Kernel arguments after the arrays for step ``t``, the penalty last."""
+        return self.kernel.scalars(self.step_constants, t)
+
+    def _constants(self):
+        """The hyperparameters ``kernel.scalars`` takes (with the step count) to give a step's scalars."""
         raise NotImplementedError
 
 

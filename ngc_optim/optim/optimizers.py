@@ -93,7 +93,7 @@ class SGD(Optimizer):
     hyperparameters = (_eta(0.001),)
     State = SGDState
 
-    def _step_scalars(self, t):
+    def _constants(self):
         return (self.eta, *self._penalty)
 
 
@@ -114,8 +114,8 @@ class NAG(Optimizer):
     hyperparameters = (_eta(0.01), _beta("mu", 0.9, "momentum"))
     State = NAGState
 
-    def _step_scalars(self, t):
-        return (self.eta, self.mu, t, *self._penalty)
+    def _constants(self):
+        return (self.eta, self.mu, *self._penalty)
 
 
 class Momentum(Optimizer):
@@ -134,7 +134,7 @@ class Momentum(Optimizer):
     hyperparameters = (_eta(0.01), _beta("mu", 0.9, "momentum"))
     State = MomentumState
 
-    def _step_scalars(self, t):
+    def _constants(self):
         return (self.eta, self.mu, *self._penalty)
 
 
@@ -155,7 +155,7 @@ class RMSprop(Optimizer):
     hyperparameters = (_eta(0.001), _beta("decay", 0.9, "smoothing of the squared update"), _EPS)
     State = RMSpropState
 
-    def _step_scalars(self, t):
+    def _constants(self):
         return (self.eta, self.decay, self.eps, *self._penalty)
 
 
@@ -188,11 +188,8 @@ class Adam(Optimizer):
     def _decoupled_weight_decay(self):
         return 0.0
 
-    def _step_scalars(self, t):
-        inverse_correction1 = 1.0 / (1.0 - self.beta1 ** t)
-        inverse_correction2 = 1.0 / (1.0 - self.beta2 ** t)
-        return (self.eta, self.beta1, self.beta2, self.eps, inverse_correction1, inverse_correction2,
-                self._decoupled_weight_decay(), *self._penalty)
+    def _constants(self):
+        return (self.eta, self.beta1, self.beta2, self.eps, self._decoupled_weight_decay(), *self._penalty)
 
 
 class AdamW(Adam):

@@ -1,0 +1,295 @@
+"""Compiled circuits (ngc_optim.circuit): every component's compiled methods, alone and wired, give the bits of
+ngcsimlib's per-call path, through run and scan; what has no compiled form falls back with one warning; bad
+state is refused with the compartment named; the generated source is shared by circuits of one structure."""
+
+import itertools
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+from ngc_optim.components import (
+    BernoulliCell,
+    BernoulliErrorCell,
+    DenseSynapse,
+    GaussianErrorCell,
+    HebbianSynapse,
+    LaplacianErrorCell,
+    LIFCell,
+    PoissonCell,
+    RateCell,
+    StaticSynapse,
+    TraceSTDPSynapse,
+    VarTrace,
+)
+from ngcsimlib import Component
+from ngcsimlib.compartment import Compartment
+from ngcsimlib.global_state import stateManager
+from ngcsimlib.operations import Summation
+from ngcsimlib.parser import compilable
+
+from ngc_optim import Context, JointProcess, MethodProcess
+
+STEPS = 7
+_names = itertools.count()
+
+
+def _rate(dtype):
+    return [RateCell("c", 5, 10.0, act_fx="tanh", prior=("gaussian", 0.1), batch_size=3, dtype=dtype),
+            RateCell("d", 5, 4.0, act_fx="relu", prior=("laplacian", 0.2), integration_type="midpoint",
+                     output_scale=2.0, resist_scale=0.5, batch_size=3, dtype=dtype),
+            RateCell("e", 5, 0.0, act_fx="sigmoid", batch_size=3, dtype=dtype)]
+
+
+def _errors(dtype):
+    return [GaussianErrorCell("c", 4, batch_size=3, sigma=2.0, dtype=dtype),
+            LaplacianErrorCell("d", 4, batch_size=3, scale=0.5, dtype=dtype)]
+
+
+def _synapses(dtype):
+    return [DenseSynapse("c", (4, 6), bias_init={"dist": "uniform", "amin": -1.0, "amax": 1.0}, p_conn=0.6,
+                         g_conduct_factor=1.5, batch_size=3, seed=1, dtype=dtype),
+            StaticSynapse("d", (4, 6), batch_size=3, seed=2, dtype=dtype)]
+
+
+def _hebbian(dtype):
+    optimizers = ("sgd", "nag", "momentum", "rmsprop", "adam", "adamw")
+    return [HebbianSynapse(f"h{name}", (4, 6), eta=0.05, optim_type=name, sign_value=-1.0, w_bound=2.0,
+                           prior=("l2", 0.01), pre_wght=0.5, post_wght=1.5, batch_size=3, seed=number,
+                           bias_init={"dist": "constant", "value": 0.1} if number % 2 else None,
+                           optim_kwargs={"regularization": "l1", "weight_decay": 0.001} if name == "nag" else None,
+                           dtype=dtype)
+            for number, name in enumerate(optimizers)]
+
+
+def _stdp(dtype):
+    return [TraceSTDPSynapse("c", (8, 6), A_plus=0.9, A_minus=0.4, eta=0.3, pretrace_target=0.1, w_bound=0.8,
+                             weight_init={"dist": "uniform", "amin": 0.0, "amax": 0.8}, seed=5, dtype=dtype),
+            TraceSTDPSynapse("d", (8, 6), A_plus=0.5, A_minus=0.0, eta=0.01, optim_type="adam", batch_size=3,
+                             p_conn=0.7, tau_w=50.0, seed=6, dtype=dtype)]
+
+
+def _spiking(dtype):
+    return [LIFCell("c", 6, 20.0, resist_m=30.0, one_spike=True, batch_size=3, seed=2, dtype=dtype),
+            LIFCell("d", 6, 20.0, resist_m=30.0, max_one_spike=True, integration_type="midpoint", v_min=-70.0,
+                    batch_size=3, dtype=dtype),
+            BernoulliCell("e", 6, batch_size=3, seed=3, dtype=dtype),
+            PoissonCell("f", 6, target_freq=300.0, batch_size=3, seed=4, dtype=dtype),
+            VarTrace("g", 6, 5.0, 0.5, batch_size=3, dtype=dtype),
+            VarTrace("h", 6, 5.0, 0.0, decay_type="lin", P_scale=0.7, batch_size=3, dtype=dtype),
+            VarTrace("i", 6, 5.0, 0.3, decay_type="step", n_nearest_spikes=2, batch_size=3, dtype=dtype)]
+
+
+FAMILIES = {"rate": _rate, "errors": _errors, "synapses": _synapses, "hebbian": _hebbian, "stdp": _stdp,
+            "spiking": _spiking}
+INPUTS = {RateCell: ("j", "j_td"), GaussianErrorCell: ("mu", "target", "modulator"),
+          LaplacianErrorCell: ("shift", "target", "mask"), DenseSynapse: ("inputs", "gate"),
+          StaticSynapse: ("inputs",), HebbianSynapse: ("inputs", "pre", "post"),
+          TraceSTDPSynapse: ("inputs", "preSpike", "postSpike", "preTrace", "postTrace"),
+          LIFCell: ("j",), BernoulliCell: ("inputs",), PoissonCell: ("inputs",), VarTrace: ("inputs",)}
+SPIKES = {"preSpike", "postSpike"}
+WATCHED = {"rate": "zF", "errors": "L", "spiking": "s"}
+"""The compartment of the family's first component its step watches (default outputs)."""
+
+
+def _family(family, dtype, compiled):
+    """The family's components in a context, each stepped (advance_state, then evolve for learning synapses)
+    and reset by two processes whose compiled_circuit is ``compiled``."""
+    with Context(f"circuit{next(_names)}"):
+        components = FAMILIES[family](dtype)
+        step, reset = MethodProcess("step"), MethodProcess("reset")
+        for component in components:
+            step >> component.advance_state
+            if hasattr(component, "evolve"):
+                step >> component.evolve
+            reset >> component.reset
+        step.watch(getattr(components[0], WATCHED.get(family, "outputs")))
+    for process in (step, reset):
+        process.compiled_circuit = compiled
+    return components, step, reset
+
+
+def _feed(components, rng, dtype):
+    """Random inputs (0/1 for spikes, positive currents) into every input compartment."""
+    for component in components:
+        for name in INPUTS[type(component)]:
+            compartment = getattr(component, name)
+            shape = compartment.get().shape
+            value = (rng.random(shape) < 0.3) if name in SPIKES or isinstance(component, VarTrace) \
+                else rng.standard_normal(shape) * 2 + (1 if isinstance(component, (LIFCell, PoissonCell)) else 0)
+            compartment.set(np.abs(value).astype(dtype) if isinstance(component, (PoissonCell, BernoulliCell))
+                            else value.astype(dtype))
+            if isinstance(component, BernoulliCell):
+                compartment.set(np.clip(compartment.get(), 0, 1))
+
+
+def _snapshot(components):
+    """Every compartment's value (bytes, so -0.0 and NaN payloads count) and every optimizer's state; not those
+    wired from an operation (ngcsimlib's Summation.get gives an object array)."""
+    values = {}
+    for component in components:
+        for name, compartment in component.compartments:
+            if not isinstance(compartment.target, str):
+                continue
+            value = compartment.get()
+            if hasattr(value, "state_dict"):
+                state = value.state_dict()
+                values[(component.name, name, "count")] = state.pop("count")
+                for slot, arrays in state.items():
+                    for key, array in arrays.items():
+                        values[(component.name, name, slot, key)] = (array.dtype, array.shape, array.tobytes())
+            else:
+                value = np.asarray(value)
+                values[(component.name, name)] = (value.dtype, value.shape, value.tobytes())
+    return values
+
+
+def _trajectory(family, dtype, compiled, by_scan):
+    components, step, reset = _family(family, dtype, compiled)
+    rng = np.random.default_rng(7)
+    snapshots, watched = [], []
+    for phase in range(2):
+        _feed(components, rng, dtype)
+        if by_scan:
+            final, values = step.scan(step.pack_rows(STEPS, t=lambda i, phase=phase: i * 0.5 + phase, dt=0.5))
+            stateManager.set_state(final)
+            watched.append(values[0].tobytes())
+        else:
+            for row in range(STEPS):
+                _, values = step.run(t=row * 0.5 + phase, dt=0.5)
+                watched.append(np.asarray(values[0]).tobytes())
+        snapshots.append(_snapshot(components))
+        reset.run()
+        snapshots.append(_snapshot(components))
+    return snapshots, b"".join(watched), (step, reset)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_compiled_circuits_give_the_per_call_bits(family, dtype):
+    """run and scan through the compiled circuit equal ngcsimlib's per-call path, every compartment and
+    optimizer state after several steps with inputs, a reset, and more steps."""
+    expected, watched, _ = _trajectory(family, dtype, compiled=False, by_scan=False)
+    for by_scan in (False, True):
+        got, got_watched, processes = _trajectory(family, dtype, compiled=True, by_scan=by_scan)
+        assert all(process.circuit() is not None for process in processes)
+        assert got == expected, f"by_scan={by_scan}"
+        assert got_watched == watched, f"by_scan={by_scan}"
+
+
+def _layer(name, compiled, summed=False):
+    """A rate/error PC layer with Hebbian learning (as bench_scan's), optionally with a Summation into z1.j."""
+    with Context(name):
+        z0 = RateCell("z0", 6, 0.0, batch_size=4)
+        W1 = HebbianSynapse("W1", (6, 5), eta=0.01, optim_type="adam", sign_value=-1.0, w_bound=0.0, batch_size=4,
+                            seed=1)
+        e1 = GaussianErrorCell("e1", 5, batch_size=4)
+        z1 = RateCell("z1", 5, 10.0, act_fx="tanh", batch_size=4)
+        E1 = DenseSynapse("E1", (5, 5), batch_size=4, seed=2)
+        E2 = DenseSynapse("E2", (5, 5), batch_size=4, seed=3)
+        z0.zF >> W1.inputs
+        z0.zF >> W1.pre
+        W1.outputs >> e1.mu
+        z1.z >> e1.target
+        e1.dmu >> W1.post
+        e1.dmu >> E1.inputs
+        e1.dtarget >> E2.inputs
+        if summed:
+            Summation(E1.outputs, E2.outputs) >> z1.j
+        else:
+            E1.outputs >> z1.j
+        cells = MethodProcess("cells") >> z0.advance_state >> W1.advance_state >> E1.advance_state
+        rest = MethodProcess("rest") >> E2.advance_state >> z1.advance_state >> e1.advance_state >> W1.evolve
+        step = JointProcess("step") >> cells >> rest
+        step.watch(e1.L, z1.z)
+    z0.j.set(np.random.default_rng(0).random((4, 6)).astype(np.float32))
+    for process in (cells, rest, step):
+        process.compiled_circuit = compiled
+    return step, (z0, W1, e1, z1, E1, E2)
+
+
+@pytest.mark.parametrize("summed", [False, True])
+def test_a_wired_joint_process_gives_the_per_call_bits(summed):
+    results = []
+    for compiled in (False, True):
+        step, components = _layer(f"layer{next(_names)}", compiled, summed)
+        final, (losses, z) = step.scan(step.pack_rows(12, dt=1.0))
+        stateManager.set_state(final)
+        results.append((_snapshot(components), losses.tobytes(), z.tobytes()))
+        assert (step.circuit() is not None) == compiled
+    assert results[0] == results[1]
+
+
+def test_the_generated_source_depends_on_the_structure_only():
+    first, _ = _layer(f"layer{next(_names)}", True)
+    second, _ = _layer(f"other{next(_names)}", True)
+    summed, _ = _layer(f"summed{next(_names)}", True, summed=True)
+    assert first.circuit().source == second.circuit().source != summed.circuit().source
+    assert " + " in summed.circuit().source and " + " not in first.circuit().source
+
+
+class _Foreign(Component):
+    """A component of another library: a compilable method with no compiled form."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.x = Compartment(np.zeros((1, 3), np.float32))
+
+    @compilable
+    def advance_state(self):
+        self.x.set(self.x.get() + 1)
+
+
+def test_a_method_without_a_compiled_form_falls_back_with_one_warning():
+    with Context(f"foreign{next(_names)}"):
+        foreign = _Foreign("f")
+        cell = RateCell("z", 3, 0.0)
+        foreign.x >> cell.j
+        step = MethodProcess("step") >> foreign.advance_state >> cell.advance_state
+        errors = BernoulliErrorCell("b", 3)
+        other = MethodProcess("other") >> errors.advance_state
+    with pytest.warns(UserWarning, match=r"_Foreign 'f'\.advance_state has no compiled form"):
+        step.run(dt=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        step.run(dt=1.0)
+        step.scan(step.pack_rows(2, dt=1.0))
+    np.testing.assert_array_equal(cell.z.get(), np.full((1, 3), 2.0, np.float32))
+    with pytest.warns(UserWarning, match=r"BernoulliErrorCell 'b'\.advance_state has no compiled form"):
+        other.run(dt=1.0)
+
+
+def test_bad_state_is_refused_naming_the_compartment():
+    step, (z0, W1, *_) = _layer(f"layer{next(_names)}", True)
+    step.run(dt=1.0)
+    z0.j.set(np.zeros((5, 6), np.float32))
+    with pytest.raises(ValueError, match=r"z0:j has shape \(5, 6\); expected \(4, 6\)"):
+        step.run(dt=1.0)
+    z0.j.set(np.zeros((4, 6), np.float64))
+    step.run(dt=1.0)
+    W1.weights.set(W1.weights.get()[:, ::-1])
+    with pytest.raises(ValueError, match=r"W1:weights is updated in place and must be a writable C-contiguous"):
+        step.run(dt=1.0)
+
+
+def test_a_known_circuit_starts_warm_in_a_new_process(tmp_path):
+    """A second Python process finds the generated source and Numba's cache: no compile message."""
+    script = textwrap.dedent("""
+        import sys
+        sys.path.insert(0, {tests!r})
+        import numpy as np
+        from ngcsimlib.global_state import stateManager
+        from test_circuit import _layer
+        step, _ = _layer("warm", True)
+        final, (losses, z) = step.scan(step.pack_rows(5, dt=1.0))
+        print(float(losses[-1]))
+    """).format(tests=str(__import__("pathlib").Path(__file__).parent))
+    environment = {**__import__("os").environ, "NGC_OPTIM_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment,
+                           check=True) for _ in range(2)]
+    assert "compiling the circuit" in runs[0].stderr
+    assert "compiling the circuit" not in runs[1].stderr
+    assert runs[0].stdout == runs[1].stdout
+    assert list((tmp_path / "circuits").glob("circuit_*.py"))
