@@ -2,15 +2,16 @@
 
 Part 1, a process of 10 components (4 RateCells with tanh, 3 DenseSynapses, 3
 GaussianErrorCells; batch 50, 128 units), wired as the layers of a predictive-coding
-network, ``MethodProcess.run(dt=1.0)`` calling every ``advance_state``. Per call:
+network, ``MethodProcess.run(dt=1.0)`` calling every ``advance_state``, at batch 50 and
+128 units and at batch 1 and 1 unit (whose arithmetic is negligible: the fixed cost of a
+call). Per step, each way:
 
-* ``run``: ``MethodProcess.run``, what a user calls;
-* ``compiled``: the function ngcsimlib compiled the process into, called directly
-  with the state dict: ``run - compiled`` is ngcsimlib's own per-call cost
-  (packing the keywords, writing the state back);
-* ``run, 1 unit``: the same process with batch 1 and 1 unit, whose arithmetic is
-  negligible: the fixed per-call cost of the components' Python and NumPy calls;
-* ``arithmetic`` = ``run - run, 1 unit``.
+* ``per call``: ``run`` through ngcsimlib's compiled Python (``compiled_circuit = False``):
+  one Python call per component method;
+* ``run, circuit``: ``run`` as one call of the process's compiled circuit (``ngc_optim.circuit``);
+* ``scan, circuit``: ``scan`` of 20 rows, all in one call of the circuit (per step);
+
+and the ratios to the per-call path.
 
 Part 2, ``HebbianSynapse.evolve`` (float32, batch 50, w_bound 1, gaussian prior
 1e-3, sign -1) for a 784x512 and a 4096x4096 synapse with each optimizer at its
@@ -42,10 +43,9 @@ import sys
 
 import numpy as np
 from ngc_optim.components import DenseSynapse, GaussianErrorCell, HebbianSynapse, RateCell, TraceSTDPSynapse
-from ngcsimlib import MethodProcess
-from ngcsimlib.context import Context
 
 import ngc_optim
+from ngc_optim import Context, MethodProcess
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_optim import STEP, Batch, build_rules, measure, paired_ratio
@@ -80,26 +80,27 @@ def run_process(process):
     process.run(dt=1.0)
 
 
-def run_compiled(process, state):
-    process.run.compiled(state, [1.0])
+SCAN_ROWS = 20
+
+
+def scan_process(process, rows):
+    process.scan(rows)
 
 
 def bench_process(budget, min_repeats):
-    from ngcsimlib._src.global_state.manager import global_state_manager
-
-    _, process = ten_components(BATCH, UNITS)
-    _, tiny = ten_components(1, 1)
-    state = global_state_manager.state
-    samples = measure([Batch(run_process, (process,)), Batch(run_compiled, (process, state)),
-                       Batch(run_process, (tiny,))], budget, min_repeats)
-    run, compiled, fixed = (statistics.median(s) for s in samples)
-    print(f"\n== MethodProcess of 10 components (batch {BATCH}, {UNITS} units), per call ==")
-    print(f"run                              {run * 1e6:9.1f} us")
-    print(f"compiled function alone          {compiled * 1e6:9.1f} us")
-    print(f"ngcsimlib overhead (run - compiled) {(run - compiled) * 1e6:6.1f} us")
-    print(f"run, batch 1 and 1 unit          {fixed * 1e6:9.1f} us  (fixed cost, {fixed * 1e6 / 10:.1f} us "
-          f"per component)")
-    print(f"arithmetic (run - fixed cost)    {(run - fixed) * 1e6:9.1f} us")
+    print(f"\n== MethodProcess of 10 components, us per step (scan: {SCAN_ROWS} rows per call) ==")
+    for batch, units in ((BATCH, UNITS), (1, 1)):
+        _, calls = ten_components(batch, units)
+        _, circuit = ten_components(batch, units)
+        _, scanned = ten_components(batch, units)
+        calls.compiled_circuit = False
+        rows = scanned.pack_rows(SCAN_ROWS, dt=1.0)
+        samples = measure([Batch(run_process, (calls,)), Batch(run_process, (circuit,)),
+                           Batch(scan_process, (scanned, rows))], budget, min_repeats)
+        per_call, run, scan = (statistics.median(s) for s in samples)
+        scan /= SCAN_ROWS
+        print(f"batch {batch:>3}, {units:>3} units: per call {per_call * 1e6:8.1f}   run, circuit {run * 1e6:8.1f} "
+              f"({per_call / run:4.2f}x)   scan, circuit {scan * 1e6:8.1f} ({per_call / scan:5.2f}x)")
 
 
 class NumpyHebbian:

@@ -16,7 +16,11 @@ The network is the excitatory/inhibitory layer of ngc-museum's
     W1's preTrace, preSpike, postTrace, postSpike <- tr0.trace, z0.outputs, tr1.trace, z1e.s
 
 Each simulated ms runs one ``advance_state`` process (W1, W1ie, W1ei, z0, z1e,
-z1i, tr0, tr1, the exhibit's order), then W1's ``evolve`` process. The synapses
+z1i, tr0, tr1, the exhibit's order), then W1's ``evolve`` process, through ngcsimlib
+one call per component (``compiled_circuit = False``: ``ours, per call``); ``ours, scan``
+runs one process of both (``learn``: advance, then evolve) as a compiled circuit
+(``ngc_optim.circuit``), ``--steps`` simulated ms in one ``scan`` that returns each step's
+spikes (and ``ours, scan, no STDP`` the advance process alone). The synapses
 multiply a spiking row by summing the weight rows of its spikes
 (``cell_kernels.product_into``: the product's sum without its zero terms), and
 W1's STDP, batch-1 SGD, updates only the rows of the inputs and the columns of
@@ -54,11 +58,11 @@ import time
 
 import numpy as np
 from ngc_optim.components import LIFCell, PoissonCell, StaticSynapse, TraceSTDPSynapse, VarTrace
-from ngcsimlib import MethodProcess
-from ngcsimlib.context import Context
+from ngcsimlib.global_state import stateManager
 from ngcsimlib.operations import Summation
 
 import ngc_optim
+from ngc_optim import Context, MethodProcess
 
 N_IN, N_HID = 784, 1000
 DT = 1.0
@@ -134,9 +138,15 @@ class OursSNN:
             self.z1e.s >> self.W1.postSpike
 
             self.advance = MethodProcess("advance")
+            self.learn = MethodProcess("learn")
             for component in (self.W1, self.W1ie, self.W1ei, self.z0, self.z1e, self.z1i, self.tr0, self.tr1):
                 self.advance >> component.advance_state
+                self.learn >> component.advance_state
+            self.learn >> self.W1.evolve
             self.evolve = MethodProcess("evolve") >> self.W1.evolve
+            for process in (self.advance, self.learn):
+                process.watch(self.z0.outputs, self.z1e.s, self.z1i.s)
+        self.advance.compiled_circuit = self.evolve.compiled_circuit = False
         self.W1ie.weights.set(hollow(N_HID, -120.0))
         self.W1ei.weights.set(eye(N_HID, 22.5))
         self.z0.inputs.set(image)
@@ -152,6 +162,20 @@ class OursSNN:
 
     def spikes(self):
         return self.z0.outputs.get().sum(), self.z1e.s.get().sum(), self.z1i.s.get().sum()
+
+
+def run_scan(simulation, steps, learn=True):
+    """``steps`` ms of ``simulation`` (an OursSNN) in one scan of its learn (or advance) process as a compiled
+    circuit; returns (seconds, 0, spike counts of z0, z1e, z1i), as ``run``."""
+    process = simulation.learn if learn else simulation.advance
+    process.compiled_circuit = True
+    rows = process.pack_rows(steps, t=lambda step: simulation.t + step * DT, dt=DT)
+    start = time.perf_counter()
+    final, spikes = process.scan(rows, store_state=False, store_results=False)
+    seconds = time.perf_counter() - start
+    stateManager.set_state(final)
+    simulation.t += steps * DT
+    return seconds, 0.0, np.array([values.sum() for values in spikes])
 
 
 class NumpySNN:
@@ -283,33 +307,40 @@ def main(argv=None):
     image = np.random.default_rng(args.seed).random((1, N_IN), dtype=np.float32)
     ours = OursSNN("snn", image, args.seed)
     frozen = OursSNN("snn_frozen", image, args.seed)
+    scanned = OursSNN("snn_scan", image, args.seed)
+    scanned_frozen = OursSNN("snn_scan_frozen", image, args.seed)
     reference = NumpySNN(image, ours.W1.weights.get(), args.seed + 10)
     events = EventNumpySNN(image, ours.W1.weights.get(), args.seed + 20)
     assert np.array_equal(frozen.W1.weights.get(), reference.W1)
     for simulation in (ours, reference, events):
         run(simulation, args.warmup)
     run(frozen, args.warmup, learn=False)
+    run_scan(scanned, args.warmup)
+    run_scan(scanned_frozen, args.warmup, learn=False)
 
-    results = {"ours": [], "numpy": [], "events": [], "frozen": []}
+    results = {"ours": [], "numpy": [], "events": [], "frozen": [], "scan": [], "scan_frozen": []}
     for _ in range(args.repeats):
         results["ours"].append(run(ours, args.steps))
+        results["scan"].append(run_scan(scanned, args.steps))
         results["numpy"].append(run(reference, args.steps))
         results["events"].append(run(events, args.steps))
         results["frozen"].append(run(frozen, args.steps, learn=False))
+        results["scan_frozen"].append(run_scan(scanned_frozen, args.steps, learn=False))
 
     def per_second(run):
         return args.steps / (run[0] + run[1])
 
     print(f"\n== Diehl & Cook SNN: 784 Poisson -> 1000 LIF (+1000 inhibitory), STDP, dt {DT:g} ms, batch 1; "
           f"{args.repeats} x {args.steps} ms after {args.warmup} ms ==")
-    print(f"{'':<22} {'sim ms/s':>9} {'advance us':>11} {'evolve us':>10} {'us/step':>8}")
-    for key, label in (("ours", "ours"), ("numpy", "numpy"), ("events", "numpy, event-driven"),
-                       ("frozen", "ours, no STDP")):
+    print(f"{'':<26} {'sim ms/s':>9} {'advance us':>11} {'evolve us':>10} {'us/step':>8}  (scan: all in advance)")
+    for key, label in (("ours", "ours, per call"), ("scan", "ours, scan"), ("numpy", "numpy"),
+                       ("events", "numpy, event-driven"), ("frozen", "ours, per call, no STDP"),
+                       ("scan_frozen", "ours, scan, no STDP")):
         runs = results[key]
         advance = statistics.median(run[0] for run in runs) / args.steps * 1e6
         evolve = statistics.median(run[1] for run in runs) / args.steps * 1e6
         rate = statistics.median(per_second(run) for run in runs)
-        print(f"{label:<22} {rate:9.0f} {advance:11.1f} {evolve:10.1f} {1e6 / rate:8.1f}")
+        print(f"{label:<26} {rate:9.0f} {advance:11.1f} {evolve:10.1f} {1e6 / rate:8.1f}")
     ratio = statistics.median(per_second(a) / per_second(b) for a, b in zip(results["ours"], results["numpy"]))
     event_ratio = statistics.median(per_second(a) / per_second(b) for a, b in zip(results["ours"], results["events"]))
     stdp_share = 1 - statistics.median(
@@ -317,19 +348,25 @@ def main(argv=None):
     print(f"\nours / numpy: {ratio:.2f}x faster (target >= 10x: {'met' if ratio >= 10 else 'NOT met'})")
     print(f"ours / numpy, event-driven: {event_ratio:.2f}x faster (the part compiling gains)")
     print(f"share of STDP (evolve) in ours: {stdp_share:.0%} of the time per step (from the run without it)")
+    for key, reference_key, label, target in (("scan", "ours", "ours, scan", 25.0),
+                                              ("scan_frozen", "frozen", "ours, scan, no STDP", 15.0)):
+        step_us = 1e6 / statistics.median(per_second(run) for run in results[key])
+        gain = statistics.median(per_second(a) / per_second(b) for a, b in zip(results[key], results[reference_key]))
+        print(f"{label}: {step_us:.1f} us per step, {gain:.2f}x the per-call path "
+              f"(target <= {target:g} us: {'met' if step_us <= target else 'NOT met'})")
 
     print("\n== agreement: mean firing rate over all timed steps, Hz per unit ==")
     agree = True
     seconds = args.repeats * args.steps * DT / 1000.0
     for index, (name, units) in enumerate((("z0", N_IN), ("z1e", N_HID), ("z1i", N_HID))):
-        counts = [sum(run[2][index] for run in results[key]) for key in ("ours", "numpy", "events")]
+        counts = [sum(run[2][index] for run in results[key]) for key in ("ours", "numpy", "events", "scan")]
         rates = [count / seconds / units for count in counts]
         difference = abs(rates[0] - rates[1]) / max(rates[1], 1e-12)
         sigmas = abs(counts[0] - counts[1]) / max(np.sqrt(counts[0] + counts[1]), 1.0)
         agree &= difference <= RATE_TOLERANCE or sigmas <= 3.0
         print(f"{name:<4} ours {rates[0]:8.3f}  numpy {rates[1]:8.3f}  difference {difference:6.1%} "
               f"({sigmas:.1f} sigma of counting noise; spikes {counts[0]:.0f} / {counts[1]:.0f}; "
-              f"event-driven numpy {rates[2]:.3f})")
+              f"event-driven numpy {rates[2]:.3f}, ours by scan {rates[3]:.3f})")
     weights = ours.W1.weights.get(), reference.W1, events.W1
     print(f"W1 mean after the run: ours {weights[0].mean():.5f}, numpy {weights[1].mean():.5f}, "
           f"event-driven numpy {weights[2].mean():.5f}")

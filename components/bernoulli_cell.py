@@ -7,20 +7,19 @@ from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
 from ngc_optim.circuit import Step
-from ngc_optim.spike_kernels import bernoulli_advance
+from ngc_optim.spike_kernels import bernoulli_advance, bernoulli_step
 
 from .numpy_component import NumpyComponent
 
 __all__ = ["BernoulliCell", "encode"]
 
 
-def encode(owner, shape, dtype, kernel, inputs, tols, key, *arguments):
-    """One encoder step through ``kernel`` (:func:`ngc_optim.spike_kernels.bernoulli_advance` or
-    ``poisson_advance``, given ``arguments`` after the arrays), after checking the inputs' shape."""
+def encode(owner, shape, dtype, inputs, scale, tols, t, key):
+    """One encoder step through :func:`ngc_optim.spike_kernels.bernoulli_step`, after checking the inputs' shape."""
     inputs = np.asarray(inputs, dtype)
     if inputs.shape != shape or tols.shape != shape:
         raise ValueError(f"{owner}: inputs {inputs.shape} and tols {tols.shape} must be {shape}")
-    return kernel(inputs, tols, key, *arguments)
+    return bernoulli_step(inputs, scale, tols, t, key)
 
 
 class BernoulliCell(NumpyComponent):
@@ -44,6 +43,7 @@ class BernoulliCell(NumpyComponent):
         dtype: "float32" (default) or "float64".
     """
 
+    PER_SAMPLE: ClassVar[frozenset] = frozenset({"inputs", "outputs", "tols"})
     SPEC: ClassVar[dict] = {
         "summary": "BernoulliCell: outputs ~ Bernoulli(inputs), tols = time of last spike",
         "compartments": {
@@ -65,10 +65,10 @@ class BernoulliCell(NumpyComponent):
 
     @compilable
     def advance_state(self, t):
-        outputs, tols, key = encode(self.owner, self.shape, self.dtype, bernoulli_advance, self.inputs.get(),
-                                    self.tols.get(), self.key.get(), t, 1.0)
-        self.outputs.set(outputs)
-        self.tols.set(tols)
+        out, key = encode(self.owner, self.shape, self.dtype, self.inputs.get(), 1.0, self.tols.get(), t,
+                          self.key.get())
+        self.outputs.set(out[0])
+        self.tols.set(out[1])
         self.key.set(key)
 
     def _steps_advance_state(self):

@@ -53,6 +53,7 @@ class DenseSynapse(NumpyComponent):
         dtype: "float32" (default) or "float64".
     """
 
+    PER_SAMPLE: ClassVar[frozenset] = frozenset({"inputs", "gate", "outputs"})
     SPEC: ClassVar[dict] = {
         "summary": "DenseSynapse: outputs = (inputs @ (weights * mask)) * gate * g_conduct_factor + biases",
         "compartments": {
@@ -110,7 +111,7 @@ class DenseSynapse(NumpyComponent):
 
     def _steps_advance_state(self):
         return [Step(dense_transmit, ("inputs", "weights", "mask", "gate", "biases"), ("outputs",),
-                     constants=(self.p_conn < 1.0, self.g_conduct_factor))]
+                     constants=(self.p_conn < 1.0, self.g_conduct_factor), rows=("inputs", "gate", "outputs"))]
 
     def _steps_reset(self):
         return self._transmission_steps()

@@ -1,9 +1,10 @@
 """ErrorCell: what the Gaussian, Laplacian and Bernoulli error cells build alike."""
 
+from typing import ClassVar
+
 import numpy as np
 from ngcsimlib.compartment import Compartment
 
-from ngc_optim.cell_kernels import scaled
 from ngc_optim.circuit import Step
 
 from .numpy_component import NumpyComponent
@@ -27,6 +28,8 @@ class ErrorCell(NumpyComponent):
         dtype: "float32" or "float64".
     """
 
+    PER_SAMPLE: ClassVar[frozenset] = frozenset({"target", "modulator", "mask", "dtarget"})
+
     def __init__(self, name, n_units, batch_size, parameter, distribution, dtype):
         super().__init__(name, dtype)
         self._check_population(n_units, batch_size)
@@ -44,26 +47,25 @@ class ErrorCell(NumpyComponent):
         self.ones = np.ones(self.shape, self.dtype)
         self.zero = self._zeros(())
 
-    def _error_steps(self, kernel, reads, derivative):
-        """``advance_state``'s steps: ``kernel`` of ``reads`` giving (derivative, dtarget, L), then the mask
-        back to ones unless wired."""
-        steps = [Step(kernel, reads, (derivative, "dtarget", "L"))]
+    def _error_steps(self, rows_kernel, loss_kernel, prediction, parameter, derivative):
+        """``advance_state``'s steps: ``rows_kernel`` of (prediction, target, parameter, modulator, mask)
+        giving (derivative, dtarget) row by row, ``loss_kernel`` of (prediction, target, parameter) giving L,
+        then the mask back to ones unless wired."""
+        signals = (prediction, "target", "modulator", "mask")
+        steps = [Step(rows_kernel, (prediction, "target", parameter, "modulator", "mask"), (derivative, "dtarget"),
+                      rows=(*signals, derivative, "dtarget")),
+                 Step(loss_kernel, (prediction, "target", parameter), ("L",))]
         if not self.mask.targeted:
-            steps.append(self._set_copy("mask", self.ones))
+            steps.append(self._fill("mask", 1))
         return steps
 
     def _reset_steps(self, derivative, prediction):
         """``reset``'s steps (see :meth:`_reset_error`), after zeroing the derivative and, unless wired, the
         prediction."""
-        steps = [Step(scaled, (), (derivative,), constants=(self.ones, 0))]
-        if not getattr(self, prediction).targeted:
-            steps.append(Step(scaled, (), (prediction,), constants=(self.ones, 0)))
-        steps += [Step(scaled, (), ("dtarget",), constants=(self.ones, 0)), self._set_copy("L", self.zero)]
-        if not self.target.targeted:
-            steps.append(Step(scaled, (), ("target",), constants=(self.ones, 0)))
-        steps += [self._set_copy(name, self.ones) for name in ("modulator", "mask")
-                  if not getattr(self, name).targeted]
-        return steps
+        names = [derivative, *([prediction] if not getattr(self, prediction).targeted else []), "dtarget", "L",
+                 *(["target"] if not self.target.targeted else [])]
+        return [*(self._fill(name, 0) for name in names),
+                *(self._fill(name, 1) for name in ("modulator", "mask") if not getattr(self, name).targeted)]
 
     def _write_error(self, dtarget, loss):
         """The end of ``advance_state`` every error cell shares (compiled into each subclass's ``advance_state``

@@ -6,7 +6,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.cell_kernels import gaussian_error_step
+from ngc_optim.cell_kernels import gaussian_error_loss, gaussian_error_rows, gaussian_error_step
 
 from .error_cell import ErrorCell
 
@@ -41,6 +41,7 @@ class GaussianErrorCell(ErrorCell):
         dtype: "float32" (default) or "float64".
     """
 
+    PER_SAMPLE: ClassVar[frozenset] = ErrorCell.PER_SAMPLE | {"mu", "dmu"}
     SPEC: ClassVar[dict] = {
         "summary": "GaussianErrorCell: mismatch between a target and a prediction mu, scaled by 1/Sigma",
         "compartments": {
@@ -69,7 +70,7 @@ class GaussianErrorCell(ErrorCell):
         self._write_error(dtarget, loss)
 
     def _steps_advance_state(self):
-        return self._error_steps(gaussian_error_step, ("mu", "target", "Sigma", "modulator", "mask"), "dmu")
+        return self._error_steps(gaussian_error_rows, gaussian_error_loss, "mu", "Sigma", "dmu")
 
     def _steps_reset(self):
         return self._reset_steps("dmu", "mu")

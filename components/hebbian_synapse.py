@@ -124,6 +124,7 @@ class HebbianSynapse(LearningSynapse):
         pre_wght, post_wght: scale pre and post (default 1).
     """
 
+    PER_SAMPLE: ClassVar[frozenset] = DenseSynapse.PER_SAMPLE | {"pre", "post"}
     SPEC: ClassVar[dict] = {
         "summary": "HebbianSynapse: DenseSynapse whose weights follow dW = sign_value * ((pre*pre_wght).T @ "
                    "(post*post_wght) * bound + prior), applied through an ngc_optim optimizer",

@@ -6,7 +6,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.cell_kernels import laplacian_error_step
+from ngc_optim.cell_kernels import laplacian_error_loss, laplacian_error_rows, laplacian_error_step
 
 from .error_cell import ErrorCell
 
@@ -43,6 +43,7 @@ class LaplacianErrorCell(ErrorCell):
         dtype: "float32" (default) or "float64".
     """
 
+    PER_SAMPLE: ClassVar[frozenset] = ErrorCell.PER_SAMPLE | {"shift", "dshift"}
     SPEC: ClassVar[dict] = {
         "summary": "LaplacianErrorCell: sign of the mismatch between a target and a prediction shift, over Scale",
         "compartments": {
@@ -72,7 +73,7 @@ class LaplacianErrorCell(ErrorCell):
         self._write_error(dtarget, loss)
 
     def _steps_advance_state(self):
-        return self._error_steps(laplacian_error_step, ("shift", "target", "Scale", "modulator", "mask"), "dshift")
+        return self._error_steps(laplacian_error_rows, laplacian_error_loss, "shift", "Scale", "dshift")
 
     def _steps_reset(self):
         return self._reset_steps("dshift", "shift")

@@ -8,7 +8,7 @@ from ngcsimlib.parser import compilable
 
 from ngc_optim.cell_kernels import affine
 from ngc_optim.circuit import Step
-from ngc_optim.spike_kernels import LIF_OUTPUTS, lif_advance
+from ngc_optim.spike_kernels import LIF_OUTPUTS, lif_advance, lif_step
 
 from .numpy_component import NumpyComponent
 
@@ -25,7 +25,7 @@ def _advance(owner, shape, dtype, j, v, rfr, thr_theta, tols, key, t, dt, membra
     if not (j.shape == v.shape == rfr.shape == thr_theta.shape == tols.shape == shape):
         raise ValueError(f"{owner}: j {j.shape}, v {v.shape}, rfr {rfr.shape}, thr_theta {thr_theta.shape} and "
                          f"tols {tols.shape} must be {shape}")
-    return lif_advance(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, options)
+    return lif_step(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, options)
 
 
 class LIFCell(NumpyComponent):
@@ -69,6 +69,7 @@ class LIFCell(NumpyComponent):
         dtype: "float32" (default) or "float64".
     """
 
+    PER_SAMPLE: ClassVar[frozenset] = frozenset({"j", "v", "rfr", "thr_theta", "surrogate", "s", "s_raw", "tols", "v_thr"})
     SPEC: ClassVar[dict] = {
         "summary": "LIFCell: tau_m dv/dt = (v_rest - v) * conduct_leak + j * resist_m (outside refractory "
                    "periods); spike where v > thr + thr_theta, then v = v_reset",
@@ -136,17 +137,17 @@ class LIFCell(NumpyComponent):
 
     @compilable
     def advance_state(self, dt, t):
-        v, s, s_raw, rfr, thr_theta, v_thr, surrogate, tols, key = _advance(self.owner, self.shape, self.dtype, self.j.get(), self.v.get(), self.rfr.get(),
+        out, key = _advance(self.owner, self.shape, self.dtype, self.j.get(), self.v.get(), self.rfr.get(),
                             self.thr_theta.get(), self.tols.get(), self.key.get(), t, dt, self.membrane,
                             self.threshold, self.options)
-        self.v.set(v)
-        self.s.set(s)
-        self.s_raw.set(s_raw)
-        self.rfr.set(rfr)
-        self.thr_theta.set(thr_theta)
-        self.v_thr.set(v_thr)
-        self.surrogate.set(surrogate)
-        self.tols.set(tols)
+        self.v.set(out[0])
+        self.s.set(out[1])
+        self.s_raw.set(out[2])
+        self.rfr.set(out[3])
+        self.thr_theta.set(out[4])
+        self.v_thr.set(out[5])
+        self.surrogate.set(out[6])
+        self.tols.set(out[7])
         self.key.set(key)
 
     def _steps_advance_state(self):
@@ -156,7 +157,7 @@ class LIFCell(NumpyComponent):
     def _steps_reset(self):
         return [*self._set_to(("j",), unwired=("j",)), *self._set_to(("v",), self.v_rest),
                 *self._set_to(("rfr",), self.refract_time), *self._set_to(("surrogate",), 1),
-                Step(affine, ("thr_theta",), ("v_thr",), constants=(1, self.thr)),
+                Step(affine, ("thr_theta",), ("v_thr",), constants=(1, self.thr), rows=("thr_theta", "v_thr")),
                 *self._set_to(("s", "s_raw", "tols"))]
 
     @compilable

@@ -26,7 +26,7 @@ import numpy as np
 from ngcsimlib import Component
 from ngcsimlib.global_state import stateManager
 
-from ngc_optim.cell_kernels import affine, copied, scaled
+from ngc_optim.cell_kernels import affine, filled, scaled
 from ngc_optim.checkpoint import restore_checkpoint, save_checkpoint
 from ngc_optim.circuit import Step
 from ngc_optim.spike_kernels import seed_state
@@ -45,6 +45,8 @@ class NumpyComponent(Component):
     """
 
     SPEC: ClassVar[dict] = {"summary": "", "compartments": {}, "arguments": {}}
+    PER_SAMPLE: ClassVar[frozenset] = frozenset()
+    """Compartments that hold one row per sample of the batch (see :class:`ngc_optim.circuit.Step`'s rows)."""
 
     def __init__(self, name, dtype="float32"):
         if dtype not in DTYPES:
@@ -100,13 +102,17 @@ class NumpyComponent(Component):
         """Steps setting each compartment in ``names`` to its value * 0 (+ offset, if given), as ``reset``'s
         ``x * 0`` and ``x * 0 + 1``, skipping those in ``unwired`` that are wired (a reset leaves wired inputs
         alone)."""
-        return [Step(scaled, (name,), (name,), constants=(0,)) if offset is None else
-                Step(affine, (name,), (name,), constants=(0, offset)) for name in names
+        return [Step(scaled, (name,), (name,), constants=(0,), rows=self._rows(name)) if offset is None else
+                Step(affine, (name,), (name,), constants=(0, offset), rows=self._rows(name)) for name in names
                 if not (name in unwired and getattr(self, name).targeted)]
 
-    def _set_copy(self, name, value):
-        """A step setting compartment ``name`` to a copy of the array ``value`` (a constant of the component)."""
-        return Step(copied, (), (name,), constants=(value,))
+    def _fill(self, name, value):
+        """A step setting compartment ``name`` to ``value`` everywhere (exactly: ``ones * 0``, ``ones``)."""
+        return Step(filled, (name,), (name,), constants=(value,), rows=self._rows(name))
+
+    def _rows(self, name):
+        """(name,) if compartment ``name`` holds one row per sample (it is in PER_SAMPLE), else ()."""
+        return (name,) if name in self.PER_SAMPLE else ()
 
     def _own_arrays(self):
         """Each compartment's own value in the global state (for a wired one, the unused value under it)."""

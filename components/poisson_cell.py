@@ -5,7 +5,7 @@ from typing import ClassVar
 from ngcsimlib.parser import compilable
 
 from ngc_optim.circuit import Step
-from ngc_optim.spike_kernels import poisson_advance
+from ngc_optim.spike_kernels import poisson_advance, poisson_scale
 
 from .bernoulli_cell import BernoulliCell, encode
 
@@ -46,10 +46,10 @@ class PoissonCell(BernoulliCell):
 
     @compilable
     def advance_state(self, t, dt):
-        outputs, tols, key = encode(self.owner, self.shape, self.dtype, poisson_advance, self.inputs.get(),
-                                    self.tols.get(), self.key.get(), t, dt, self.target_freq)
-        self.outputs.set(outputs)
-        self.tols.set(tols)
+        out, key = encode(self.owner, self.shape, self.dtype, self.inputs.get(), poisson_scale(dt, self.target_freq),
+                          self.tols.get(), t, self.key.get())
+        self.outputs.set(out[0])
+        self.tols.set(out[1])
         self.key.set(key)
 
     def _steps_advance_state(self):

@@ -54,6 +54,7 @@ class RateCell(NumpyComponent):
         dtype: "float32" (default) or "float64".
     """
 
+    PER_SAMPLE: ClassVar[frozenset] = frozenset({"j", "j_td", "z", "zF"})
     SPEC: ClassVar[dict] = {
         "summary": "RateCell: tau_m dz/dt = -gamma*leak(z) + (j*dfx(z)*resist_scale + j_td); zF = fx(z)*output_scale",
         "compartments": {
@@ -107,7 +108,8 @@ class RateCell(NumpyComponent):
 
     def _steps_advance_state(self):
         return [Step(self.kernel, ("z", "j", "j_td"), ("z", "zF"), keywords=("dt",),
-                     constants=(self.tau_m, self.gamma, self.output_scale, self.resist_scale))]
+                     constants=(self.tau_m, self.gamma, self.output_scale, self.resist_scale),
+                     rows=("z", "j", "j_td", "zF"))]
 
     def _steps_reset(self):
         return self._set_to(("j", "j_td", "z", "zF"), unwired=("j", "j_td"))

@@ -161,6 +161,7 @@ class TraceSTDPSynapse(LearningSynapse):
             synapse).
     """
 
+    PER_SAMPLE: ClassVar[frozenset] = DenseSynapse.PER_SAMPLE | {"preSpike", "postSpike", "preTrace", "postTrace"}
     SPEC: ClassVar[dict] = {
         "summary": "TraceSTDPSynapse: DenseSynapse whose weights follow trace STDP, dW = A_plus * (w_bound - W)**mu"
                    " * (z_pre - x_tar).T @ s_post - A_minus * W**mu * s_pre.T @ z_post, applied through an "

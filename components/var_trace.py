@@ -51,6 +51,7 @@ class VarTrace(NumpyComponent):
         dtype: "float32" (default) or "float64".
     """
 
+    PER_SAMPLE: ClassVar[frozenset] = frozenset({"inputs", "trace", "outputs"})
     SPEC: ClassVar[dict] = {
         "summary": "VarTrace: trace' = gamma_tr * trace * decay + inputs * a_delta (or set to P_scale by a spike)",
         "compartments": {
@@ -94,7 +95,7 @@ class VarTrace(NumpyComponent):
 
     def _steps_advance_state(self):
         return [Step(trace_advance, ("inputs", "trace"), ("trace", "outputs"), keywords=("dt",),
-                     constants=self.settings)]
+                     constants=self.settings, rows=("inputs", "trace", "outputs"))]
 
     def _steps_reset(self):
         return [*self._set_to(("inputs",), unwired=("inputs",)), *self._set_to(("trace", "outputs"))]

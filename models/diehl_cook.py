@@ -16,7 +16,9 @@ Wired from :mod:`ngc_optim.components` in an ngcsimlib ``Context`` as ngc-museum
   spikes, reset to 1 at a spike, which W1's STDP reads.
 
 One image is presented for ``T`` steps of ``dt`` ms: reset the cells, then per step
-advance W1, W1ie, W1ei, z0, z1e, z1i, tr0, tr1 (that order) and, when learning, evolve W1.
+advance W1, W1ie, W1ei, z0, z1e, z1i, tr0, tr1 (that order) and, when learning, evolve W1: the T steps
+are one ``scan`` of the process, one call of its compiled circuit (:mod:`ngc_optim.circuit`), which
+returns the input and excitatory spikes of every step.
 After a learning presentation each column of W1 (one neuron's receptive field) is
 rescaled to the L1 norm ``w_norm * n_inputs``, as the exhibit's ``norm()``. During
 evaluation nothing learns: W1 does not evolve and the adaptive thresholds are put back
@@ -34,10 +36,10 @@ up for the weaker drive with a higher ``max_freq`` (255 Hz) and a larger ``w_nor
 import numpy as np
 from ngc_optim.components import LIFCell, PoissonCell, StaticSynapse, TraceSTDPSynapse, VarTrace
 from ngc_optim.components.initializers import validate
-from ngcsimlib import MethodProcess
-from ngcsimlib.context import Context
+from ngcsimlib.global_state import stateManager
 from ngcsimlib.operations import Summation
 
+from ngc_optim import Context, MethodProcess
 from ngc_optim.checkpoint import load_checkpoint
 from ngc_optim.optim import get_optimizer
 
@@ -128,6 +130,8 @@ class DiehlCookSNN(PCModel):
                 self.advance_process >> component.advance_state
                 self.learn_process >> component.advance_state
             self.learn_process >> W1.evolve
+            for process in (self.advance_process, self.learn_process):
+                process.watch(z0.outputs, z1e.s)
         self.z0, self.W1, self.z1e, self.z1i = z0, W1, z1e, z1i
         self.W = [None, W1]
 
@@ -139,12 +143,12 @@ class DiehlCookSNN(PCModel):
         self.z0.inputs.set(np.asarray(x, np.float32).reshape(1, -1))
         thresholds = None if learn else self.z1e.thr_theta.get().copy()
         process, dt = (self.learn_process if learn else self.advance_process), self.config["dt"]
-        counts = np.zeros(self.config["n_exc"], np.float64)
-        for step in range(self.T):
-            process.run(t=step * dt, dt=dt)
-            counts += self.z1e.s.get()[0]
-            if raster is not None:
-                raster.append((self.z0.outputs.get()[0].copy(), self.z1e.s.get()[0].copy()))
+        final, (inputs, spikes) = process.scan(process.pack_rows(self.T, t=lambda step: step * dt, dt=dt),
+                                               store_state=False, store_results=False)
+        stateManager.set_state(final)
+        counts = spikes[:, 0].sum(axis=0, dtype=np.float64)
+        if raster is not None:
+            raster.extend(zip(inputs[:, 0], spikes[:, 0]))
         if learn:
             weights = self.W1.weights.get()
             total = np.float32(self.config["w_norm"] * self.config["n_inputs"])

@@ -38,11 +38,9 @@ seeded permutation of the training set each epoch (the remainder, fewer than
 
 import numpy as np
 from ngc_optim.components import GaussianErrorCell, HebbianSynapse, RateCell, StaticSynapse
-from ngcsimlib import MethodProcess
-from ngcsimlib.context import Context
 from ngcsimlib.global_state import stateManager
 
-from ngc_optim import pcn_kernels
+from ngc_optim import Context, MethodProcess, pcn_kernels
 from ngc_optim.datasets import one_hot
 
 from .base import PCModel, checked_common_config
@@ -152,9 +150,9 @@ class PCN(PCModel):
             y: its targets (batch_size, sizes[-1]), e.g. one-hot labels (clipped to [0.001, 0.999]).
             fused: run the projection, the clamping and the T steps in one compiled call
                 (:mod:`ngc_optim.pcn_kernels`, on every core) and write the compartments they change back
-                at once; False runs the ``project`` and ``prime`` processes and steps the ``settle`` process
-                T times through ngcsimlib (the same arithmetic, bit for bit, one Python call per component
-                step). Without hidden layers the processes run in any case. The error cells' modulators and
+                at once; False runs the ``project`` and ``prime`` processes and scans the ``settle`` process
+                T times, each a compiled circuit (:mod:`ngc_optim.circuit`, one core; the same arithmetic,
+                bit for bit). Without hidden layers the processes run in any case. The error cells' modulators and
                 masks are ones in both: the reset sets them (they are not wired).
         """
         dtype = self.W[1].dtype
@@ -172,9 +170,8 @@ class PCN(PCModel):
         self.z[0].j.set(x)
         self.z[-1].j.set(label)
         self.prime_process.run(dt=self.dt)
-        state, keywords = None, [self.dt]
-        for step in range(1, self.T + 1):
-            state, _ = self.settle_process.run(state=state, keywords=keywords, update=step == self.T)
+        final, _ = self.settle_process.scan(self.settle_process.pack_rows(self.T, dt=self.dt), store_state=False)
+        stateManager.set_state(final)
 
     def _settle_fused(self, x, label):
         """The project, prime and T steps of the settle process in one call of the fused kernel; then every

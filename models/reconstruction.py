@@ -39,8 +39,9 @@ the others in its batch.
 
 import numpy as np
 from ngc_optim.components import GaussianErrorCell, HebbianSynapse, RateCell, StaticSynapse
-from ngcsimlib import MethodProcess
-from ngcsimlib.context import Context
+from ngcsimlib.global_state import stateManager
+
+from ngc_optim import Context, MethodProcess
 
 from .base import PCModel, checked_common_config
 
@@ -128,9 +129,8 @@ class GenerativePCN(PCModel):
             feedback.weights.set(np.ascontiguousarray(synapse.weights.get().T))
         self.reset_process.run()
         self.e[0].target.set(x)
-        state, keywords = None, self.settle_process.pack_keywords(dt=self.dt)
-        for step in range(1, self.T + 1):
-            state, _ = self.settle_process.run(state=state, keywords=keywords, update=step == self.T)
+        final, _ = self.settle_process.scan(self.settle_process.pack_rows(self.T, dt=self.dt), store_state=False)
+        stateManager.set_state(final)
 
     def _energies(self, valid):
         """Energy F (see the module) of each of the first ``valid`` samples after settling, in float64."""

@@ -36,8 +36,10 @@ from . import config, threads
 from .kernels import renamed
 
 __all__ = ["ACTIVATIONS", "LEAKS", "RATE_INTO", "RATE_INTO_STORED", "RATE_KINDS", "RATE_STEPS", "SPARSE_FRACTION",
-           "SUMMED_OUTER", "affine", "block_start", "copied", "dense_transmit", "gaussian_error", "gaussian_error_step",
-           "gaussian_into", "laplacian_error", "laplacian_error_step", "outer_blocks", "outer_into", "product_into", "scaled", "specialised", "sum_of_squares",
+           "SUMMED_OUTER", "affine", "block_start", "copied", "dense_transmit", "filled", "gaussian_error",
+           "gaussian_error_loss", "gaussian_error_rows", "gaussian_error_step", "gaussian_into", "gaussian_loss",
+           "gaussian_rows", "laplacian_error", "laplacian_error_loss", "laplacian_error_rows", "laplacian_error_step",
+           "laplacian_loss", "laplacian_rows", "outer_blocks", "outer_into", "product_into", "scaled", "specialised", "sum_of_squares",
            "summed_outer", "tanh", "transmit", "transmit_into", "zero_d"]
 
 LEAKS = ("gaussian", "laplacian")
@@ -249,32 +251,59 @@ def gaussian_into(mu, target, sigma, modulator, mask, dmu, dtarget):
 
 
 @_jit
-def gaussian_error(mu, target, sigma, modulator, mask):
-    """(dmu, dtarget, L): dmu = (target - mu)/sigma * modulator * mask, dtarget = -(target - mu)/sigma *
-    modulator * mask, L = -0.5 * sum((target - mu)**2) / sigma (a float, summed in float64)."""
+def gaussian_rows(mu, target, sigma, modulator, mask):
+    """(dmu, dtarget): dmu = (target - mu)/sigma * modulator * mask, dtarget = -(target - mu)/sigma *
+    modulator * mask (each row on its own)."""
     dmu, dtarget = np.empty_like(mu), np.empty_like(mu)
     gaussian_into(mu.ravel(), target.ravel(), sigma, modulator.ravel(), mask.ravel(), dmu.ravel(), dtarget.ravel())
-    return dmu, dtarget, -0.5 * sum_of_squares(target.ravel(), mu.ravel()) / sigma
+    return dmu, dtarget
 
 
 @_jit
-def laplacian_error(shift, target, scale, modulator, mask):
-    """(dshift, dtarget, L): dshift = sign(target - shift)/scale * modulator * mask, dtarget = -dshift
-    (before the gate's sign), L = -sum(|target - shift|) / scale (a float, summed in float64)."""
+def gaussian_loss(mu, target, sigma):
+    """L = -0.5 * sum((target - mu)**2) / sigma (a float, summed in float64)."""
+    return -0.5 * sum_of_squares(target.ravel(), mu.ravel()) / sigma
+
+
+@_jit
+def gaussian_error(mu, target, sigma, modulator, mask):
+    """(dmu, dtarget, L) of gaussian_rows and gaussian_loss."""
+    dmu, dtarget = gaussian_rows(mu, target, sigma, modulator, mask)
+    return dmu, dtarget, gaussian_loss(mu, target, sigma)
+
+
+@_jit
+def laplacian_rows(shift, target, scale, modulator, mask):
+    """(dshift, dtarget): dshift = sign(target - shift)/scale * modulator * mask, dtarget = -dshift (before
+    the gate's sign), each row on its own."""
     dtype = shift.dtype.type
     scale_ = dtype(scale)
     dshift, dtarget = np.empty_like(shift), np.empty_like(shift)
     s, t, g1, g2, out_shift, out_target = (shift.ravel(), target.ravel(), modulator.ravel(), mask.ravel(),
                                            dshift.ravel(), dtarget.ravel())
-    total = 0.0
     for i in range(s.size):
-        error = t[i] - s[i]
-        total += abs(np.float64(error))
-        d = np.sign(error) / scale_
+        d = np.sign(t[i] - s[i]) / scale_
         gate = g1[i] * g2[i]
         out_shift[i] = d * gate
         out_target[i] = -d * gate
-    return dshift, dtarget, -total / scale
+    return dshift, dtarget
+
+
+@_jit
+def laplacian_loss(shift, target, scale):
+    """L = -sum(|target - shift|) / scale (a float, summed in float64 in order)."""
+    s, t = shift.ravel(), target.ravel()
+    total = 0.0
+    for i in range(s.size):
+        total += abs(np.float64(t[i] - s[i]))
+    return -total / scale
+
+
+@_jit
+def laplacian_error(shift, target, scale, modulator, mask):
+    """(dshift, dtarget, L) of laplacian_rows and laplacian_loss."""
+    dshift, dtarget = laplacian_rows(shift, target, scale, modulator, mask)
+    return dshift, dtarget, laplacian_loss(shift, target, scale)
 
 
 @njit(**{**config.jit_options(False), "fastmath": {"reassoc"}})
@@ -442,14 +471,44 @@ def dense_transmit(inputs, weights, mask, gate, biases, masked, factor):
 
 
 @_jit
+def gaussian_error_rows(mu, target, sigma, modulator, mask):
+    """A GaussianErrorCell's step, the part each row does on its own: (dmu, dtarget) with Sigma's one value."""
+    return gaussian_rows(mu, target, np.float64(sigma.ravel()[0]), modulator, mask)
+
+
+@_jit
+def gaussian_error_loss(mu, target, sigma):
+    """A GaussianErrorCell's L (a 0-d array) with Sigma's one value."""
+    return zero_d(gaussian_loss(mu, target, np.float64(sigma.ravel()[0])), mu)
+
+
+@_jit
 def gaussian_error_step(mu, target, sigma, modulator, mask):
-    """A GaussianErrorCell's step: (dmu, dtarget, L as a 0-d array) of gaussian_error, Sigma's one value."""
-    dmu, dtarget, loss = gaussian_error(mu, target, np.float64(sigma.ravel()[0]), modulator, mask)
-    return dmu, dtarget, zero_d(loss, mu)
+    """A GaussianErrorCell's step: (dmu, dtarget, L as a 0-d array)."""
+    dmu, dtarget = gaussian_error_rows(mu, target, sigma, modulator, mask)
+    return dmu, dtarget, gaussian_error_loss(mu, target, sigma)
+
+
+@_jit
+def laplacian_error_rows(shift, target, scale, modulator, mask):
+    """A LaplacianErrorCell's step, the part each row does on its own: (dshift, dtarget) with Scale's value."""
+    return laplacian_rows(shift, target, np.float64(scale.ravel()[0]), modulator, mask)
+
+
+@_jit
+def laplacian_error_loss(shift, target, scale):
+    """A LaplacianErrorCell's L (a 0-d array) with Scale's one value."""
+    return zero_d(laplacian_loss(shift, target, np.float64(scale.ravel()[0])), shift)
 
 
 @_jit
 def laplacian_error_step(shift, target, scale, modulator, mask):
-    """A LaplacianErrorCell's step: (dshift, dtarget, L as a 0-d array) of laplacian_error, Scale's one value."""
-    dshift, dtarget, loss = laplacian_error(shift, target, np.float64(scale.ravel()[0]), modulator, mask)
-    return dshift, dtarget, zero_d(loss, shift)
+    """A LaplacianErrorCell's step: (dshift, dtarget, L as a 0-d array)."""
+    dshift, dtarget = laplacian_error_rows(shift, target, scale, modulator, mask)
+    return dshift, dtarget, laplacian_error_loss(shift, target, scale)
+
+
+@_jit
+def filled(a, value):
+    """An array like ``a`` filled with ``value`` (rounded to a's dtype): a reset's zeros and ones."""
+    return np.full_like(a, value)

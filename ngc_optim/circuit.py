@@ -37,6 +37,7 @@ import importlib.util
 import inspect
 import operator
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from ngcsimlib.global_state import stateManager
 from ngcsimlib.operations import BaseOp, Product, Summation
 
 from . import config, threads
+from .cell_kernels import block_start
 
 __all__ = ["Binding", "Circuit", "CircuitUnavailable", "Step", "cache_directory"]
 
@@ -76,6 +78,10 @@ class Step(NamedTuple):
     binding: Binding = None
     in_place: tuple = ()
     """Reads the kernel updates in place: they must be writable C-contiguous arrays, never copied."""
+    rows: tuple = ()
+    """Compartments (reads and writes) of one row per sample of the batch, for a step that computes each row
+    on its own: on a block of the rows it gives those rows of the whole batch's result, bit for bit (every
+    write must be one). A circuit of such steps can run each block of rows on its own core."""
 
 
 class CircuitUnavailable(Exception):
@@ -156,7 +162,8 @@ class Circuit:
     def __init__(self, name, calls, keywords, watched):
         self.name = name
         self.keywords = tuple(sorted(keywords))
-        self._columns = np.array([list(keywords).index(word) for word in self.keywords], np.intp)
+        columns = [list(keywords).index(word) for word in self.keywords]
+        self._columns = None if columns == sorted(columns) else np.array(columns, np.intp)
         variables = _Variables()
         self._calls = []
         expected = {}
@@ -216,46 +223,128 @@ class Circuit:
         self._bindings = tuple((index, call.step.binding) for index, call in enumerate(self._calls)
                                if call.step.binding is not None)
         self._watched_types = tuple(self._expected[self.keys.index(key)] for key in self.watched)
+        self._split = self._find_split()
+        self.batch = self._expected[int(self._split[0][0][1:])][0][0] if self._split else None
+        self._work = self._row_work() if self._split else 0
         self.source = self._source()
-        self._function = None
-        self._entry = None
+        self._module = None
+        self._entries = {}
         self._known = None
 
-    def _source(self):
-        """The generated module's source (kernels k0.. are set on the module before the first call)."""
-        self._kernels = list(dict.fromkeys(call.step.kernel for call in self._calls))
-        index = {kernel: number for number, kernel in enumerate(self._kernels)}
-        names = [f"v{number}" for number in range(len(self.keys))]
-        constants = [f"c{number}" for number in range(len(self._calls))]
-        bound = [f"b{number}" for number in range(len(self._calls))]
-        buffers = [f"w{number}" for number in range(len(self.watched))]
-        lines = [f"# ngc_optim compiled circuit: {len(self._calls)} steps over {len(self.keys)} compartments",
-                 *(f"# k{index[kernel]}: {kernel.py_func.__module__}.{kernel.py_func.__qualname__}"
-                   for kernel in self._kernels),
-                 "from numba import njit", "",
-                 f"@njit(cache={config.CACHE}, nogil=True, error_model='numpy')",
-                 f"def circuit(rows, {', '.join(names + constants + bound + buffers)}):",
-                 "    for row in range(rows.shape[0]):"]
-        for column, word in enumerate(self.keywords):
-            lines.append(f"        {word} = rows[row, {column}]")
-        for number, call in enumerate(self._calls):
-            arguments = [*call.reads, *call.step.keywords]
-            if call.step.constants:
-                arguments.append(f"*c{number}")
-            if call.step.binding is not None:
-                arguments.append(f"*b{number}")
-            targets = ", ".join(name or "_" for name in call.writes)
-            if len(call.writes) > 1:
-                targets += ","
-            invocation = f"k{index[call.step.kernel]}({', '.join(arguments)})"
-            lines.append(f"        {targets} = {invocation}  # {call.kind}" if call.writes
-                         else f"        {invocation}  # {call.kind}")
-        for buffer, key in zip(buffers, self.watched):
+    def _call_line(self, number, call, names, indent):
+        """The source of one step's call, its compartments named by ``names`` (state key -> local name)."""
+        arguments = [_renamed(read, names) for read in call.reads] + list(call.step.keywords)
+        if call.step.constants:
+            arguments.append(f"*c{number}")
+        if call.step.binding is not None:
+            arguments.append(f"*b{number}")
+        invocation = f"k{self._kernel_index[call.step.kernel]}({', '.join(arguments)})"
+        if not call.writes:
+            return f"{indent}{invocation}  # {call.kind}"
+        targets = ", ".join(names.get(name, name) if name else "_" for name in call.writes)
+        return f"{indent}{targets}{',' if len(call.writes) > 1 else ''} = {invocation}  # {call.kind}"
+
+    def _header(self, title):
+        summary = f"# ngc_optim compiled circuit ({title}): {len(self._calls)} steps over {len(self.keys)} compartments"
+        return [summary, *(f"# k{number}: {kernel.py_func.__module__}.{kernel.py_func.__qualname__}"
+                           for number, kernel in enumerate(self._kernels))]
+
+    def _arguments(self):
+        return ", ".join([f"v{number}" for number in range(len(self.keys))]
+                         + [f"c{number}" for number in range(len(self._calls))]
+                         + [f"b{number}" for number in range(len(self._calls))]
+                         + [f"w{number}" for number in range(len(self.watched))])
+
+    def _watch_lines(self, names, indent, rows=""):
+        lines = []
+        for number, key in enumerate(self.watched):
+            name = self._variables.names[key]
             scalar = "[()]" if not self._expected[self.keys.index(key)][0] else ""
-            lines.append(f"        {buffer}[row] = {self._variables.names[key]}{scalar}")
+            lines.append(f"{indent}w{number}[row{rows}] = {names.get(name, name)}{scalar}")
+        return lines
+
+    def _source(self):
+        """The generated module's source (kernels k0.. and block_start are set on the module before the first
+        call): ``circuit``, every step in order for each row of keywords, and, when the circuit allows it (see
+        _split), ``circuit_rows``: the same over blocks of the batch's rows, one per thread."""
+        self._kernels = list(dict.fromkeys(call.step.kernel for call in self._calls))
+        self._kernel_index = {kernel: number for number, kernel in enumerate(self._kernels)}
+        lines = [*self._header("serial"), "import numpy as np", "from numba import njit, prange", "",
+                 f"@njit(cache={config.CACHE}, nogil=True, error_model='numpy')",
+                 f"def circuit(rows, {self._arguments()}):",
+                 "    for row in range(rows.shape[0]):"]
+        lines += [f"        {word} = rows[row, {column}]" for column, word in enumerate(self.keywords)]
+        lines += [self._call_line(number, call, {}, "        ") for number, call in enumerate(self._calls)]
+        lines += self._watch_lines({}, "        ")
         returned = ", ".join(self._written)
         lines.append(f"    return ({returned}{',' if len(self._written) == 1 else ''})")
+        if self._split is not None:
+            lines += ["", *self._rows_source()]
         return "\n".join(lines) + "\n"
+
+    def _rows_source(self):
+        """``circuit_rows(blocks, rows, ...)``: each block of the batch's rows copied into locals r<i>, every
+        row-local step for each row of keywords on them, the block's results copied into o<i> (new arrays of
+        the batch); then the final steps on the whole batch (see _split)."""
+        per_sample, final = self._split
+        local = {name: f"r{name[1:]}" for name in per_sample}
+        written = [name for name in self._written if name in per_sample]
+        outputs = {name: f"o{name[1:]}" for name in written}
+        lines = [f"@njit(cache={config.CACHE}, nogil=True, error_model='numpy', parallel=True)",
+                 f"def circuit_rows(blocks, batch, rows, {self._arguments()}):"]
+        lines += [f"    {outputs[name]} = np.empty_like({name})" for name in written]
+        lines += ["    for block in prange(blocks):",
+                  "        first, last = block_start(block, blocks, batch), block_start(block + 1, blocks, batch)",
+                  "        if last > first:"]
+        lines += [f"            {local[name]} = np.ascontiguousarray({name}[first:last])" for name in per_sample]
+        lines.append("            for row in range(rows.shape[0]):")
+        lines += [f"                {word} = rows[row, {column}]" for column, word in enumerate(self.keywords)]
+        lines += [self._call_line(number, call, local, "                ") for number, call in enumerate(self._calls)
+                  if number not in final]
+        lines += self._watch_lines(local, "                ", ", first:last")
+        lines += [f"            {outputs[name]}[first:last] = {local[name]}" for name in written]
+        lines += [self._call_line(number, self._calls[number], outputs, "    ") for number in sorted(final)]
+        returned = ", ".join(outputs.get(name, name) for name in self._written)
+        lines.append(f"    return ({returned}{',' if len(self._written) == 1 else ''})")
+        return lines
+
+    def _find_split(self):
+        """(per-sample variables, indices of the final steps) when the circuit can run blocks of rows on
+        their own, else None. It can when every step is row-local (its writes all per-sample: see Step.rows),
+        or computes only what no step reads and nothing watches, from values no later step writes (an error
+        cell's L: it is then computed once, after the loop, from the last values, the bits of the last step);
+        a variable must be per-sample in every step that names it, all of one batch, and only per-sample
+        variables watched."""
+        per_sample, whole = set(), set()
+        final = {number for number, call in enumerate(self._calls)
+                 if not call.step.rows or any(attribute not in call.step.rows for attribute in call.step.writes
+                                              if attribute is not None)}
+        for number, call in enumerate(self._calls):
+            if number in final:
+                continue
+            named = dict(zip(call.step.reads, call.reads)) | dict(zip(call.step.writes, call.writes))
+            for attribute, expression in named.items():
+                if expression is not None:
+                    (per_sample if attribute in call.step.rows else whole).update(_variables_in(expression))
+        if per_sample & whole or not per_sample:
+            return None
+        batches = {self._expected[int(name[1:])][0][0] for name in per_sample}
+        if len(batches) != 1:
+            return None
+        for number in final:
+            call = self._calls[number]
+            outputs = {name for name in call.writes if name} | {call.reads[call.step.reads.index(attribute)]
+                                                                for attribute in call.step.in_place}
+            reads = {variable for read in call.reads for variable in _variables_in(read)}
+            later = {name for other in self._calls[number + 1:] for name in other.writes if name}
+            read_elsewhere = {variable for index, other in enumerate(self._calls) if index != number
+                              for read in other.reads for variable in _variables_in(read)}
+            watched = {self._variables.names[key] for key in self.watched}
+            if outputs & (read_elsewhere | watched) or reads & (later | outputs) or call.step.binding is not None:
+                return None
+        if any(self._variables.names[key] not in per_sample for key in self.watched):
+            return None
+        return tuple(sorted(per_sample, key=lambda name: int(name[1:]))), frozenset(final)
 
     def _load(self):
         """The compiled function, from the cache directory (written the first time)."""
@@ -276,16 +365,14 @@ class Circuit:
             if module is None:
                 spec = importlib.util.spec_from_file_location(module_name, path)
                 module = importlib.util.module_from_spec(spec)
-                for number, kernel in enumerate(self._kernels):
-                    setattr(module, f"k{number}", kernel)
+                _bind(module, self._kernels)
                 sys.modules[module_name] = module  # Numba finds the module of a cached function by name
                 spec.loader.exec_module(module)
         else:
             module = type(sys)(module_name)
-            for number, kernel in enumerate(self._kernels):
-                setattr(module, f"k{number}", kernel)
+            _bind(module, self._kernels)
             exec(compile(self.source, f"<{module_name}>", "exec"), module.__dict__)  # noqa: S102 (our source)
-        return module.circuit
+        return module
 
     def arrays(self, state):
         """The state's values of the circuit's compartments, checked: shape, dtype, C order, and writable for
@@ -313,29 +400,59 @@ class Circuit:
             raise ValueError(f"process {self.name!r}: {key} has shape {value.shape}; expected {shape}")
         return value
 
-    def __call__(self, state, rows):
+    def _row_work(self):
+        """Multiply-adds (about) of one step of one row: the sizes of the arrays the row-local steps read whole
+        (weights) and the widths of their per-sample ones."""
+        per_sample, final = self._split
+        work = 0
+        for number, call in enumerate(self._calls):
+            if number in final:
+                continue
+            for read in call.reads:
+                for name in _variables_in(read):
+                    shape = self._expected[int(name[1:])][0]
+                    work += shape[-1] if name in per_sample else int(np.prod(shape))
+        return work
+
+    def blocks(self, steps):
+        """Blocks of rows a scan of ``steps`` rows runs in (1: the serial function): ngc_optim's thread
+        decision for the batch (level ``rows``) and its work (level ``settling``; :mod:`ngc_optim.threads`)."""
+        if self._split is None or not config.PARALLEL:
+            return 1
+        return min(threads.numba_threads(self.batch, "rows"),
+                   threads.numba_threads(self.batch * steps * self._work, "settling"))
+
+    def __call__(self, state, rows, blocks=None):
         """Run the circuit over ``rows`` (a float64 (steps, keywords) array, the process's keyword order)
-        from ``state`` (a dict, not changed); returns (the written compartments as {key: value}, the watched
-        values stacked over the steps, or None if none are watched)."""
-        if self._function is None:
-            self._function = self._load()
+        from ``state`` (a dict, not changed), in ``blocks`` blocks of the batch's rows (default: see
+        :meth:`blocks`); returns (the written compartments as {key: value}, the watched values stacked over
+        the steps, or None if none are watched)."""
+        if self._module is None:
+            self._module = self._load()
         values = self.arrays(state)
         bound = list(self._unbound)
         finishes = []
         for index, binding in self._bindings:
             bound[index], finish = binding.take(state)
             finishes.append(finish)
-        rows = np.ascontiguousarray(rows[:, self._columns])
+        if self._columns is not None:
+            rows = np.ascontiguousarray(rows[:, self._columns])
         buffers = [np.empty((rows.shape[0], *shape), dtype) for shape, dtype in self._watched_types]
-        if self._parallel:
+        blocks = self.blocks(rows.shape[0]) if blocks is None else blocks
+        if self._parallel or blocks > 1:
             threads.prepare()
         arguments = (rows, *values, *self._constants, *bound, *buffers)
-        if self._entry is None:
-            results = self._function(*arguments)
-            signature = tuple(numba.typeof(argument) for argument in arguments)
-            self._entry = self._function.overloads[signature].entry_point
+        if blocks > 1:
+            function, arguments = self._module.circuit_rows, (blocks, self.batch, *arguments)
         else:
-            results = self._entry(*arguments)
+            function = self._module.circuit
+        entry = self._entries.get(function)
+        if entry is None:
+            results = function(*arguments)
+            signature = tuple(numba.typeof(argument) for argument in arguments)
+            self._entries[function] = function.overloads[signature].entry_point
+        else:
+            results = entry(*arguments)
         for finish in finishes:
             finish()
         for index, result in zip(self._written_index, results):
@@ -350,6 +467,23 @@ def _keys(target):
         return [target]
     return [key for part in target._comps
             for key in _keys(part if isinstance(part, BaseOp) else part.target)]
+
+
+def _bind(module, kernels):
+    """Set the generated module's globals: the kernels (k0, k1, ...) and block_start."""
+    for number, kernel in enumerate(kernels):
+        setattr(module, f"k{number}", kernel)
+    module.block_start = block_start
+
+
+def _variables_in(expression):
+    """The local names (v<i>) an expression of _expression reads."""
+    return re.findall(r"\bv\d+\b", expression)
+
+
+def _renamed(expression, names):
+    """``expression`` with its local names replaced through ``names``."""
+    return re.sub(r"\bv\d+\b", lambda match: names.get(match.group(0), match.group(0)), expression)
 
 
 def _own_value(compartment):

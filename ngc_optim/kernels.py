@@ -34,16 +34,17 @@ L2 = 2
 class Kernel:
     """A serial and a ``prange`` compilation of the update rule ``name``, and the function giving the scalar
     arguments of a step from the optimizer's constants and the step count (``scalars`` in Python, ``jit_scalars``
-    compiled, for loops that count steps themselves: the same function, the same bits)."""
+    compiled, for loops that count steps themselves: the same function, the same bits; None for a kernel that
+    is not an optimizer's rule)."""
 
     __slots__ = ("jit_scalars", "name", "parallel", "scalars", "serial")
 
-    def __init__(self, name, serial, parallel, scalars):
+    def __init__(self, name, serial, parallel, scalars=None):
         self.name = name
         self.serial = serial
         self.parallel = parallel
         self.scalars = scalars
-        self.jit_scalars = njit(**config.jit_options(False))(scalars)
+        self.jit_scalars = None if scalars is None else njit(**config.jit_options(False))(scalars)
 
 
 def renamed(func, name, namespace=None):

@@ -97,9 +97,10 @@ class ScanMixin:
         return state, None if watched is None else tuple(values[0] for values in watched)
 
     def _rows(self, rows):
-        """``rows`` of keywords as a float64 (steps, keywords) array, or ValueError naming the process."""
+        """``rows`` of keywords as a C-contiguous float64 (steps, keywords) array, or ValueError naming the
+        process."""
         try:
-            array = np.asarray(rows, np.float64)
+            array = np.array(rows, np.float64)
         except (TypeError, ValueError):
             raise ValueError(f"process {self.name!r}: keywords must be numbers, got {rows[0]!r}") from None
         return array.reshape(len(rows), len(self.get_keywords()))

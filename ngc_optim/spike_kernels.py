@@ -25,7 +25,7 @@ from numba import njit
 from . import config
 
 __all__ = ["DECAYS", "LIF_OUTPUTS", "STATE_WORDS", "bernoulli_advance", "bernoulli_step", "lif_advance", "lif_step",
-           "next_uint64", "poisson_advance", "seed_state", "trace_advance", "trace_step", "uniform"]
+           "next_uint64", "poisson_advance", "poisson_scale", "seed_state", "trace_advance", "trace_step", "uniform"]
 
 STATE_WORDS = 4
 """Words of a random stream's state (uint64)."""
@@ -246,19 +246,26 @@ def trace_advance(inputs, trace, dt, decay_code, tau_tr, gamma_tr, a_delta, P_sc
 
 @_jit
 def bernoulli_advance(inputs, tols, key, t, scale):
-    """A BernoulliCell's (scale 1) step: bernoulli_step's (outputs, tols', key') as three arrays."""
+    """A BernoulliCell's (scale 1) step in a compiled circuit: bernoulli_step's (outputs, tols', key')."""
     out, state = bernoulli_step(inputs, scale, tols, t, key)
     return out[0], out[1], state
 
 
 @_jit
 def poisson_advance(inputs, tols, key, t, dt, target_freq):
-    """A PoissonCell's step: bernoulli_advance with scale dt / 1000 * target_freq (dt in ms), in float64."""
-    return bernoulli_advance(inputs, tols, key, t, dt / 1000.0 * target_freq)
+    """A PoissonCell's step in a compiled circuit: bernoulli_advance with its scale (poisson_scale)."""
+    return bernoulli_advance(inputs, tols, key, t, poisson_scale(dt, target_freq))
+
+
+@_jit
+def poisson_scale(dt, target_freq):
+    """A PoissonCell's firing probability per unit of input: dt / 1000 * target_freq (dt in ms), in float64."""
+    return dt / 1000.0 * target_freq
 
 
 @_jit
 def lif_advance(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, options):
-    """A LIFCell's step: lif_step's block split into its eight compartments (LIF_OUTPUTS order), then key'."""
+    """A LIFCell's step in a compiled circuit: lif_step's block split into its eight compartments (LIF_OUTPUTS
+    order), then key' (the per-call method splits the block itself: returning one array costs less)."""
     out, state = lif_step(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, options)
     return out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7], state

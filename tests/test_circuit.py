@@ -293,3 +293,60 @@ def test_a_known_circuit_starts_warm_in_a_new_process(tmp_path):
     assert "compiling the circuit" not in runs[1].stderr
     assert runs[0].stdout == runs[1].stdout
     assert list((tmp_path / "circuits").glob("circuit_*.py"))
+
+
+def _settling(name, batch):
+    """Two PC layers settling (rate cells, dense synapses, Gaussian error cells; no learning), batch ``batch``."""
+    rng = np.random.default_rng(3)
+    with Context(name):
+        z0 = RateCell("z0", 9, 0.0, batch_size=batch)
+        z1 = RateCell("z1", 7, 5.0, act_fx="tanh", batch_size=batch)
+        z2 = RateCell("z2", 5, 0.0, batch_size=batch)
+        W1 = DenseSynapse("W1", (9, 7), batch_size=batch, seed=1, weight_init={"dist": "gaussian", "sigma": 0.5})
+        W2 = DenseSynapse("W2", (7, 5), batch_size=batch, seed=2, weight_init={"dist": "gaussian", "sigma": 0.5})
+        E2 = DenseSynapse("E2", (5, 7), batch_size=batch, seed=3)
+        e1 = GaussianErrorCell("e1", 7, batch_size=batch)
+        e2 = LaplacianErrorCell("e2", 5, batch_size=batch)
+        z0.zF >> W1.inputs
+        W1.outputs >> e1.mu
+        z1.z >> e1.target
+        z1.zF >> W2.inputs
+        W2.outputs >> e2.shift
+        z2.z >> e2.target
+        e2.dshift >> E2.inputs
+        E2.outputs >> z1.j
+        e1.dtarget >> z1.j_td
+        settle = MethodProcess("settle") >> z0.advance_state >> z2.advance_state >> W1.advance_state
+        settle >> E2.advance_state >> z1.advance_state >> W2.advance_state >> e1.advance_state >> e2.advance_state
+        settle.watch(z1.z, e1.dmu)
+    z0.j.set(rng.random((batch, 9)).astype(np.float32))
+    z2.j.set(rng.random((batch, 5)).astype(np.float32))
+    return settle, (z0, z1, z2, W1, W2, E2, e1, e2)
+
+
+def test_blocks_of_rows_give_the_bits_of_the_whole_batch():
+    """A circuit of row-local steps split into blocks of rows (forced: 2 and 3 blocks of a batch of 75) gives the
+    per-call bits, L included (computed once after the loop from the last values)."""
+    results = []
+    for blocks in (None, 1, 2, 3):
+        settle, components = _settling(f"settling{next(_names)}", 75)
+        settle.compiled_circuit = blocks is not None
+        rows = np.asarray(settle.pack_rows(9, dt=1.0), np.float64)
+        if blocks is None:
+            final, watched = settle.scan(rows)
+        else:
+            circuit = settle.circuit()
+            assert circuit.batch == 75 and circuit.source.count("prange") == 2
+            written, watched = circuit(stateManager.state, rows, blocks=blocks)
+            final = {**stateManager.state, **written}
+        stateManager.set_state(final)
+        results.append((_snapshot(components), [values.tobytes() for values in watched]))
+    assert all(result == results[0] for result in results[1:])
+
+
+def test_a_learning_step_keeps_the_circuit_on_one_block():
+    """An evolve reduces over the batch and changes weights the other steps read: no split into blocks."""
+    step, _ = _layer(f"layer{next(_names)}", True)
+    assert step.circuit()._split is None and step.circuit().blocks(20) == 1
+    settle, _ = _settling(f"settling{next(_names)}", 96)
+    assert settle.circuit()._split is not None
