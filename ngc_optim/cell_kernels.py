@@ -470,42 +470,41 @@ def dense_transmit(inputs, weights, mask, gate, biases, masked, factor):
     return transmit(inputs, weights * mask if masked else weights, gate, factor, biases)
 
 
-@_jit
-def gaussian_error_rows(mu, target, sigma, modulator, mask):
-    """A GaussianErrorCell's step, the part each row does on its own: (dmu, dtarget) with Sigma's one value."""
-    return gaussian_rows(mu, target, np.float64(sigma.ravel()[0]), modulator, mask)
+ROWS = LOSS = None
+"""Bound in each error cell's copies of the three functions below (see _error_cell_kernels)."""
 
 
-@_jit
-def gaussian_error_loss(mu, target, sigma):
-    """A GaussianErrorCell's L (a 0-d array) with Sigma's one value."""
-    return zero_d(gaussian_loss(mu, target, np.float64(sigma.ravel()[0])), mu)
+def _error_rows(prediction, target, parameter, modulator, mask):
+    """An error cell's step, the part each row does on its own: (derivative, dtarget), with the cell's fixed
+    parameter's one value (Sigma, Scale)."""
+    return ROWS(prediction, target, np.float64(parameter.ravel()[0]), modulator, mask)
 
 
-@_jit
-def gaussian_error_step(mu, target, sigma, modulator, mask):
-    """A GaussianErrorCell's step: (dmu, dtarget, L as a 0-d array)."""
-    dmu, dtarget = gaussian_error_rows(mu, target, sigma, modulator, mask)
-    return dmu, dtarget, gaussian_error_loss(mu, target, sigma)
+def _error_loss(prediction, target, parameter):
+    """An error cell's L (a 0-d array of the prediction's dtype), with the fixed parameter's one value."""
+    return zero_d(LOSS(prediction, target, np.float64(parameter.ravel()[0])), prediction)
 
 
-@_jit
-def laplacian_error_rows(shift, target, scale, modulator, mask):
-    """A LaplacianErrorCell's step, the part each row does on its own: (dshift, dtarget) with Scale's value."""
-    return laplacian_rows(shift, target, np.float64(scale.ravel()[0]), modulator, mask)
+def _error_step(prediction, target, parameter, modulator, mask):
+    """An error cell's step: (derivative, dtarget, L as a 0-d array)."""
+    derivative, dtarget = ROWS(prediction, target, np.float64(parameter.ravel()[0]), modulator, mask)
+    return derivative, dtarget, zero_d(LOSS(prediction, target, np.float64(parameter.ravel()[0])), prediction)
 
 
-@_jit
-def laplacian_error_loss(shift, target, scale):
-    """A LaplacianErrorCell's L (a 0-d array) with Scale's one value."""
-    return zero_d(laplacian_loss(shift, target, np.float64(scale.ravel()[0])), shift)
+def _error_cell_kernels(name, rows, loss):
+    """The compiled copies of _error_rows, _error_loss and _error_step for the cell ``name`` (its kernels
+    ``rows`` and ``loss`` bound), each under its own name."""
+    namespace = {**_error_rows.__globals__, "ROWS": rows, "LOSS": loss}
+    return tuple(_jit(renamed(function, f"{name}{function.__name__}", namespace))
+                 for function in (_error_rows, _error_loss, _error_step))
 
 
-@_jit
-def laplacian_error_step(shift, target, scale, modulator, mask):
-    """A LaplacianErrorCell's step: (dshift, dtarget, L as a 0-d array)."""
-    dshift, dtarget = laplacian_error_rows(shift, target, scale, modulator, mask)
-    return dshift, dtarget, laplacian_error_loss(shift, target, scale)
+gaussian_error_rows, gaussian_error_loss, gaussian_error_step = _error_cell_kernels("gaussian", gaussian_rows,
+                                                                                   gaussian_loss)
+"""A GaussianErrorCell's step in parts (dmu, dtarget; L) and whole (the per-call method's)."""
+laplacian_error_rows, laplacian_error_loss, laplacian_error_step = _error_cell_kernels("laplacian", laplacian_rows,
+                                                                                      laplacian_loss)
+"""A LaplacianErrorCell's step in parts (dshift, dtarget; L) and whole (the per-call method's)."""
 
 
 @_jit
