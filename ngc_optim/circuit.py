@@ -266,10 +266,11 @@ class Circuit:
     def _source(self):
         """The generated module's source (kernels k0.. and block_start are set on the module before the first
         call): ``circuit``, every step in order for each row of keywords, and, when the circuit allows it (see
-        _split), ``circuit_rows``: the same over blocks of the batch's rows, one per thread."""
+        _find_split), ``circuit_block`` and ``circuit_final``: the same over a block of the batch's rows (the
+        blocks run on ngc_optim's threads), then what is computed on the whole batch."""
         self._kernels = list(dict.fromkeys(call.step.kernel for call in self._calls))
         self._kernel_index = {kernel: number for number, kernel in enumerate(self._kernels)}
-        lines = [*self._header("serial"), "import numpy as np", "from numba import njit, prange", "",
+        lines = [*self._header("serial"), "import numpy as np", "from numba import njit", "",
                  f"@njit(cache={config.CACHE}, nogil=True, error_model='numpy')",
                  f"def circuit(rows, {self._arguments()}):",
                  "    for row in range(rows.shape[0]):"]
@@ -279,30 +280,29 @@ class Circuit:
         returned = ", ".join(self._written)
         lines.append(f"    return ({returned}{',' if len(self._written) == 1 else ''})")
         if self._split is not None:
-            lines += ["", *self._rows_source()]
+            lines += ["", "", *self._blocks_source()]
         return "\n".join(lines) + "\n"
 
-    def _rows_source(self):
-        """``circuit_rows(blocks, rows, ...)``: each block of the batch's rows copied into locals r<i>, every
-        row-local step for each row of keywords on them, the block's results copied into o<i> (new arrays of
-        the batch); then the final steps on the whole batch (see _split)."""
+    def _blocks_source(self):
+        """``circuit_block(first, last, rows, ..., o...)``: rows first..last of every per-sample variable
+        copied into locals r<i>, every row-local step for each row of keywords on them (watched values into
+        their rows of the buffers), the block's results copied into the new batch arrays o<i>; and
+        ``circuit_final(..., o...)``: the final steps on the whole batch (see _find_split), returning what the
+        serial function returns."""
         per_sample, final = self._split
         local = {name: f"r{name[1:]}" for name in per_sample}
-        written = [name for name in self._written if name in per_sample]
-        outputs = {name: f"o{name[1:]}" for name in written}
-        lines = [f"@njit(cache={config.CACHE}, nogil=True, error_model='numpy', parallel=True)",
-                 f"def circuit_rows(blocks, batch, rows, {self._arguments()}):"]
-        lines += [f"    {outputs[name]} = np.empty_like({name})" for name in written]
-        lines += ["    for block in prange(blocks):",
-                  "        first, last = block_start(block, blocks, batch), block_start(block + 1, blocks, batch)",
-                  "        if last > first:"]
-        lines += [f"            {local[name]} = np.ascontiguousarray({name}[first:last])" for name in per_sample]
-        lines.append("            for row in range(rows.shape[0]):")
-        lines += [f"                {word} = rows[row, {column}]" for column, word in enumerate(self.keywords)]
-        lines += [self._call_line(number, call, local, "                ") for number, call in enumerate(self._calls)
+        outputs = {name: f"o{name[1:]}" for name in self._written if name in per_sample}
+        arguments = self._arguments() + "".join(f", {output}" for output in outputs.values())
+        decorator = f"@njit(cache={config.CACHE}, nogil=True, error_model='numpy')"
+        lines = [decorator, f"def circuit_block(first, last, rows, {arguments}):"]
+        lines += [f"    {local[name]} = np.ascontiguousarray({name}[first:last])" for name in per_sample]
+        lines.append("    for row in range(rows.shape[0]):")
+        lines += [f"        {word} = rows[row, {column}]" for column, word in enumerate(self.keywords)]
+        lines += [self._call_line(number, call, local, "        ") for number, call in enumerate(self._calls)
                   if number not in final]
-        lines += self._watch_lines(local, "                ", ", first:last")
-        lines += [f"            {outputs[name]}[first:last] = {local[name]}" for name in written]
+        lines += self._watch_lines(local, "        ", ", first:last")
+        lines += [f"    {output}[first:last] = {local[name]}" for name, output in outputs.items()]
+        lines += ["", "", decorator, f"def circuit_final({arguments}):"]
         lines += [self._call_line(number, self._calls[number], outputs, "    ") for number in sorted(final)]
         returned = ", ".join(outputs.get(name, name) for name in self._written)
         lines.append(f"    return ({returned}{',' if len(self._written) == 1 else ''})")
@@ -400,6 +400,34 @@ class Circuit:
             raise ValueError(f"process {self.name!r}: {key} has shape {value.shape}; expected {shape}")
         return value
 
+    def _call(self, function, arguments):
+        """``function(*arguments)``, through its compiled entry point once it has been compiled for them."""
+        entry = self._entries.get(function)
+        if entry is not None:
+            return entry(*arguments)
+        result = function(*arguments)
+        signature = tuple(numba.typeof(argument) for argument in arguments)
+        self._entries[function] = function.overloads[signature].entry_point
+        return result
+
+    def _by_blocks(self, blocks, rows, values, arguments):
+        """The circuit in ``blocks`` blocks of rows on ngc_optim's threads, then its final steps."""
+        outputs = tuple(np.empty_like(values[self.keys.index(key)]) for key, name in
+                        zip(self._written_keys, self._written) if name in self._split[0])
+        block_arguments = (*arguments, *outputs)
+        bounds = [int(block_start(block, blocks, self.batch)) for block in range(blocks + 1)]
+        block, remaining = self._module.circuit_block, blocks
+        if block not in self._entries:
+            remaining -= 1
+            self._call(block, (bounds[remaining], bounds[blocks], rows, *block_arguments))
+
+        def run(number):
+            if bounds[number + 1] > bounds[number]:
+                self._entries[block](bounds[number], bounds[number + 1], rows, *block_arguments)
+
+        threads.run_blocks(run, remaining)
+        return self._call(self._module.circuit_final, block_arguments)
+
     def _row_work(self):
         """Multiply-adds (about) of one step of one row: the sizes of the arrays the row-local steps read whole
         (weights) and the widths of their per-sample ones."""
@@ -441,18 +469,11 @@ class Circuit:
         blocks = self.blocks(rows.shape[0]) if blocks is None else blocks
         if self._parallel or blocks > 1:
             threads.prepare()
-        arguments = (rows, *values, *self._constants, *bound, *buffers)
+        arguments = (*values, *self._constants, *bound, *buffers)
         if blocks > 1:
-            function, arguments = self._module.circuit_rows, (blocks, self.batch, *arguments)
+            results = self._by_blocks(blocks, rows, values, arguments)
         else:
-            function = self._module.circuit
-        entry = self._entries.get(function)
-        if entry is None:
-            results = function(*arguments)
-            signature = tuple(numba.typeof(argument) for argument in arguments)
-            self._entries[function] = function.overloads[signature].entry_point
-        else:
-            results = entry(*arguments)
+            results = self._call(self._module.circuit, (rows, *arguments))
         for finish in finishes:
             finish()
         for index, result in zip(self._written_index, results):

@@ -28,7 +28,8 @@ them.
 When every method of a process has a compiled form (every component of
 ngc_optim's), ``run`` and ``scan`` execute it as one compiled circuit
 (:mod:`ngc_optim.circuit`): one Numba call for all the rows of a scan, with the
-same results bit for bit. Otherwise (a component of another library, say) the
+same results bit for bit (``run`` from its third call: ``compile_after``).
+Otherwise (a component of another library, say) the
 process runs through ngcsimlib's compiled Python, once per row, after one
 warning naming what has no compiled form. ``process.compiled_circuit = False``
 (or ``NGC_OPTIM_CIRCUITS=0`` for every process) chooses ngcsimlib's path.
@@ -45,7 +46,11 @@ from ngcsimlib.global_state import stateManager
 from . import config
 from .circuit import Circuit, CircuitUnavailable
 
-__all__ = ["Context", "JointProcess", "MethodProcess", "ScanMixin"]
+__all__ = ["COMPILE_AFTER", "Context", "JointProcess", "MethodProcess", "ScanMixin"]
+
+COMPILE_AFTER = 2
+"""A process's first calls of ``run`` go through ngcsimlib (the same bits): compiling a circuit takes seconds
+the first time a machine sees it, which a process run once or twice (a reset, a test) would not win back."""
 
 
 class ScanMixin:
@@ -56,8 +61,11 @@ class ScanMixin:
         self._previous_state = None
         self._previous_result = None
         self._circuit = None
+        self._runs = 0
         self.compiled_circuit = True
         """Run as one compiled circuit when every method has a compiled form (False: ngcsimlib's path)."""
+        self.compile_after = COMPILE_AFTER
+        """Calls of ``run`` through ngcsimlib before the circuit is compiled (a scan compiles it at once)."""
 
     def compile(self):
         """ngcsimlib's compile; the compiled circuit is (re)built at the next run or scan."""
@@ -84,7 +92,8 @@ class ScanMixin:
     def run(self, state=None, keywords=None, update=True, row_seed=None, **kwargs):
         """One step, as ngcsimlib's ``run`` (same arguments and result), through the compiled circuit if the
         process has one."""
-        circuit = self.circuit()
+        self._runs += 1
+        circuit = self.circuit() if self._runs > self.compile_after or self._circuit else None
         if circuit is None:
             return super().run(state, keywords, update, row_seed, **kwargs)
         state = stateManager.state if state is None else state

@@ -32,6 +32,7 @@ so that ``threadpoolctl`` limits raised by other code cannot make the two levels
 multiply.
 """
 
+import concurrent.futures
 import math
 import numbers
 import os
@@ -226,6 +227,32 @@ def set_threads(threads=None):
 def numba_threads(size, level):
     """The Numba threads of :func:`decide` for the threads available now."""
     return decide(_threads, size, level).numba
+
+
+_pool = None
+
+
+def run_blocks(function, blocks):
+    """Call ``function(block)`` for block in range(blocks), on ngc_optim's threads (a pool of get_threads()
+    threads, made on first use; the last block on the calling thread), and wait for all: for compiled
+    functions that release the GIL (``nogil``), e.g. a compiled circuit's blocks of rows. The first error is
+    raised after every block has ended."""
+    global _pool
+    if _pool is None or _pool._max_workers < _threads:
+        _pool = concurrent.futures.ThreadPoolExecutor(max_workers=_threads, thread_name_prefix="ngc_optim")
+    futures = [_pool.submit(function, block) for block in range(blocks - 1)]
+    error = None
+    try:
+        function(blocks - 1)
+    except Exception as raised:  # noqa: BLE001 (re-raised below, once the other blocks are done)
+        error = raised
+    for future in futures:
+        try:
+            future.result()
+        except Exception as raised:  # noqa: BLE001
+            error = error or raised
+    if error is not None:
+        raise error
 
 
 def prepare():
