@@ -11,8 +11,9 @@
    settling loop on every core (the default) and serial (``NGC_OPTIM_PARALLEL=0``), the two
    interleaved in 5 rounds of ``--repeats`` / 5 groups each (the medians of the rounds show
    how much the shared machine varied); ms per settling
-   step, fused (the fused kernel's call, which also projects and clamps, / T) and through
-   ngcsimlib (one run of the components' ``settle`` process); and the time in kernels
+   step, fused (the fused kernel's call, which also projects and clamps, / T), through
+   ngcsimlib (one run of the components' ``settle`` process per call) and through its compiled
+   circuit (a scan of T steps / T; ``ngc_optim.circuit``); and the time in kernels
    of a batch: the fused kernel's call plus the matrix product and Numba kernel of each
    synapse's evolve, each timed on the batch's own arrays. ``batch - kernels``
    is the time spent outside the kernels (Python, ngcsimlib's compiled processes,
@@ -166,7 +167,13 @@ def speed(model, repeats, ngclearn_python=None):
     for _ in range(10):
         model.train_batch(x, y)
     batch, serial, rounds = parallel_and_serial_batches(model, x, y, max(1, repeats // ROUNDS))
-    process_step = median_seconds(lambda: model.settle_process.run(dt=model.dt), repeats, 50)
+    process = model.settle_process
+    process.compiled_circuit = False
+    process_step = median_seconds(lambda: process.run(dt=model.dt), repeats, 50)
+    process.compiled_circuit = True
+    rows = process.pack_rows(model.T, dt=model.dt)
+    circuit_step = median_seconds(lambda: process.scan(rows, store_state=False, store_results=False),
+                                  repeats) / model.T
     kernels, settle = kernel_seconds(model, x, y, repeats)
     print(f"\n== Speed of one training batch (batch {model.batch_size}, T = {model.T}), medians ==")
     anchor = ""
@@ -179,6 +186,7 @@ def speed(model, repeats, ngclearn_python=None):
     print(f"ms per batch, serial              {serial * 1e3:7.3f}   (parallel settling: {serial / batch:.2f}x)")
     print(f"ms per settling step, fused       {settle / model.T * 1e3:7.3f}")
     print(f"ms per settling step, process     {process_step * 1e3:7.3f}   (ngcsimlib, one call per component)")
+    print(f"ms per settling step, circuit     {circuit_step * 1e3:7.3f}   (the settle process's scan / T)")
     print(f"in kernels (BLAS + Numba) ms      {kernels * 1e3:7.3f}")
     print(f"outside the kernels ms            {(batch - kernels) * 1e3:7.3f}   "
           f"({(batch - kernels) / batch:.0%} of the batch)")

@@ -22,6 +22,13 @@ Each step is ``outputs = kernel(*reads, *keywords, *constants, *bound)``:
 * ``writes``: the compartments set from the returned value (one name) or values
   (several names, a tuple returned; None drops a value).
 
+When every step computes each row of the batch on its own (``Step.rows``), the
+batch is split into blocks of rows (at multiples of ROW_TILE rows, so that the
+products give the whole batch's bits) that run on ngc_optim's threads, the
+compiled code releasing the GIL; what is computed on the whole batch (an error
+cell's L) is computed once after the loop, from the last values (see
+``Circuit._find_split`` for when that gives the last step's bits).
+
 The generated source names the kernels and the wiring only (constants are
 arguments), so circuits of the same structure share it. It is written once to
 ``<cache>/circuits/circuit_<digest>.py`` (the digest covers the source and the
@@ -232,7 +239,8 @@ class Circuit:
         self._known = None
 
     def _call_line(self, number, call, names, indent):
-        """The source of one step's call, its compartments named by ``names`` (state key -> local name)."""
+        """The source of one step's call, its compartments' locals renamed through ``names`` (v<i> -> the
+        local of the block or output that holds it; the others keep their v<i>)."""
         arguments = [_renamed(read, names) for read in call.reads] + list(call.step.keywords)
         if call.step.constants:
             arguments.append(f"*c{number}")
