@@ -67,7 +67,7 @@ class _Plan(SynapsePlan):
         self.writable(weights=weights, biases=biases)
         scalars = self.optimizer.advance(state)
         return self.evolve_kernel(pre, post, weights, biases, mask, self.settings, self.blocks(pre.shape[0]),
-                                  _flat(state, "weights"), _flat(state, "biases"), scalars)
+                                  _slots(state, "weights"), _slots(state, "biases"), scalars)
 
     def bound(self, state):
         """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`)."""
@@ -77,11 +77,11 @@ class _Plan(SynapsePlan):
         def finish():
             optimizer_state.count = int(count[0])
 
-        return (count, self.blocks(self.batch), _flat(optimizer_state, "weights"),
-                _flat(optimizer_state, "biases")), finish
+        return (count, self.blocks(self.batch), _slots(optimizer_state, "weights"),
+                _slots(optimizer_state, "biases")), finish
 
 
-def _flat(state, name):
+def _slots(state, name):
     """The optimizer state's arrays of parameter ``name``, flat; for a parameter it does not step (biases of
     a synapse without), empty arrays, one per slot (the kernel is typed for them but never steps them)."""
     if name in state.param_names:

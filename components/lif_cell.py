@@ -19,7 +19,7 @@ SURROGATES = ("straight_through", "triangular", "arctan", "secant_lif")
 _INTEGRATORS = ("euler", "midpoint", "rk2")
 
 
-def _advance(owner, shape, dtype, j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, options):
+def _lif_advance(owner, shape, dtype, j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, options):
     """The cell's step through :func:`ngc_optim.spike_kernels.lif_step`, after checking the shapes."""
     j = np.asarray(j, dtype)
     if not (j.shape == v.shape == rfr.shape == thr_theta.shape == tols.shape == shape):
@@ -137,7 +137,7 @@ class LIFCell(NumpyComponent):
 
     @compilable
     def advance_state(self, dt, t):
-        out, key = _advance(self.owner, self.shape, self.dtype, self.j.get(), self.v.get(), self.rfr.get(),
+        out, key = _lif_advance(self.owner, self.shape, self.dtype, self.j.get(), self.v.get(), self.rfr.get(),
                             self.thr_theta.get(), self.tols.get(), self.key.get(), t, dt, self.membrane,
                             self.threshold, self.options)
         self.v.set(out[0])

@@ -20,7 +20,7 @@ ACTIVATIONS = tuple(_KERNEL_ACTIVATIONS)
 _INTEGRATORS = ("euler", "midpoint", "rk2")
 
 
-def _advance(owner, shape, dtype, kernel, z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale):
+def _rate_advance(owner, shape, dtype, kernel, z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale):
     """The cell's step through its Numba kernel, after checking the shapes of z, j and j_td."""
     if z.shape != shape or j.shape != shape or j_td.shape != shape:
         raise ValueError(f"{owner}: z {z.shape}, j {j.shape} and j_td {j_td.shape} must be {shape}")
@@ -101,7 +101,7 @@ class RateCell(NumpyComponent):
 
     @compilable
     def advance_state(self, dt):
-        z, zF = _advance(self.owner, self.shape, self.dtype, self.kernel, self.z.get(), self.j.get(),
+        z, zF = _rate_advance(self.owner, self.shape, self.dtype, self.kernel, self.z.get(), self.j.get(),
                          self.j_td.get(), dt, self.tau_m, self.gamma, self.output_scale, self.resist_scale)
         self.z.set(z)
         self.zF.set(zF)

@@ -356,3 +356,18 @@ def test_a_learning_step_keeps_the_circuit_on_one_block():
     assert step.circuit()._split is None and step.circuit().blocks(20) == 1
     settle, _ = _settling(f"settling{next(_names)}", 96)
     assert settle.circuit()._split is not None
+
+
+def test_components_of_different_modules_share_a_per_call_process():
+    """ngcsimlib merges the module globals of a process's methods into one namespace: the components' module
+    helpers have names of their own, so a RateCell and a LIFCell run in one process per call too."""
+    with Context(f"mixed{next(_names)}"):
+        rate = RateCell("r", 3, 5.0, act_fx="tanh")
+        spiking = LIFCell("s", 3, 20.0, resist_m=30.0)
+        rate.zF >> spiking.j
+        step = MethodProcess("step") >> rate.advance_state >> spiking.advance_state
+    step.compiled_circuit = False
+    rate.j.set(np.ones((1, 3), np.float32))
+    for row in range(3):
+        step.run(t=float(row), dt=1.0)
+    assert np.all(spiking.v.get() > -65.0)
