@@ -93,6 +93,8 @@ def test_the_fused_settling_equals_the_process_of_the_components(sizes, act_fx, 
     x = rng.random((53, 6)).astype(np.float32)
     y = one_hot(rng.integers(0, 3, 53), 3)
     energy = model.train_batch(x, y)
+    for process in (model.reset_process, model.project_process, model.prime_process, model.settle_process):
+        process.compiled_circuit = not parallel  # the reference: the compiled circuits, or ngcsimlib per call
     model.settle(x, y, fused=False)
     expected = settled_state(model)
     model.settle(x, y)
