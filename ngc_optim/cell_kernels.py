@@ -36,9 +36,9 @@ from . import config, threads
 from .kernels import renamed
 
 __all__ = ["ACTIVATIONS", "LEAKS", "RATE_INTO", "RATE_INTO_STORED", "RATE_KINDS", "RATE_STEPS", "SPARSE_FRACTION",
-           "SUMMED_OUTER", "affine", "block_start", "copied", "dense_transmit", "filled", "gaussian_error",
+           "SUMMED_OUTER", "affine", "block_start", "dense_transmit", "filled", "gaussian_error",
            "gaussian_error_loss", "gaussian_error_rows", "gaussian_error_step", "gaussian_into", "gaussian_loss",
-           "gaussian_rows", "laplacian_error", "laplacian_error_loss", "laplacian_error_rows", "laplacian_error_step",
+           "gaussian_rows", "laplacian_error_loss", "laplacian_error_rows", "laplacian_error_step",
            "laplacian_loss", "laplacian_rows", "outer_blocks", "outer_into", "product_into", "scaled", "specialised", "sum_of_squares",
            "summed_outer", "tanh", "transmit", "transmit_into", "zero_d"]
 
@@ -299,13 +299,6 @@ def laplacian_loss(shift, target, scale):
     return -total / scale
 
 
-@_jit
-def laplacian_error(shift, target, scale, modulator, mask):
-    """(dshift, dtarget, L) of laplacian_rows and laplacian_loss."""
-    dshift, dtarget = laplacian_rows(shift, target, scale, modulator, mask)
-    return dshift, dtarget, laplacian_loss(shift, target, scale)
-
-
 @njit(**{**config.jit_options(False), "fastmath": {"reassoc"}})
 def sum_of_squares(a, b):
     """sum((a - b)**2) in float64. Only this sum may be reassociated (so that it vectorises): the outputs of
@@ -448,12 +441,6 @@ def affine(a, scale, offset):
     Python numbers): what a component's ``reset`` sets, e.g. ``v * 0 + v_rest``."""
     dtype = a.dtype.type
     return a * dtype(scale) + dtype(offset)
-
-
-@_jit
-def copied(a):
-    """A copy of ``a`` (a component's constant set into a compartment, e.g. an error cell's mask of ones)."""
-    return a.copy()
 
 
 @_jit

@@ -223,7 +223,6 @@ class Circuit:
         written = [name for call in self._calls for name in call.writes if name is not None]
         self._written = tuple(dict.fromkeys(written))
         self._written_keys = tuple(self.keys[int(name[1:])] for name in self._written)
-        self._parallel = any(getattr(call.step.kernel, "targetoptions", {}).get("parallel") for call in self._calls)
         self._written_index = tuple(self.keys.index(key) for key in self._written_keys)
         self._constants = tuple(call.step.constants for call in self._calls)
         self._unbound = tuple(() for _ in self._calls)
@@ -475,7 +474,7 @@ class Circuit:
             rows = np.ascontiguousarray(rows[:, self._columns])
         buffers = [np.empty((rows.shape[0], *shape), dtype) for shape, dtype in self._watched_types]
         blocks = self.blocks(rows.shape[0]) if blocks is None else blocks
-        if self._parallel or blocks > 1:
+        if blocks > 1:
             threads.prepare()
         arguments = (*values, *self._constants, *bound, *buffers)
         if blocks > 1:
