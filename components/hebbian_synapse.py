@@ -67,7 +67,7 @@ class _Plan(SynapsePlan):
         self.writable(weights=weights, biases=biases)
         scalars = self.optimizer.advance(state)
         return self.evolve_kernel(pre, post, weights, biases, mask, self.settings, self.blocks(pre.shape[0]),
-                                  _slots(state, "weights"), _slots(state, "biases"), scalars)
+                                  self.slots(state), self.slots(state, "biases"), scalars)
 
     def bound(self, state):
         """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`)."""
@@ -77,17 +77,8 @@ class _Plan(SynapsePlan):
         def finish():
             optimizer_state.count = int(count[0])
 
-        return (count, self.blocks(self.batch), _slots(optimizer_state, "weights"),
-                _slots(optimizer_state, "biases")), finish
-
-
-def _slots(state, name):
-    """The optimizer state's arrays of parameter ``name``, flat; for a parameter it does not step (biases of
-    a synapse without), empty arrays, one per slot (the kernel is typed for them but never steps them)."""
-    if name in state.param_names:
-        return tuple(array.ravel() for array in state.arrays(name))
-    dtype = state.arrays(state.param_names[0])[0].dtype if state.slot_names else np.float32
-    return tuple(np.empty(0, dtype) for _ in state.slot_names)
+        return (count, self.blocks(self.batch), self.slots(optimizer_state),
+                self.slots(optimizer_state, "biases")), finish
 
 
 class HebbianSynapse(LearningSynapse):

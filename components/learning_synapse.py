@@ -35,6 +35,16 @@ class SynapsePlan:
                 found = f"{array.dtype}{list(array.shape)}" if isinstance(array, np.ndarray) else type(array).__name__
                 raise ValueError(f"{self.owner}: {name} is {found}; expected {self.dtype}{list(self.shapes[name])}")
 
+    @staticmethod
+    def slots(state, name="weights"):
+        """The optimizer state's arrays of parameter ``name``, flat, as a kernel takes them; for a parameter it
+        does not step (biases of a synapse without), empty arrays, one per slot (the kernel is typed for them
+        but never steps them)."""
+        if name in state.param_names:
+            return tuple(array.ravel() for array in state.arrays(name))
+        dtype = state.arrays(state.param_names[0])[0].dtype if state.slot_names else np.float32
+        return tuple(np.empty(0, dtype) for _ in state.slot_names)
+
     def writable(self, **arrays):
         """Raise ValueError naming the synapse unless each array can be updated in place through a flat view."""
         for name, array in arrays.items():

@@ -65,7 +65,7 @@ class _Plan(SynapsePlan):
             return potentiation
         bounded = self._bounded(weights)
         d_weights = self.evolve_kernel(pre_spike, post_spike, pre_trace, post_trace, weights, mask, self.step_settings,
-                                       self.scratch, self.blocks(), bounded, _stdp_slots(state), scalars)
+                                       self.scratch, self.blocks(), bounded, self.slots(state), scalars)
         self._keep_bounded(weights, bounded)
         return d_weights
 
@@ -91,7 +91,7 @@ class _Plan(SynapsePlan):
             optimizer_state.count = int(count[0])
             self._keep_bounded(weights, bounded)
 
-        return (count, self.scratch, self.blocks(), bounded, _stdp_slots(optimizer_state)), finish
+        return (count, self.scratch, self.blocks(), bounded, self.slots(optimizer_state)), finish
 
     def _weight_factors(self, weights):
         """((w_bound - W)**mu, W**mu) with mu > 0 (the second only with depression), else none."""
@@ -102,11 +102,6 @@ class _Plan(SynapsePlan):
         if not self.depressing:
             return potentiating, potentiating
         return potentiating, np.power(weights, self.mu, out=depressing)
-
-
-def _stdp_slots(state):
-    """The optimizer state's arrays of the weights, flat."""
-    return tuple(array.ravel() for array in state.arrays("weights"))
 
 
 class TraceSTDPSynapse(LearningSynapse):
