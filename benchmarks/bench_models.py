@@ -10,7 +10,7 @@ same start (two models built alike, the same batches):
 
 Models: ``GenerativePCN`` (64-128 and 64-256-128, T 20, batch 50: reset, settle, evolve), ``DiehlCookSNN``
 (64 inputs, 100 excitatory cells, T 150 per image: reset, then advance + STDP as one scan), and the PCN
-without its fused settling kernel (``settle(fused=False)``: reset, project, prime, settle as scan, evolve).
+(64-128-128-10, T 20, batch 50: start (reset, project, prime), settle as scan, evolve).
 
 Printed: milliseconds per batch (median of ``--rounds`` alternating rounds of ``--batches`` batches) and the
 ratio, after checking that both ways trained to the same weights bit for bit.
@@ -29,7 +29,7 @@ MODELS = {
     "GenerativePCN 64-128": lambda: GenerativePCN((64, 128)),
     "GenerativePCN 64-256-128": lambda: GenerativePCN((64, 256, 128)),
     "DiehlCookSNN 64-100": lambda: DiehlCookSNN(64, 100),
-    "PCN 64-128-128-10, unfused": lambda: PCN((64, 128, 128, 10)),
+    "PCN 64-128-128-10": lambda: PCN((64, 128, 128, 10)),
 }
 
 
@@ -47,13 +47,7 @@ def batches(model, x, labels, count):
 
 
 def train(model, data):
-    """Seconds for the batches ``data``, each one ``train_batch`` (the PCN's without its fused kernel)."""
-    if isinstance(model, PCN):
-        start = time.perf_counter()
-        for x, y in data:
-            model.settle(x, y, fused=False)
-            model.evolve_process.run(dt=model.dt)
-        return time.perf_counter() - start
+    """Seconds for the batches ``data``, each one ``train_batch``."""
     start = time.perf_counter()
     for batch in data:
         model.train_batch(*batch)

@@ -10,16 +10,13 @@
    differs, medians over timed groups of 10 batches: ms per training batch (``PCN.train_batch``) with the
    settling loop on every core (the default) and serial (``NGC_OPTIM_PARALLEL=0``), the two
    interleaved in 5 rounds of ``--repeats`` / 5 groups each (the medians of the rounds show
-   how much the shared machine varied); ms per settling
-   step, fused (the fused kernel's call, which also projects and clamps, / T), through
-   ngcsimlib (one run of the components' ``settle`` process per call) and through its compiled
-   circuit (a scan of T steps / T; ``ngc_optim.circuit``); and the time in kernels
-   of a batch: the fused kernel's call plus the matrix product and Numba kernel of each
-   synapse's evolve, each timed on the batch's own arrays. ``batch - kernels``
-   is the time spent outside the kernels (Python, ngcsimlib's compiled processes,
-   small NumPy operations).
-3. Cold start (empty Numba cache) and warm start (filled cache): a fresh process
-   that imports ngc_optim, builds the PCN and trains one batch.
+   how much the shared machine varied); ms per settling step through ngcsimlib (one run of
+   the components' ``settle`` process per call) and through its compiled circuit (a scan of T
+   steps / T; ``ngc_optim.circuit``); ms per call of each of the batch's three compiled
+   circuits (``start``: reset, project, prime; ``settle``; ``evolve``), and what is left of
+   the batch outside them (clamping, copies, the circuits' checks of their arguments).
+3. Cold start (empty Numba and circuit caches) and warm start (filled caches): a fresh process
+   that imports ngc_optim, builds the PCN and trains until every process has compiled.
 4. Peak resident memory of the default training run (``ngc-optim train``) in a
    child process.
 
@@ -44,8 +41,7 @@ import numpy as np
 from ngc_optim.models import PCN
 
 import ngc_optim
-from ngc_optim import config, pcn_kernels
-from ngc_optim.cell_kernels import summed_outer
+from ngc_optim import config
 from ngc_optim.datasets import load_digits, one_hot
 from ngc_optim.training import DEFAULTS, model_arguments
 
@@ -126,37 +122,14 @@ def parallel_and_serial_batches(model, x, y, repeats):
     return statistics.median(times[True]), statistics.median(times[False]), rounds
 
 
-def settle_arguments(model, x, y):
-    """(kind, arguments) of the model's call of the settling kernel on batch (x, y)."""
-    captured = []
-    settle = pcn_kernels.settle
-    pcn_kernels.settle = lambda kind, *arguments: captured.append((kind, arguments)) or settle(kind, *arguments)
-    try:
-        model.settle(x, y)
-    finally:
-        pcn_kernels.settle = settle
-    return captured[0]
-
-
-def kernel_seconds(model, x, y, repeats):
-    """Seconds per batch spent in kernels: the fused kernel's call (projection, clamping and settling, on the
-    batch's own arguments: it overwrites all it writes) and the matrix product and Numba kernel of each
-    synapse's evolve, each timed on its own (on the arrays of a batch just trained, fetched beforehand). Also
-    returns the fused kernel's seconds."""
-    model.train_batch(x, y)
-    kind, arguments = settle_arguments(model, x, y)
-    settle = median_seconds(lambda: pcn_kernels.settle(kind, *arguments), repeats, 20)
-    calls = []
-    for W in model.W[1:]:
-        pre, post = W.pre.get(), W.post.get()
-        product = summed_outer(pre, post)
-        weights = W.weights.get().copy()
-        slots = [array.ravel().copy() for array in W.opt_state.arrays("weights")]
-        scalars = W.optimizer._step_scalars(W.opt_state.count)
-        hebbian = (W.mask.get().ravel(), False, W.plan.prior, W.plan.hebbian, *slots, *scalars)
-        calls.append(lambda pre=pre, post=post: summed_outer(pre, post))
-        calls.append(lambda W=W, w=weights, p=product, h=hebbian: W.plan.kernel(w.ravel(), (p.copy().ravel(),), *h))
-    return settle + sum(median_seconds(call, repeats, 20) for call in calls), settle
+def process_seconds(model, repeats):
+    """Seconds per call of each process of a training batch, each through its compiled circuit, on the state
+    of a batch just trained: ``start`` (reset, project, prime), ``settle`` (a scan of T rows), ``evolve``."""
+    rows = model._rows()
+    calls = {"start": lambda: model.start_process.run(dt=model.dt),
+             "settle": lambda: model.settle_process.scan(rows, store_state=False, store_results=False),
+             "evolve": lambda: model.evolve_process.run(dt=model.dt)}
+    return {name: median_seconds(call, repeats, 10) for name, call in calls.items()}
 
 
 def speed(model, repeats, ngclearn_python=None):
@@ -170,10 +143,7 @@ def speed(model, repeats, ngclearn_python=None):
     process.compiled_circuit = False
     process_step = median_seconds(lambda: process.run(dt=model.dt), repeats, 50)
     process.compiled_circuit = True
-    rows = process.pack_rows(model.T, dt=model.dt)
-    circuit_step = median_seconds(lambda: process.scan(rows, store_state=False, store_results=False),
-                                  repeats) / model.T
-    kernels, settle = kernel_seconds(model, x, y, repeats)
+    parts = process_seconds(model, repeats)
     print(f"\n== Speed of one training batch (batch {model.batch_size}, T = {model.T}), medians ==")
     anchor = ""
     if ngclearn_python and model.T == REFERENCE_T:
@@ -183,12 +153,14 @@ def speed(model, repeats, ngclearn_python=None):
     print(f"ms per batch                      {batch * 1e3:7.3f}{anchor}")
     print(f"  medians of the {ROUNDS} rounds           {' '.join(f'{t * 1e3:.3f}' for t in rounds)}")
     print(f"ms per batch, serial              {serial * 1e3:7.3f}   (parallel settling: {serial / batch:.2f}x)")
-    print(f"ms per settling step, fused       {settle / model.T * 1e3:7.3f}")
     print(f"ms per settling step, process     {process_step * 1e3:7.3f}   (ngcsimlib, one call per component)")
-    print(f"ms per settling step, circuit     {circuit_step * 1e3:7.3f}   (the settle process's scan / T)")
-    print(f"in kernels (BLAS + Numba) ms      {kernels * 1e3:7.3f}")
-    print(f"outside the kernels ms            {(batch - kernels) * 1e3:7.3f}   "
-          f"({(batch - kernels) / batch:.0%} of the batch)")
+    print(f"ms per settling step, circuit     {parts['settle'] / model.T * 1e3:7.3f}   "
+          f"(the settle process's scan / T: {process_step * model.T / parts['settle']:.1f}x)")
+    for name, seconds in parts.items():
+        print(f"ms per {name:<8} circuit call     {seconds * 1e3:7.3f}")
+    outside = batch - sum(parts.values())
+    print(f"outside the circuits ms           {outside * 1e3:7.3f}   ({outside / batch:.0%} of the batch: clamping, "
+          f"copies, checks)")
     return batch
 
 
@@ -200,18 +172,19 @@ STARTUP = textwrap.dedent("""
     from ngc_optim.datasets import one_hot
     model = PCN()
     x = np.random.default_rng(0).random((50, 64), dtype=np.float32)
-    model.train_batch(x, one_hot(np.arange(50) % 10, 10))
+    for _ in range(1 + model.start_process.compile_after):
+        model.train_batch(x, one_hot(np.arange(50) % 10, 10))
     print(time.perf_counter() - start)
 """)
 
 
 def startup():
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "NGC_OPTIM_CACHE_DIR": cache}
         runs = [float(subprocess.run([sys.executable, "-c", STARTUP], env=env, capture_output=True, text=True,
                                      check=True).stdout) for _ in range(3)]
-    print("\n== Start-up: fresh process, import + build + first batch ==")
-    print(f"cold (empty Numba cache)   {runs[0]:.2f} s")
+    print("\n== Start-up: fresh process, import + build + the batches until every process is compiled ==")
+    print(f"cold (empty caches)        {runs[0]:.2f} s")
     print(f"warm (filled cache)        {statistics.median(runs[1:]):.2f} s")
     return statistics.median(runs[1:])
 

@@ -2,42 +2,28 @@
 
 from typing import ClassVar
 
-import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
+
+from ngc_optim.cell_kernels import bernoulli_loss, bernoulli_rows
 
 from .error_cell import ErrorCell
 
 __all__ = ["BernoulliErrorCell"]
 
-EPS = 1e-4
-"""Probabilities are clipped to [EPS, 1 - EPS], as ngc-learn's, so that the logarithms stay finite."""
-
-
 def _bernoulli_error(name, shape, p, target, modulator, mask, input_logits):
     """dp, dtarget (both times modulator*mask) and L of the Bernoulli log-likelihood (see the class)."""
     if p.shape != shape or target.shape != shape:
         raise ValueError(f"BernoulliErrorCell {name!r}: p {p.shape} and target {target.shape} must be {shape}")
-    if input_logits:
-        with np.errstate(over="ignore"):
-            prob = 1.0 / (1.0 + np.exp(-p))
-    else:
-        prob = p
-    prob = np.clip(prob, EPS, 1.0 - EPS)
-    miss = 1.0 - target
-    log_p = np.log(prob)
-    log_not_p = np.log(1.0 - prob)
-    loss = np.sum(log_p * target + log_not_p * miss).reshape(())
-    dp = target - prob if input_logits else target / prob - miss / (1.0 - prob)
-    gate = modulator * mask
-    return dp * gate, (log_p - log_not_p) * gate, loss
+    dp, dtarget = bernoulli_rows(p, target, modulator, mask, input_logits)
+    return dp, dtarget, bernoulli_loss(p, target, input_logits)
 
 
 class BernoulliErrorCell(ErrorCell):
     """A (non-spiking) Bernoulli error cell, as ngc-learn's except for dp with probabilities.
 
     q = clip(p, 1e-4, 1 - 1e-4)   (q = clip(sigmoid(p), ...) when input_logits: p holds logits)
-    L = sum(target * log(q) + (1 - target) * log(1 - q))        (a 0-d array)
+    L = sum(target * log(q) + (1 - target) * log(1 - q))        (a 0-d array, summed in float64)
     dp = (target / q - (1 - target) / (1 - q)) * modulator * mask      dL/dq
     dp = (target - q) * modulator * mask                               dL/dlogit, when input_logits
     dtarget = (log(q) - log(1 - q)) * modulator * mask
@@ -55,6 +41,7 @@ class BernoulliErrorCell(ErrorCell):
         dtype: "float32" (default) or "float64".
     """
 
+    PER_SAMPLE: ClassVar[frozenset] = ErrorCell.PER_SAMPLE | {"p", "dp"}
     SPEC: ClassVar[dict] = {
         "summary": "BernoulliErrorCell: log-likelihood of a binary target under predicted probabilities p",
         "compartments": {
@@ -81,6 +68,12 @@ class BernoulliErrorCell(ErrorCell):
                                              self.modulator.get(), self.mask.get(), self.input_logits)
         self.dp.set(dp)
         self._write_error(dtarget, loss)
+
+    def _steps_advance_state(self):
+        return self._error_steps(bernoulli_rows, bernoulli_loss, "p", None, "dp", (self.input_logits,))
+
+    def _steps_reset(self):
+        return self._reset_steps("dp", "p")
 
     @compilable
     def reset(self):

@@ -47,14 +47,16 @@ class ErrorCell(NumpyComponent):
         self.ones = np.ones(self.shape, self.dtype)
         self.zero = self._zeros(())
 
-    def _error_steps(self, rows_kernel, loss_kernel, prediction, parameter, derivative):
-        """``advance_state``'s steps: ``rows_kernel`` of (prediction, target, parameter, modulator, mask)
-        giving (derivative, dtarget) row by row, ``loss_kernel`` of (prediction, target, parameter) giving L,
-        then the mask back to ones unless wired."""
+    def _error_steps(self, rows_kernel, loss_kernel, prediction, parameter, derivative, constants=()):
+        """``advance_state``'s steps: ``rows_kernel`` of (prediction, target, parameter, modulator, mask,
+        *constants) giving (derivative, dtarget) row by row, ``loss_kernel`` of (prediction, target, parameter,
+        *constants) giving L, then the mask back to ones unless wired. A cell without a parameter compartment
+        gives None (the kernels then take no parameter)."""
         signals = (prediction, "target", "modulator", "mask")
-        steps = [Step(rows_kernel, (prediction, "target", parameter, "modulator", "mask"), (derivative, "dtarget"),
-                      rows=(*signals, derivative, "dtarget")),
-                 Step(loss_kernel, (prediction, "target", parameter), ("L",))]
+        fixed = (parameter,) if parameter else ()
+        steps = [Step(rows_kernel, (prediction, "target", *fixed, "modulator", "mask"), (derivative, "dtarget"),
+                      constants=constants, rows=(*signals, derivative, "dtarget")),
+                 Step(loss_kernel, (prediction, "target", *fixed), ("L",), constants=constants)]
         if not self.mask.targeted:
             steps.append(self._fill("mask", 1))
         return steps

@@ -7,7 +7,7 @@ from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
 from ngc_optim.cell_kernels import ACTIVATIONS as _KERNEL_ACTIVATIONS
-from ngc_optim.cell_kernels import LEAKS, RATE_STEPS
+from ngc_optim.cell_kernels import LEAKS, RATE_CARRIED, RATE_STEPS
 from ngc_optim.circuit import Step
 
 from .numpy_component import NumpyComponent
@@ -109,7 +109,7 @@ class RateCell(NumpyComponent):
     def _steps_advance_state(self):
         return [Step(self.kernel, ("z", "j", "j_td"), ("z", "zF"), keywords=("dt",),
                      constants=(self.tau_m, self.gamma, self.output_scale, self.resist_scale),
-                     rows=("z", "j", "j_td", "zF"))]
+                     rows=("z", "j", "j_td", "zF"), carry=RATE_CARRIED[self.kind] if self.tau_m > 0 else ())]
 
     def _steps_reset(self):
         return self._set_to(("j", "j_td", "z", "zF"), unwired=("j", "j_td"))

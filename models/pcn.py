@@ -17,18 +17,18 @@ ngc-museum's ``exhibits/pc_discrim``, for any number of layers. With sizes
   forward synapses' weights and biases through wired compartments: it gives
   the prediction and the initial state of the hidden cells.
 
-One training batch: reset the error cells (the first settling step reads their
-dmu and dtarget; the state cells' compartments and the synapses' outputs are
-all written before they are read, so they need no reset); project; set each
-hidden ``z`` to its projection; clamp the input to z0 and the label (one-hot,
-clipped to [0.001, 0.999], as ngc-museum's) to zL; ``T`` settling steps (E, z,
-W, e advance in that order); then one ``evolve`` of W1 .. WL. z0, zL and W1 do
-not change while the network settles, so they advance once per batch (process
-``prime``), before the settling steps (process ``settle``), which ngc-museum
-repeats T times. ``settle`` runs the projection, the clamping and the settling
-steps in one compiled call (:mod:`ngc_optim.pcn_kernels`) and writes the
-compartments back once, bit for bit as the processes would. The energy of a
-batch is ``-(L_1 + ... + L_L)`` after settling, per sample.
+One training batch: clamp the input to q0 and z0 and the label (one-hot,
+clipped to [0.001, 0.999], as ngc-museum's) to zL; one run of the process
+``start``: reset the error cells (the first settling step reads their dmu and
+dtarget; the state cells' compartments and the synapses' outputs are all
+written before they are read, so they need no reset), project (``q0 .. qL``),
+and advance z0, zL and W1, which do not change while the network settles; set
+each hidden ``z`` to its projection and each ``E_l`` to ``W_l`` transposed;
+one scan of ``T`` rows of the process ``settle`` (E, z, W, e advance in that
+order), which ngc-museum runs T times; then one ``evolve`` of W1 .. WL. Every
+process runs as one compiled circuit (:mod:`ngc_optim.circuit`): a batch is
+three Numba calls. The energy of a batch is ``-(L_1 + ... + L_L)`` after
+settling, per sample.
 
 The components have a fixed batch size: ``fit`` trains on the full batches of a
 seeded permutation of the training set each epoch (the remainder, fewer than
@@ -40,7 +40,7 @@ import numpy as np
 from ngc_optim.components import GaussianErrorCell, HebbianSynapse, RateCell, StaticSynapse
 from ngcsimlib.global_state import stateManager
 
-from ngc_optim import Context, MethodProcess, pcn_kernels
+from ngc_optim import Context, JointProcess, MethodProcess
 from ngc_optim.datasets import one_hot
 
 from .base import PCModel, checked_common_config
@@ -125,8 +125,8 @@ class PCN(PCModel):
             self.project_process = MethodProcess("project") >> q[0].advance_state
             for l in range(1, layers + 1):
                 self.project_process >> Q[l].advance_state >> q[l].advance_state
-            self.prime_process = MethodProcess("prime") >> z[0].advance_state >> z[-1].advance_state
-            self.prime_process >> W[1].advance_state
+            prime = MethodProcess("prime") >> z[0].advance_state >> z[-1].advance_state >> W[1].advance_state
+            self.start_process = JointProcess("start") >> self.reset_process >> self.project_process >> prime
             self.settle_process = MethodProcess("settle")
             for component in E[2:] + z[1:-1] + W[2:] + e[1:]:
                 self.settle_process >> component.advance_state
@@ -134,92 +134,40 @@ class PCN(PCModel):
             for synapse in W[1:]:
                 self.evolve_process >> synapse.evolve
         self.z, self.q, self.e, self.W, self.E, self.Q = z, q, e, W, E, Q
+        self._settle_rows = (None, None)
 
     def _project(self, x):
-        self.reset_process.run()
         self.q[0].j.set(x)
         self.project_process.run(dt=self.dt)
         return self.q[-1].z.get()
 
-    def settle(self, x, y, fused=True):
-        """Reset the error cells, project x, start the hidden cells from the projection, and settle T steps
-        with x and y clamped.
+    def settle(self, x, y):
+        """Clamp x and y, reset the error cells, project x, start the hidden cells from the projection, and
+        settle T steps (see the module).
 
         Args:
             x: a batch of inputs (batch_size, sizes[0]).
             y: its targets (batch_size, sizes[-1]), e.g. one-hot labels (clipped to [0.001, 0.999]).
-            fused: run the projection, the clamping and the T steps in one compiled call
-                (:mod:`ngc_optim.pcn_kernels`, on every core) and write the compartments they change back
-                at once; False runs the ``project`` and ``prime`` processes and scans the ``settle`` process
-                T times, each a compiled circuit (:mod:`ngc_optim.circuit`, one core; the same arithmetic,
-                bit for bit). Without hidden layers the processes run in any case. The error cells' modulators and
-                masks are ones in both: the reset sets them (they are not wired).
         """
         dtype = self.W[1].dtype
         x = np.ascontiguousarray(x, dtype)
         label = np.asarray(np.clip(y, LABEL_CLIP, 1.0 - LABEL_CLIP), dtype)
-        if fused and len(self.sizes) > 2:
-            self.reset_process.run()
-            self._settle_fused(x, label)
-            return
-        self._project(x)
-        for l in range(2, len(self.sizes)):
-            self.E[l].weights.set(np.ascontiguousarray(self.W[l].weights.get().T))
-        for cell, projection in zip(self.z[1:-1], self.q[1:-1]):
-            cell.z.set(np.array(projection.z.get()))
-        self.z[0].j.set(x)
-        self.z[-1].j.set(label)
-        self.prime_process.run(dt=self.dt)
-        final, _ = self.settle_process.scan(self.settle_process.pack_rows(self.T, dt=self.dt), store_state=False)
+        stateManager.set_state({self.q[0].j.target: x, self.z[0].j.target: x, self.z[-1].j.target: label})
+        self.start_process.run(dt=self.dt)
+        started = {cell.z.target: np.array(projection.z.get()) for cell, projection in zip(self.z[1:-1], self.q[1:-1])}
+        started.update({self.E[l].weights.target: np.ascontiguousarray(self.W[l].weights.get().T)
+                        for l in range(2, len(self.sizes))})
+        stateManager.set_state(started)
+        final, _ = self.settle_process.scan(self._rows(), store_state=False, store_results=False)
         stateManager.set_state(final)
 
-    def _settle_fused(self, x, label):
-        """The project, prime and T steps of the settle process in one call of the fused kernel; then every
-        compartment they write set at once (one update of ngcsimlib's global state; none of them is wired
-        from another).
-
-        The model's synapses are fully connected (p_conn 1), so their weights enter without a mask; the
-        projection synapses share the forward synapses' weights and biases. The error cells' modulators and
-        masks are ones: the reset set them (the model does not wire them)."""
-        z, q, e, W, E, Q = self.z, self.q, self.e[1:], self.W[1:], self.E[2:], self.Q[1:]
-        hidden, sizes = z[1:-1], self.sizes
-        batch, dtype = self.batch_size, x.dtype
-
-        def arrays(widths):
-            return tuple(np.empty((batch, width), dtype) for width in widths)
-
-        weights = tuple(synapse.weights.get() for synapse in W)
-        transposed = tuple(np.ascontiguousarray(w.T) for w in weights[1:])
-        q_j, q_z, q_f = arrays(sizes[1:]), arrays(sizes), arrays(sizes)
-        clamped = arrays((sizes[0], sizes[0], sizes[-1], sizes[-1]))
-        states, zF, e_out, fx_prime = (arrays(sizes[1:-1]) for _ in range(4))
-        w_out, dmu, dtarget = (arrays(sizes[1:]) for _ in range(3))
-        ones = tuple(cell.ones for cell in e)
-        first = hidden[0]
-        losses = pcn_kernels.settle(
-            first.kind, self.T, self.dt, (first.tau_m, first.gamma, first.output_scale, first.resist_scale),
-            np.array([cell.output_scale for cell in (*q, z[0], z[-1])]),
-            np.array([float(cell.Sigma.get().reshape(-1)[0]) for cell in e]), x, label,
-            tuple(cell.j_td.get() for cell in q), (z[0].j_td.get(), z[-1].j_td.get()), weights, transposed,
-            tuple(synapse.biases.get() for synapse in W), tuple(synapse.biases.get() for synapse in E),
-            tuple(synapse.gate.get() for synapse in W), tuple(synapse.gate.get() for synapse in E),
-            tuple(synapse.gate.get() for synapse in Q), np.array([synapse.g_conduct_factor for synapse in W]),
-            np.array([synapse.g_conduct_factor for synapse in E]), np.array([synapse.g_conduct_factor for synapse in Q]),
-            ones, ones, q_j, q_z, q_f, clamped, states, zF, e_out, w_out, dmu, dtarget, fx_prime)
-        written = [(q[0].j, x), (z[0].j, x), (z[-1].j, label), (z[0].z, clamped[0]), (z[0].zF, clamped[1]),
-                   (z[-1].z, clamped[2]), (z[-1].zF, clamped[3])]
-        written += [(cell.z, value) for cell, value in zip(q, q_z)] + [(cell.zF, value) for cell, value in zip(q, q_f)]
-        written += [(synapse.outputs, value) for synapse, value in zip(Q, q_j)]
-        written += [(cell.z, value) for cell, value in zip(hidden, states)]
-        written += [(cell.zF, value) for cell, value in zip(hidden, zF)]
-        written += [(synapse.outputs, value) for synapse, value in zip(E, e_out)]
-        written += [(synapse.weights, value) for synapse, value in zip(E, transposed)]
-        written += [(synapse.outputs, value) for synapse, value in zip(W, w_out)]
-        written += [(cell.dmu, value) for cell, value in zip(e, dmu)]
-        written += [(cell.dtarget, value) for cell, value in zip(e, dtarget)]
-        with np.errstate(over="ignore"):
-            written += [(cell.L, np.asarray(value, cell.dtype)) for cell, value in zip(e, losses)]
-        stateManager.set_state({compartment.target: value for compartment, value in written})
+    def _rows(self):
+        """The settle process's rows of keywords for T steps of dt (kept while T and dt stay)."""
+        key, rows = self._settle_rows
+        if key != (self.T, self.dt):
+            rows = np.array(self.settle_process.pack_rows(self.T, dt=self.dt), np.float64)
+            self._settle_rows = ((self.T, self.dt), rows)
+        return rows
 
     def _energies(self, valid):
         """Energy of each of the first ``valid`` samples after settling (0.5 * sum of squared errors / Sigma)."""

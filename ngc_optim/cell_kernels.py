@@ -21,10 +21,9 @@ branch on them.
 
 Each cell's loop is written once, into given output arrays (``RATE_INTO``,
 ``gaussian_into``, ``transmit_into``); the components' kernels call it on
-whole new arrays, and the fused settling loop of :mod:`ngc_optim.pcn_kernels`
-on blocks of rows, in place. Every loop runs from index 0 over its arrays: a
-loop from a variable start index does not vectorise (Numba's negative-index
-wraparound check stays in it).
+whole new arrays. Every loop runs from index 0 over its arrays: a loop from a
+variable start index does not vectorise (Numba's negative-index wraparound
+check stays in it).
 """
 
 import numpy as np
@@ -35,12 +34,14 @@ from numba.extending import overload
 from . import config, threads
 from .kernels import renamed
 
-__all__ = ["ACTIVATIONS", "LEAKS", "RATE_INTO", "RATE_INTO_STORED", "RATE_KINDS", "RATE_STEPS", "SPARSE_FRACTION",
-           "SUMMED_OUTER", "affine", "block_start", "dense_transmit", "filled", "gaussian_error",
-           "gaussian_error_loss", "gaussian_error_rows", "gaussian_error_step", "gaussian_into", "gaussian_loss",
-           "gaussian_rows", "laplacian_error_loss", "laplacian_error_rows", "laplacian_error_step",
-           "laplacian_loss", "laplacian_rows", "outer_blocks", "outer_into", "product_into", "scaled", "specialised", "sum_of_squares",
-           "summed_outer", "tanh", "transmit", "transmit_into", "zero_d"]
+__all__ = ["ACTIVATIONS", "BERNOULLI_EPS", "LEAKS", "RATE_CARRIED", "RATE_INTO", "RATE_INTO_STORED",
+           "RATE_KINDS", "RATE_STEPS", "SPARSE_FRACTION", "SUMMED_OUTER", "affine", "bernoulli_loss",
+           "bernoulli_rows", "block_start", "dense_transmit", "filled", "gaussian_error",
+           "gaussian_error_loss", "gaussian_error_rows", "gaussian_error_step", "gaussian_into",
+           "gaussian_loss", "gaussian_rows", "laplacian_error_loss", "laplacian_error_rows",
+           "laplacian_error_step", "laplacian_loss", "laplacian_rows", "outer_blocks", "outer_into",
+           "product_into", "scaled", "specialised", "sum_of_squares", "summed_outer", "tanh", "transmit",
+           "transmit_into", "zero_d"]
 
 LEAKS = ("gaussian", "laplacian")
 
@@ -212,6 +213,26 @@ def _rate_step(z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale):
     return new_z, new_f
 
 
+def _rate_slope(z, tau_m, gamma, output_scale, resist_scale):
+    """fx'(z), a new array: the slope a carried rate step starts from (see RATE_CARRIED)."""
+    dtype = z.dtype.type
+    zero, one, slope = dtype(0), dtype(1), dtype(0.01)
+    fx_prime = np.empty_like(z)
+    flat, out = z.ravel(), fx_prime.ravel()
+    for i in range(flat.size):
+        out[i] = FX_DERIVATIVE(flat[i], zero, one, slope)
+    return fx_prime
+
+
+def _rate_step_carried(z, j, j_td, fx_prime, dt, tau_m, gamma, output_scale, resist_scale):
+    """_rate_step reading fx'(z) from ``fx_prime`` and leaving fx'(z') there (INTO bound to a STORED_SLOPE
+    copy of _rate_into)."""
+    new_z, new_f = np.empty_like(z), np.empty_like(z)
+    INTO(z.ravel(), j.ravel(), j_td.ravel(), new_z.ravel(), new_f.ravel(), fx_prime.ravel(), dt, tau_m, gamma,
+         output_scale, resist_scale)
+    return new_z, new_f
+
+
 def specialised(func, act_fx, leak, integration, parallel=False, inline="never", **bindings):
     """A compiled copy of ``func`` with the activation (FX, FX_DERIVATIVE), leak (LAPLACIAN), integration
     (MIDPOINT) and any other global names in ``bindings`` bound as constants (so its loops have no branch on
@@ -236,6 +257,13 @@ RATE_INTO_STORED = {kind: specialised(_rate_into, *kind, inline="always", STORED
 RATE_STEPS = {kind: specialised(_rate_step, *kind, INTO=RATE_INTO[kind]) for kind in RATE_KINDS}
 """(act_fx, leak, integration) -> the rate-cell kernel ``(z, j, j_td, dt, tau_m, gamma, output_scale,
 resist_scale) -> (z', zF)``; each compiles on its first call."""
+RATE_CARRIED = {kind: (specialised(_rate_slope, *kind), specialised(_rate_step_carried, *kind,
+                                                                   INTO=RATE_INTO_STORED[kind]))
+                for kind in RATE_KINDS}
+"""(act_fx, leak, integration) -> (start, step) of a rate cell stepped repeatedly (a circuit's carry, see
+:class:`ngc_optim.circuit.Step`): ``start(z, tau_m, gamma, output_scale, resist_scale) -> fx'(z)`` and
+``step(z, j, j_td, fx_prime, dt, ...) -> (z', zF)``, which reads fx'(z) from fx_prime and writes fx'(z')
+there, computed with fx(z') (one tanh per value instead of two); the bits of RATE_STEPS."""
 
 
 @njit(**config.jit_options(False), inline="always")
@@ -492,6 +520,52 @@ gaussian_error_rows, gaussian_error_loss, gaussian_error_step = _error_cell_kern
 laplacian_error_rows, laplacian_error_loss, laplacian_error_step = _error_cell_kernels("laplacian", laplacian_rows,
                                                                                       laplacian_loss)
 """A LaplacianErrorCell's step in parts (dshift, dtarget; L) and whole (the per-call method's)."""
+
+
+BERNOULLI_EPS = 1e-4
+"""A Bernoulli error cell clips probabilities to [BERNOULLI_EPS, 1 - BERNOULLI_EPS], as ngc-learn's."""
+
+
+@njit(**config.jit_options(False), inline="always")
+def _bernoulli_terms(p, logits, one, eps, top):
+    """(q, log q, log(1 - q)) of one prediction p: q = clip(p, or sigmoid(p) when ``logits``, to [eps, top])."""
+    q = one / (one + np.exp(-p)) if logits else p
+    q = min(max(q, eps), top)
+    return q, np.log(q), np.log(one - q)
+
+
+@_jit
+def bernoulli_rows(p, target, modulator, mask, logits):
+    """(dp, dtarget) of a Bernoulli error cell, each row on its own: dp = dL/dq = target/q - (1 - target)/(1 - q)
+    (dL/dlogit = target - q when ``logits``), dtarget = log q - log(1 - q), both times modulator * mask."""
+    dtype = p.dtype.type
+    one, eps, top = dtype(1), dtype(BERNOULLI_EPS), dtype(1.0 - BERNOULLI_EPS)
+    dp, dtarget = np.empty_like(p), np.empty_like(p)
+    ps, ts, g1, g2, out_p, out_target = p.ravel(), target.ravel(), modulator.ravel(), mask.ravel(), dp.ravel(), \
+        dtarget.ravel()
+    for i in range(ps.size):
+        q, log_q, log_not_q = _bernoulli_terms(ps[i], logits, one, eps, top)
+        t = ts[i]
+        d = t - q if logits else t / q - (one - t) / (one - q)
+        gate = g1[i] * g2[i]
+        out_p[i] = d * gate
+        out_target[i] = (log_q - log_not_q) * gate
+    return dp, dtarget
+
+
+@_jit
+def bernoulli_loss(p, target, logits):
+    """L = sum(target * log q + (1 - target) * log(1 - q)) (a 0-d array of p's dtype, summed in float64 in
+    order)."""
+    dtype = p.dtype.type
+    one, eps, top = dtype(1), dtype(BERNOULLI_EPS), dtype(1.0 - BERNOULLI_EPS)
+    ps, ts = p.ravel(), target.ravel()
+    total = 0.0
+    for i in range(ps.size):
+        _, log_q, log_not_q = _bernoulli_terms(ps[i], logits, one, eps, top)
+        t = ts[i]
+        total += np.float64(log_q * t + log_not_q * (one - t))
+    return zero_d(total, p)
 
 
 @_jit

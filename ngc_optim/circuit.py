@@ -89,6 +89,11 @@ class Step(NamedTuple):
     """Compartments (reads and writes) of one row per sample of the batch, for a step that computes each row
     on its own: on a block of the rows it gives those rows of the whole batch's result, bit for bit (every
     write must be one). A circuit of such steps can run each block of rows on its own core."""
+    carry: tuple = ()
+    """(start, carried): when the step's first read is written by this step alone in the circuit, a scan runs
+    it as ``carried(*reads, scratch, *keywords, *constants)``, with ``scratch = start(first read, *constants)``
+    computed once before the loop: what the kernel keeps from one row for the next (a rate cell's fx'(z')),
+    updated in place; the same bits as ``kernel``."""
 
 
 class CircuitUnavailable(Exception):
@@ -224,28 +229,50 @@ class Circuit:
         self._written = tuple(dict.fromkeys(written))
         self._written_keys = tuple(self.keys[int(name[1:])] for name in self._written)
         self._written_index = tuple(self.keys.index(key) for key in self._written_keys)
+        self._checks = tuple((key, *self._expected[index], self._variables.names[key] in self._in_place)
+                             for index, key in enumerate(self.keys))
         self._constants = tuple(call.step.constants for call in self._calls)
         self._unbound = tuple(() for _ in self._calls)
         self._bindings = tuple((index, call.step.binding) for index, call in enumerate(self._calls)
                                if call.step.binding is not None)
         self._watched_types = tuple(self._expected[self.keys.index(key)] for key in self.watched)
+        self._carried = frozenset(number for number, call in enumerate(self._calls)
+                                  if call.step.carry and self._writers(call.reads[0]) == {number})
         self._split = self._find_split()
         self.batch = self._expected[int(self._split[0][0][1:])][0][0] if self._split else None
         self._work = self._row_work() if self._split else 0
+        self._block_outputs = tuple(index for index, name in zip(self._written_index, self._written)
+                                    if self._split and name in self._split[0])
         self.source = self._source()
         self._module = None
         self._entries = {}
         self._known = None
 
+    def _writers(self, name):
+        """The calls that write the variable ``name`` (or update it in place)."""
+        return {number for number, call in enumerate(self._calls)
+                if name in call.writes or any(call.reads[call.step.reads.index(attribute)] == name
+                                              for attribute in call.step.in_place)}
+
+    def _carry_lines(self, names, indent):
+        """Before the loop: the scratch s<n> of each carried call, from its first read (see Step.carry)."""
+        return [f"{indent}s{number} = k{self._kernel_index[self._calls[number].step.carry[0]]}("
+                f"{_renamed(self._calls[number].reads[0], names)}, *c{number})" for number in sorted(self._carried)]
+
     def _call_line(self, number, call, names, indent):
         """The source of one step's call, its compartments' locals renamed through ``names`` (v<i> -> the
         local of the block or output that holds it; the others keep their v<i>)."""
-        arguments = [_renamed(read, names) for read in call.reads] + list(call.step.keywords)
+        arguments = [_renamed(read, names) for read in call.reads]
+        kernel = call.step.kernel
+        if number in self._carried:
+            arguments.append(f"s{number}")
+            kernel = call.step.carry[1]
+        arguments += list(call.step.keywords)
         if call.step.constants:
             arguments.append(f"*c{number}")
         if call.step.binding is not None:
             arguments.append(f"*b{number}")
-        invocation = f"k{self._kernel_index[call.step.kernel]}({', '.join(arguments)})"
+        invocation = f"k{self._kernel_index[kernel]}({', '.join(arguments)})"
         if not call.writes:
             return f"{indent}{invocation}  # {call.kind}"
         targets = ", ".join(names.get(name, name) if name else "_" for name in call.writes)
@@ -275,11 +302,13 @@ class Circuit:
         call): ``circuit``, every step in order for each row of keywords, and, when the circuit allows it (see
         _find_split), ``circuit_block`` and ``circuit_final``: the same over a block of the batch's rows (the
         blocks run on ngc_optim's threads), then what is computed on the whole batch."""
-        self._kernels = list(dict.fromkeys(call.step.kernel for call in self._calls))
+        self._kernels = list(dict.fromkeys(kernel for number, call in enumerate(self._calls)
+                                           for kernel in (call.step.carry if number in self._carried
+                                                          else (call.step.kernel,))))
         self._kernel_index = {kernel: number for number, kernel in enumerate(self._kernels)}
         lines = [*self._header("serial"), "import numpy as np", "from numba import njit", "",
                  f"@njit(cache={config.CACHE}, nogil=True, error_model='numpy')",
-                 f"def circuit(rows, {self._arguments()}):",
+                 f"def circuit(rows, {self._arguments()}):", *self._carry_lines({}, "    "),
                  "    for row in range(rows.shape[0]):"]
         lines += [f"        {word} = rows[row, {column}]" for column, word in enumerate(self.keywords)]
         lines += [self._call_line(number, call, {}, "        ") for number, call in enumerate(self._calls)]
@@ -303,6 +332,7 @@ class Circuit:
         decorator = f"@njit(cache={config.CACHE}, nogil=True, error_model='numpy')"
         lines = [decorator, f"def circuit_block(first, last, rows, {arguments}):"]
         lines += [f"    {local[name]} = np.ascontiguousarray({name}[first:last])" for name in per_sample]
+        lines += self._carry_lines(local, "    ")
         lines.append("    for row in range(rows.shape[0]):")
         lines += [f"        {word} = rows[row, {column}]" for column, word in enumerate(self.keywords)]
         lines += [self._call_line(number, call, local, "        ") for number, call in enumerate(self._calls)
@@ -395,8 +425,7 @@ class Circuit:
         return values
 
     def _checked(self, index, value):
-        key, (shape, dtype) = self.keys[index], self._expected[index]
-        in_place = self._variables.names[key] in self._in_place
+        key, shape, dtype, in_place = self._checks[index]
         if type(value) is not np.ndarray or value.dtype != dtype or not value.flags.c_contiguous \
                 or not value.flags.writeable:
             if in_place:
@@ -419,8 +448,7 @@ class Circuit:
 
     def _by_blocks(self, blocks, rows, values, arguments):
         """The circuit in ``blocks`` blocks of rows on ngc_optim's threads, then its final steps."""
-        outputs = tuple(np.empty_like(values[self.keys.index(key)]) for key, name in
-                        zip(self._written_keys, self._written) if name in self._split[0])
+        outputs = tuple(np.empty_like(values[index]) for index in self._block_outputs)
         block_arguments = (*arguments, *outputs)
         bounds = [int(block_start(block, blocks, self.batch)) for block in range(blocks + 1)]
         block, remaining = self._module.circuit_block, blocks

@@ -158,22 +158,26 @@ class ScanMixin:
         if not self.is_compiled():
             raise RuntimeError(f"process {self.name!r} is not compiled: close the context it was built in "
                                f"before scanning it")
-        rows = [list(np.atleast_1d(row)) if isinstance(row, np.ndarray) else list(row) for row in inputs]
-        if not rows:
-            raise ValueError(f"process {self.name!r}: scan needs at least one row of keywords")
         expected = len(self.get_keywords())
-        for index, row in enumerate(rows):
-            if len(row) != expected:
-                raise ValueError(f"process {self.name!r}: row {index} has {len(row)} keywords; the process "
-                                 f"takes {expected} ({', '.join(self.get_keywords()) or 'none'})")
+        if type(inputs) is np.ndarray and inputs.ndim == 2 and inputs.shape[1] == expected and len(inputs) \
+                and inputs.dtype == np.float64 and inputs.flags.c_contiguous:
+            rows = inputs
+        else:
+            rows = [list(np.atleast_1d(row)) if isinstance(row, np.ndarray) else list(row) for row in inputs]
+            if not rows:
+                raise ValueError(f"process {self.name!r}: scan needs at least one row of keywords")
+            for index, row in enumerate(rows):
+                if len(row) != expected:
+                    raise ValueError(f"process {self.name!r}: row {index} has {len(row)} keywords; the process "
+                                     f"takes {expected} ({', '.join(self.get_keywords()) or 'none'})")
         state = stateManager.state if current_state is None else current_state
         circuit = self.circuit()
         if circuit is not None:
-            written, result = circuit(state, self._rows(rows))
+            written, result = circuit(state, rows if rows is inputs else self._rows(rows))
             state.update(written)
         else:
             watched = []
-            for row in rows:
+            for row in (rows.tolist() if rows is inputs else rows):
                 state, values = self.run.compiled(state, row)
                 if values is not None:
                     watched.append(tuple(np.array(value, copy=True) for value in values))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from ngc_optim.models import PCN
 
-from ngc_optim import config, pcn_kernels, threads
+from ngc_optim import config, threads
 from ngc_optim.datasets import load_digits, one_hot
 
 import naive
@@ -80,25 +80,24 @@ def settled_state(model):
 @pytest.mark.parametrize("parallel", [True, False])
 @pytest.mark.parametrize(("sizes", "act_fx"), [((6, 5, 4, 3), "tanh"), ((6, 9, 3), "relu"),
                                                ((6, 5, 7, 4, 3), "sigmoid")])
-def test_the_fused_settling_equals_the_process_of_the_components(sizes, act_fx, parallel, monkeypatch):
+def test_the_compiled_circuits_equal_ngcsimlib_per_call(sizes, act_fx, parallel, monkeypatch):
     monkeypatch.setattr(config, "PARALLEL", parallel)
     monkeypatch.setattr(threads.LEVELS["settling"], "minimum", 1)
-    blocks = []
-    for kind, (serial, parallel_kernel) in list(pcn_kernels.SETTLE.items()):
-        monkeypatch.setitem(pcn_kernels.SETTLE, kind, (
-            lambda *arguments, serial=serial: blocks.append(arguments[0]) or serial(*arguments),
-            lambda *arguments, kernel=parallel_kernel: blocks.append(arguments[0]) or kernel(*arguments)))
     model = PCN(sizes, act_fx=act_fx, T=5, batch_size=53, seed=1)
+    processes = (model.start_process, model.settle_process, model.evolve_process)
+    for process in processes:
+        process.compile_after = 0
     rng = np.random.default_rng(2)
     x = rng.random((53, 6)).astype(np.float32)
     y = one_hot(rng.integers(0, 3, 53), 3)
     energy = model.train_batch(x, y)
-    for process in (model.reset_process, model.project_process, model.prime_process, model.settle_process):
-        process.compiled_circuit = not parallel  # the reference: the compiled circuits, or ngcsimlib per call
-    model.settle(x, y, fused=False)
-    expected = settled_state(model)
     model.settle(x, y)
     got = settled_state(model)
+    for process in processes:
+        process.compiled_circuit = False
+    model.settle(x, y)
+    expected = settled_state(model)
+    assert all(process._circuit for process in processes)
     assert got.keys() == expected.keys()
     for key, value in expected.items():
         np.testing.assert_array_equal(got[key], value, err_msg=key)
@@ -107,7 +106,7 @@ def test_the_fused_settling_equals_the_process_of_the_components(sizes, act_fx, 
     assert model.train_batch(x, y) == pytest.approx(np.mean(model._energies(53)), rel=1e-6)
     assert all(np.any(synapse.weights.get() != w) for synapse, w in zip(model.W[1:], weights))
     assert energy > 0
-    assert set(blocks) == {min(2, threads.get_threads()) if parallel else 1}
+    assert model.settle_process._circuit.blocks(model.T) == (min(2, threads.get_threads()) if parallel else 1)
 
 
 def test_training_is_deterministic_and_resumes_bit_for_bit(tmp_path):
