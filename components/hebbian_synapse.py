@@ -6,9 +6,9 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.cell_kernels import outer_blocks, summed_outer
+from ngc_optim.cell_kernels import outer_blocks
 from ngc_optim.circuit import Binding, Step
-from ngc_optim.hebbian_kernels import ADJUST, HEBBIAN, HEBBIAN_EVOLVE, HEBBIAN_STEP, PRIOR_CODES
+from ngc_optim.hebbian_kernels import HEBBIAN, HEBBIAN_EVOLVE, HEBBIAN_STEP, PRIOR_CODES, hebbian_adjustments
 from ngc_optim.optim import OPTIMIZERS
 
 from .dense_synapse import DenseSynapse
@@ -19,6 +19,10 @@ __all__ = ["PRIORS", "HebbianSynapse"]
 PRIORS = {"constant": None, "l1": "l1", "lasso": "l1", "laplacian": "l1", "l2": "l2", "ridge": "l2",
           "gaussian": "l2", "l1l2": "l1l2", "elastic_net": "l1l2"}
 """ngc-learn's prior names -> the penalty they apply (None: no prior)."""
+
+
+def _done():
+    """Nothing to do after the compiled call (see :class:`ngc_optim.circuit.Binding`)."""
 
 
 class _Plan(SynapsePlan):
@@ -37,13 +41,9 @@ class _Plan(SynapsePlan):
         rule = synapse.optimizer.kernel.name
         self.evolve_kernel = HEBBIAN_EVOLVE[rule]
         self.step_kernel = HEBBIAN_STEP[rule]
-        self.prior = PRIOR_CODES[synapse.prior]
-        self.hebbian = (synapse.w_bound, synapse.lmbda, synapse.l1_ratio, synapse.sign_value, synapse.low)
-        self.settings = (self.masked, self.prior, self.hebbian, synapse.pre_wght, synapse.post_wght,
+        hebbian = (synapse.w_bound, synapse.lmbda, synapse.l1_ratio, synapse.sign_value, synapse.low)
+        self.settings = (self.masked, PRIOR_CODES[synapse.prior], hebbian, synapse.pre_wght, synapse.post_wght,
                          synapse.has_bias)
-        self.pre_wght = synapse.pre_wght
-        self.post_wght = synapse.post_wght
-        self.sign_value = synapse.sign_value
         self.rows, self.columns = synapse.shape
         self.batch = synapse.batch_size
         self.opt_params = synapse.opt_params
@@ -51,11 +51,7 @@ class _Plan(SynapsePlan):
     def adjustments(self, pre, post, weights):
         """(dW, db) of ngc-learn's rule for the current values, without changing the synapse."""
         self.checked(pre=pre, post=post, weights=weights)
-        scaled_post = post if self.post_wght == 1 else post * self.post_wght
-        d_biases = np.sum(scaled_post, axis=0, keepdims=True) * self.sign_value
-        product = summed_outer(pre if self.pre_wght == 1 else pre * self.pre_wght, scaled_post)
-        ADJUST(weights.ravel(), product.ravel(), self.prior, self.hebbian)
-        return product, d_biases
+        return hebbian_adjustments(pre, post, weights, self.settings, self.blocks(pre.shape[0]))
 
     def blocks(self, batch):
         """The blocks the Hebbian product is split into (see cell_kernels.outer_blocks)."""
@@ -68,6 +64,10 @@ class _Plan(SynapsePlan):
         scalars = self.optimizer.advance(state)
         return self.evolve_kernel(pre, post, weights, biases, mask, self.settings, self.blocks(pre.shape[0]),
                                   self.slots(state), self.slots(state, "biases"), scalars)
+
+    def adjustment_blocks(self, state):
+        """calc_update's compiled step's blocks, at each call (see :class:`ngc_optim.circuit.Binding`)."""
+        return (self.blocks(self.batch),), _done
 
     def bound(self, state):
         """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`)."""
@@ -176,6 +176,10 @@ class HebbianSynapse(LearningSynapse):
         return [Step(plan.step_kernel, ("pre", "post", "weights", "biases", "mask"), ("dWeights", "dBiases"),
                      constants=(plan.settings, self.optimizer.step_constants), binding=Binding(plan.bound),
                      in_place=("weights", "biases"))]
+
+    def _steps_calc_update(self):
+        return [Step(hebbian_adjustments, ("pre", "post", "weights"), ("dWeights", "dBiases"),
+                     constants=(self.plan.settings,), binding=Binding(self.plan.adjustment_blocks))]
 
     def _steps_reset(self):
         return [*self._transmission_steps(), *self._set_to(("pre", "post"), unwired=("pre", "post")),

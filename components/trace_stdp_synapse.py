@@ -6,7 +6,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.cell_kernels import outer_blocks, summed_outer
+from ngc_optim.cell_kernels import outer_blocks
 from ngc_optim.circuit import Binding, Step
 from ngc_optim.hebbian_kernels import STDP, STDP_EVOLVE, STDP_STEP
 from ngc_optim.optim import OPTIMIZERS
@@ -30,23 +30,24 @@ class _Plan(SynapsePlan):
         weighted = synapse.mu > 0.0
         super().__init__(synapse, {"preSpike": pre, "preTrace": pre, "postSpike": post, "postTrace": post,
                                    "weights": synapse.shape}, STDP[weighted])
-        self.settings = (synapse.A_plus, synapse.A_minus, synapse.w_bound, synapse.tau_w)
-        self.pretrace_target = self.dtype.type(synapse.pretrace_target)
-        self.depressing = synapse.A_minus > 0.0
-        self.mu, self.w_bound = self.dtype.type(synapse.mu), self.dtype.type(synapse.w_bound)
-        self.factors = (np.empty(synapse.shape, self.dtype), np.empty(synapse.shape, self.dtype)) if weighted else ()
-        self.depression = np.empty(synapse.shape, self.dtype) if self.depressing else None
+        settings = (synapse.A_plus, synapse.A_minus, synapse.w_bound, synapse.tau_w)
+        depressing = synapse.A_minus > 0.0
         self.sparse = (synapse.batch_size == 1 and synapse.optimizer.name == "sgd" and synapse.tau_w == 0.0
                        and not weighted and not self.masked)
         size = synapse.shape if self.sparse else (0, 0)
-        self.scratch = (self.depression if self.depressing else np.empty((0, 0), self.dtype),
-                        np.zeros(size, self.dtype), np.empty(size[0], np.int64), np.empty(size[1], np.int64),
-                        np.full(2, -1, np.int64))
+
+        def scratch(needed):
+            return np.empty(synapse.shape if needed else (0, 0), self.dtype)
+
+        self.scratch = (scratch(depressing), np.zeros(size, self.dtype), np.empty(size[0], np.int64),
+                        np.empty(size[1], np.int64), np.full(2, -1, np.int64), scratch(weighted),
+                        scratch(weighted and depressing))
         self.bounded = None
-        self.step_settings = (self.settings, self.pretrace_target, self.w_bound, self.masked, self.depressing,
-                              self.sparse)
+        dtype = self.dtype.type
+        self.step_settings = (settings, dtype(synapse.pretrace_target), dtype(synapse.w_bound), dtype(synapse.mu),
+                              self.masked, depressing, self.sparse)
         rule = synapse.optimizer.kernel.name
-        self.evolve_kernel, self.step_kernel = STDP_EVOLVE[rule], STDP_STEP[rule]
+        self.evolve_kernel, self.step_kernel = STDP_EVOLVE[weighted][rule], STDP_STEP[weighted][rule]
         self.weights_shape, self.batch = synapse.shape, synapse.batch_size
         self.opt_params, self.weights = synapse.opt_params, synapse.weights
 
@@ -56,13 +57,6 @@ class _Plan(SynapsePlan):
                      weights=weights)
         self.writable(weights=weights)
         scalars = self.optimizer.advance(state)
-        if self.factors:
-            potentiation = summed_outer(pre_trace - self.pretrace_target, post_spike)
-            depression = summed_outer(pre_spike, post_trace, self.depression) if self.depressing else potentiation
-            arrays = (potentiation, depression, *self._weight_factors(weights))
-            self.kernel(weights.ravel(), tuple(array.ravel() for array in arrays), mask.ravel(), self.masked, 0,
-                        self.settings, *(array.ravel() for array in state.arrays("weights")), *scalars)
-            return potentiation
         bounded = self._bounded(weights)
         d_weights = self.evolve_kernel(pre_spike, post_spike, pre_trace, post_trace, weights, mask, self.step_settings,
                                        self.scratch, self.blocks(), bounded, self.slots(state), scalars)
@@ -93,16 +87,6 @@ class _Plan(SynapsePlan):
 
         return (count, self.scratch, self.blocks(), bounded, self.slots(optimizer_state)), finish
 
-    def _weight_factors(self, weights):
-        """((w_bound - W)**mu, W**mu) with mu > 0 (the second only with depression), else none."""
-        if not self.factors:
-            return ()
-        potentiating, depressing = self.factors
-        np.power(np.subtract(self.w_bound, weights, out=potentiating), self.mu, out=potentiating)
-        if not self.depressing:
-            return potentiating, potentiating
-        return potentiating, np.power(weights, self.mu, out=depressing)
-
 
 class TraceSTDPSynapse(LearningSynapse):
     """A synapse adjusted by trace-based STDP, as ngc-learn's ``TraceSTDPSynapse``, through any ngc_optim optimizer.
@@ -124,8 +108,8 @@ class TraceSTDPSynapse(LearningSynapse):
 
     The element-wise work after the two products is one fused pass over W
     (:mod:`ngc_optim.hebbian_kernels`); with mu > 0 the factors (w_bound - W)**mu
-    and W**mu are computed before it with ``np.power``, which then takes most of
-    the step (``benchmarks/bench_components.py --parts stdp``). The optimizer's state lives in
+    and W**mu are computed before it (the C library's pow, as ``np.power``), which
+    then takes most of the step (``benchmarks/bench_components.py --parts stdp``). The optimizer's state lives in
     ``opt_params`` (also ``opt_state``) and is saved with the weights, in the
     checkpoint's optimizer group. The synapse has no biases. The connectivity
     mask drawn with p_conn stays fixed (ngc-learn's, a (1, 1) mask of ones,
@@ -211,8 +195,6 @@ class TraceSTDPSynapse(LearningSynapse):
         self.dWeights.set(d_weights)
 
     def _steps_evolve(self):
-        if self.plan.factors:
-            return None
         plan = self.plan
         return [Step(plan.step_kernel, ("preSpike", "postSpike", "preTrace", "postTrace", "weights", "mask"),
                      ("dWeights",), constants=(plan.step_settings, self.optimizer.step_constants),

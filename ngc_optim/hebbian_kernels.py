@@ -24,9 +24,9 @@ adjustment (ngc-learn's ``TraceSTDPSynapse``) is
 
 and, as ngc-learn adds ``eta * d`` to ``w``, the optimizer steps ``w`` with the update ``-d``;
 then ``w = w - w_old / tau_w`` when ``tau_w > 0`` (ngc-learn's decay, outside the optimizer)
-and ``w`` is clipped to ``[0, w_bound]``. The factors come in as arrays (NumPy's
-``np.power``, whose SIMD loop is several times faster than the scalar ``pow`` a
-Numba loop calls, and which keeps these loops vectorised).
+and ``w`` is clipped to ``[0, w_bound]``. The factors come in as arrays, computed
+in a loop of their own before (the C library's ``pow``, as NumPy's ``np.power``
+calls it: the same bits, as fast), which keeps these loops vectorised.
 
 In both, ``d`` is written back into the first product (the synapse's dWeights),
 the optimizer's rule runs with its own l1/l2 penalty, and ``w`` is multiplied
@@ -74,7 +74,7 @@ from .kernels import (
 )
 
 __all__ = ["ADJUST", "HEBBIAN", "HEBBIAN_EVOLVE", "HEBBIAN_STEP", "L1L2", "PRIOR_CODES", "STDP", "STDP_EVOLVE",
-           "STDP_STEP", "stdp_sgd_events", "within"]
+           "STDP_STEP", "hebbian_adjustments", "hebbian_products", "stdp_sgd_events", "within"]
 
 L1L2 = 3
 PRIOR_CODES = {None: 0, "l1": L1, "l2": L2, "l1l2": L1L2}
@@ -85,8 +85,9 @@ ADJUSTMENT = None
 LIMITED = None
 """Bound in each compiled copy of the loops (see :func:`_specialised`): the synapse's element functions."""
 KERNEL = BIAS = EVOLVE = SCALARS = None
+WEIGHTED = False
 """Bound in each compiled copy of a whole evolve (see HEBBIAN_EVOLVE, STDP_EVOLVE and their steps): the rule's
-kernels, the evolve a step calls and the rule's jit_scalars."""
+kernels, the evolve a step calls, the rule's jit_scalars and whether STDP depends on the weights."""
 
 
 @njit(inline="always")
@@ -172,6 +173,7 @@ def _stdp_limited(new, old, constants, masked, mask):
     return new * mask if masked else new
 
 
+@njit(inline="always")
 def _adjust(w, m, prior, hebbian):
     """m = the Hebbian adjustment of w for the product m (no optimizer step)."""
     constants = _hebbian_constants(w.dtype.type, hebbian)
@@ -275,7 +277,7 @@ def _specialised(loop, kind, **bindings):
 
 
 _compile = njit(**config.jit_options(False))
-ADJUST = _compile(_adjust)
+ADJUST = _compile(_adjust.py_func)
 HEBBIAN = {rule: _specialised(loop, "hebbian", CONSTANTS=_hebbian_constants, ADJUSTMENT=_hebbian_element,
                               LIMITED=_hebbian_limited) for rule, loop in _LOOPS.items()}
 """Optimizer kernel name -> the Hebbian kernel that runs its rule (``adam`` serves AdamW too)."""
@@ -285,6 +287,33 @@ STDP = {weighted: {rule: _specialised(loop, "weighted_stdp" if weighted else "st
         for weighted in (False, True)}
 """Weight-dependent or not -> optimizer kernel name -> the trace-STDP kernel that runs its rule (``adam`` serves
 AdamW too)."""
+
+
+@_compile
+def hebbian_products(pre, post, weights, settings, blocks):
+    """(the Hebbian product, db) of a HebbianSynapse (``settings`` as _hebbian_evolve's): pre and post scaled
+    in their dtype (NumPy's array times a Python number), db = (the column sums of the scaled post, row by
+    row) * sign_value, the product (pre.T @ post) of outer_into in ``blocks`` blocks."""
+    _, _, hebbian, pre_wght, post_wght, _ = settings
+    dtype = weights.dtype.type
+    scaled_pre = pre * dtype(pre_wght) if pre_wght != 1.0 else pre
+    scaled_post = post * dtype(post_wght) if post_wght != 1.0 else post
+    d_biases = scaled_post[0:1].copy()
+    for r in range(1, scaled_post.shape[0]):
+        d_biases[0] += scaled_post[r]
+    d_biases *= dtype(hebbian[3])
+    product = np.empty((pre.shape[1], post.shape[1]), weights.dtype)
+    outer_into(blocks, scaled_pre, scaled_post, product)
+    return product, d_biases
+
+
+@_compile
+def hebbian_adjustments(pre, post, weights, settings, blocks):
+    """A HebbianSynapse's calc_update: (dW, db) of its rule for the current values (hebbian_products, then
+    the bound, prior and sign of ADJUST on dW), changing nothing else."""
+    product, d_biases = hebbian_products(pre, post, weights, settings, blocks)
+    _adjust(weights.ravel(), product.ravel(), settings[1], settings[2])
+    return product, d_biases
 
 
 def _hebbian_evolve(pre, post, weights, biases, mask, settings, blocks, slots, bias_slots, scalars):
@@ -297,16 +326,8 @@ def _hebbian_evolve(pre, post, weights, biases, mask, settings, blocks, slots, b
     product of outer_into in ``blocks`` blocks, then KERNEL (HEBBIAN of the rule) and BIAS (the rule's
     serial kernel) step weights and biases.
     """
-    masked, prior, hebbian, pre_wght, post_wght, has_bias = settings
-    dtype = weights.dtype.type
-    scaled_pre = pre * dtype(pre_wght) if pre_wght != 1.0 else pre
-    scaled_post = post * dtype(post_wght) if post_wght != 1.0 else post
-    d_biases = scaled_post[0:1].copy()
-    for r in range(1, scaled_post.shape[0]):
-        d_biases[0] += scaled_post[r]
-    d_biases *= dtype(hebbian[3])
-    product = np.empty((pre.shape[1], post.shape[1]), weights.dtype)
-    outer_into(blocks, scaled_pre, scaled_post, product)
+    masked, prior, hebbian, _, _, has_bias = settings
+    product, d_biases = hebbian_products(pre, post, weights, settings, blocks)
     KERNEL(weights.ravel(), (product.ravel(),), mask.ravel(), masked, prior, hebbian, *slots, *scalars)
     if has_bias:
         BIAS(biases.ravel(), d_biases.ravel(), *bias_slots, *scalars)
@@ -414,21 +435,23 @@ def stdp_sgd_events(w, d, rows, cols, counts, pre_spike, post_spike, pre_trace, 
 
 def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, mask, settings, scratch, blocks, bounded,
                  slots, scalars):
-    """A TraceSTDPSynapse's evolve without weight dependence (mu = 0), in place on weights and the optimizer's
-    slots; returns dW.
+    """A TraceSTDPSynapse's evolve, in place on weights and the optimizer's slots; returns dW.
 
-    ``settings`` = (the rule's (A_plus, A_minus, w_bound, tau_w), pretrace_target and w_bound in the weights'
-    dtype, masked, depressing (A_minus > 0), sparse (the event-driven step may apply: batch 1, SGD, no decay
-    or mask)); ``scratch`` = (the depression product, and for the event-driven step dW kept from step to step,
-    rows, cols and counts: see stdp_sgd_events); ``bounded[0]`` is 1 when the weights are known to lie in
-    [0, w_bound] (set here after checking them, or after a step that clipped them).
+    ``settings`` = (the rule's (A_plus, A_minus, w_bound, tau_w), pretrace_target, w_bound and mu in the
+    weights' dtype, masked, depressing (A_minus > 0), sparse (the event-driven step may apply: batch 1, SGD,
+    no decay, weight dependence or mask)); ``scratch`` = (the depression product, and for the event-driven
+    step dW kept from step to step, rows, cols and counts: see stdp_sgd_events; then the two factors of the
+    weight dependence); ``bounded[0]`` is 1 when the weights are known to lie in [0, w_bound] (set here after
+    checking them, or after a step that clipped them).
 
     With ``sparse``, no regularisation (``scalars[1]`` of SGD) and weights in bounds, the event-driven step
     runs when the spikes are few; otherwise p = (pre_trace - pretrace_target).T @ post_spike and
-    q = pre_spike.T @ post_trace (outer_into, ``blocks`` blocks) go to KERNEL (STDP of the rule).
+    q = pre_spike.T @ post_trace (outer_into, ``blocks`` blocks) go to KERNEL (STDP of the rule), with the
+    factors (w_bound - w)**mu and w**mu when WEIGHTED (the bits of NumPy's np.power: both call the C
+    library's pow).
     """
-    rule, target, w_bound, masked, depressing, sparse = settings
-    depression, d_weights, rows, cols, counts = scratch
+    rule, target, w_bound, mu, masked, depressing, sparse = settings
+    depression, d_weights, rows, cols, counts, potentiating, depressing_factor = scratch
     if sparse and scalars[1] == 0:
         if bounded[0] == 0 and within(weights, weights.dtype.type(0), w_bound):
             bounded[0] = 1
@@ -441,8 +464,17 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, mask, se
         outer_into(blocks, pre_spike, post_trace, depression)
     else:
         depression = potentiation
-    KERNEL(weights.ravel(), (potentiation.ravel(), depression.ravel()), mask.ravel(), masked, 0, rule, *slots,
-           *scalars)
+    w, a, b = weights.ravel(), potentiation.ravel(), depression.ravel()
+    if WEIGHTED:
+        a = potentiating.ravel()
+        for i in range(w.size):
+            a[i] = (w_bound - w[i]) ** mu
+        b = a
+        if depressing:
+            b = depressing_factor.ravel()
+            for i in range(w.size):
+                b[i] = w[i] ** mu
+    KERNEL(w, (potentiation.ravel(), depression.ravel(), a, b), mask.ravel(), masked, 0, rule, *slots, *scalars)
     if sparse:
         counts[0] = -1
         bounded[0] = 1
@@ -458,12 +490,20 @@ def _stdp_step(pre_spike, post_spike, pre_trace, post_trace, weights, mask, sett
                   slots, SCALARS(optimizer_constants, count[0]))
 
 
-STDP_EVOLVE = {name: _compile(renamed(_stdp_evolve, f"_stdp_evolve_{name}",
-                                      {**_stdp_evolve.__globals__, "KERNEL": STDP[False][name]}))
-               for name in _RULES}
-"""Optimizer kernel name -> a TraceSTDPSynapse's whole evolve without weight dependence (see _stdp_evolve)."""
-STDP_STEP = {name: _compile(renamed(_stdp_step, f"_stdp_step_{name}",
-                                    {**_stdp_step.__globals__, "EVOLVE": STDP_EVOLVE[name],
-                                     "SCALARS": rule.jit_scalars}))
-             for name, rule in _RULES.items()}
-"""Optimizer kernel name -> STDP_EVOLVE's step in a compiled circuit, counting the optimizer's steps."""
+def _stdp_name(weighted, function, rule):
+    return f"_{'weighted_' if weighted else ''}stdp_{function}_{rule}"
+
+
+STDP_EVOLVE = {weighted: {name: _compile(renamed(_stdp_evolve, _stdp_name(weighted, "evolve", name),
+                                                  {**_stdp_evolve.__globals__, "KERNEL": STDP[weighted][name],
+                                                   "WEIGHTED": weighted}))
+                          for name in _RULES}
+               for weighted in (False, True)}
+"""Weight-dependent or not -> optimizer kernel name -> a TraceSTDPSynapse's whole evolve (see _stdp_evolve)."""
+STDP_STEP = {weighted: {name: _compile(renamed(_stdp_step, _stdp_name(weighted, "step", name),
+                                                {**_stdp_step.__globals__, "EVOLVE": STDP_EVOLVE[weighted][name],
+                                                 "SCALARS": rule.jit_scalars}))
+                        for name, rule in _RULES.items()}
+             for weighted in (False, True)}
+"""Weight-dependent or not -> optimizer kernel name -> STDP_EVOLVE's step in a compiled circuit, counting the
+optimizer's steps."""

@@ -70,7 +70,12 @@ def _stdp(dtype):
     return [TraceSTDPSynapse("c", (8, 6), A_plus=0.9, A_minus=0.4, eta=0.3, pretrace_target=0.1, w_bound=0.8,
                              weight_init={"dist": "uniform", "amin": 0.0, "amax": 0.8}, seed=5, dtype=dtype),
             TraceSTDPSynapse("d", (8, 6), A_plus=0.5, A_minus=0.0, eta=0.01, optim_type="adam", batch_size=3,
-                             p_conn=0.7, tau_w=50.0, seed=6, dtype=dtype)]
+                             p_conn=0.7, tau_w=50.0, seed=6, dtype=dtype),
+            TraceSTDPSynapse("e", (8, 6), A_plus=0.6, A_minus=0.3, eta=0.2, mu=0.7, optim_type="momentum",
+                             weight_init={"dist": "uniform", "amin": 0.05, "amax": 0.95}, batch_size=3, seed=7,
+                             dtype=dtype),
+            TraceSTDPSynapse("f", (8, 6), A_plus=0.6, A_minus=0.0, eta=0.1, mu=1.3, pretrace_target=0.2,
+                             weight_init={"dist": "uniform", "amin": 0.05, "amax": 0.95}, seed=8, dtype=dtype)]
 
 
 def _spiking(dtype):
@@ -97,13 +102,15 @@ WATCHED = {"rate": "zF", "errors": "L", "spiking": "s"}
 
 
 def _family(family, dtype, compiled):
-    """The family's components in a context, each stepped (advance_state, then evolve for learning synapses)
-    and reset by two processes whose compiled_circuit is ``compiled``."""
+    """The family's components in a context, each stepped (advance_state, then calc_update and evolve for the
+    synapses that have them) and reset by two processes whose compiled_circuit is ``compiled``."""
     with Context(f"circuit{next(_names)}"):
         components = FAMILIES[family](dtype)
         step, reset = MethodProcess("step"), MethodProcess("reset")
         for component in components:
             step >> component.advance_state
+            if hasattr(component, "calc_update"):
+                step >> component.calc_update
             if hasattr(component, "evolve"):
                 step >> component.evolve
             reset >> component.reset
