@@ -247,6 +247,9 @@ class Circuit:
         self._module = None
         self._entries = {}
         self._known = None
+        self._state_values = operator.itemgetter(*self.keys) if len(self.keys) > 1 else \
+            (lambda state, key=self.keys[0]: (state[key],))
+        self._blocks = {}
 
     def _writers(self, name):
         """The calls that write the variable ``name`` (or update it in place)."""
@@ -415,7 +418,7 @@ class Circuit:
         """The state's values of the circuit's compartments, checked: shape, dtype, C order, and writable for
         those updated in place (a value of another dtype or layout only read is converted, as the per-call
         path converts it). Values the last call returned, or checked, are not checked again."""
-        values = [state[key] for key in self.keys]
+        values = list(self._state_values(state))
         known = self._known
         if known is not None and all(map(operator.is_, values, known)):
             return values
@@ -482,8 +485,12 @@ class Circuit:
         decision for the batch (level ``rows``) and its work (level ``settling``; :mod:`ngc_optim.threads`)."""
         if self._split is None or not config.PARALLEL:
             return 1
-        return min(threads.numba_threads(self.batch, "rows"),
-                   threads.numba_threads(self.batch * steps * self._work, "settling"))
+        key = (steps, threads.get_threads())
+        blocks = self._blocks.get(key)
+        if blocks is None:
+            blocks = self._blocks[key] = min(threads.numba_threads(self.batch, "rows"),
+                                             threads.numba_threads(self.batch * steps * self._work, "settling"))
+        return blocks
 
     def __call__(self, state, rows, blocks=None):
         """Run the circuit over ``rows`` (a float64 (steps, keywords) array, the process's keyword order)

@@ -61,6 +61,7 @@ class ScanMixin:
         self._previous_state = None
         self._previous_result = None
         self._circuit = None
+        self._last_row = (None, None)
         self._runs = 0
         self.compiled_circuit = True
         """Run as one compiled circuit when every method has a compiled form (False: ngcsimlib's path)."""
@@ -99,11 +100,23 @@ class ScanMixin:
         state = stateManager.state if state is None else state
         if keywords is None:
             keywords = self.pack_keywords(row_seed=row_seed, **kwargs)
-        written, watched = circuit(state, self._rows([keywords]))
+        written, watched = circuit(state, self._keyword_row(keywords))
         state.update(written)
         if update:
             stateManager.set_state(written)
         return state, None if watched is None else tuple(values[0] for values in watched)
+
+    def _keyword_row(self, keywords):
+        """``_rows([keywords])``, kept while the keywords keep their values (bit for bit: -0.0 is not 0.0)."""
+        try:
+            key = tuple(float(value).hex() for value in keywords)
+        except (TypeError, ValueError):
+            key = None
+        last, rows = self._last_row
+        if key is None or key != last:
+            rows = self._rows([keywords])
+            self._last_row = (key, rows)
+        return rows
 
     def _rows(self, rows):
         """``rows`` of keywords as a C-contiguous float64 (steps, keywords) array, or ValueError naming the
