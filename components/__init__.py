@@ -4,7 +4,11 @@ Wire them in an ngcsimlib ``Context`` with ``>>`` and run them with
 ``MethodProcess``, as ngc-learn's; their constructor arguments follow ngc-learn
 3.2 and are all JSON-serialisable, so ``Context.save_to_json`` / ``Context.load``
 rebuild them, and their state is saved as HDF5 (see ``NumpyComponent``).
+ngc-learn's import paths answer too (``ngc_optim.components.neurons.graded``,
+``...neurons.spiking.LIFCell`` and the others of :mod:`.ngclearn_paths`).
 """
+
+import sys
 
 from .bernoulli_cell import BernoulliCell
 from .bernoulli_error_cell import BernoulliErrorCell
@@ -14,7 +18,8 @@ from .hebbian_synapse import PRIORS, HebbianSynapse
 from .initializers import DISTRIBUTIONS, initialize
 from .laplacian_error_cell import LaplacianErrorCell
 from .lif_cell import SURROGATES, LIFCell
-from .numpy_component import NumpyComponent
+from .ngclearn_paths import register
+from .numpy_component import NumpyComponent, seed_from
 from .poisson_cell import PoissonCell
 from .rate_cell import ACTIVATIONS, RateCell
 from .static_synapse import StaticSynapse
@@ -23,4 +28,6 @@ from .var_trace import DECAY_TYPES, VarTrace
 
 __all__ = ["ACTIVATIONS", "DECAY_TYPES", "DISTRIBUTIONS", "PRIORS", "SURROGATES", "BernoulliCell", "BernoulliErrorCell",
            "DenseSynapse", "GaussianErrorCell", "HebbianSynapse", "LIFCell", "LaplacianErrorCell", "NumpyComponent",
-           "PoissonCell", "RateCell", "StaticSynapse", "TraceSTDPSynapse", "VarTrace", "initialize"]
+           "PoissonCell", "RateCell", "StaticSynapse", "TraceSTDPSynapse", "VarTrace", "initialize", "seed_from"]
+
+register(sys.modules[__name__])

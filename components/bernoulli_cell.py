@@ -40,6 +40,8 @@ class BernoulliCell(NumpyComponent):
         n_units: number of units.
         batch_size: rows of every (batch_size, n_units) compartment (default 1).
         seed: seed of the random stream (default 0).
+        key: ngc-learn's random key instead of seed (an int, or a JAX-style key of 32-bit words; see
+            :func:`ngc_optim.components.numpy_component.seed_from`).
         dtype: "float32" (default) or "float64".
     """
 
@@ -52,14 +54,15 @@ class BernoulliCell(NumpyComponent):
             "outputs": {"outputs": "spikes (0/1)", "tols": "time of last spike"},
         },
         "arguments": {"n_units": "number of units", "batch_size": "batch rows (1)",
-                      "seed": "random stream seed (0)", "dtype": "float32 or float64"},
+                      "seed": "random stream seed (0)", "key": "ngc-learn's random key, instead of seed",
+                      "dtype": "float32 or float64"},
     }
 
-    def __init__(self, name, n_units, batch_size=1, seed=0, dtype="float32"):
+    def __init__(self, name, n_units, batch_size=1, seed=0, dtype="float32", key=None):
         super().__init__(name, dtype)
         self._set_population(n_units, batch_size)
         self.inputs = Compartment(self._zeros(self.shape), display_name="Input Stimulus")
-        self.key = Compartment(self._random_key(seed), display_name="Random stream state")
+        self.key = Compartment(self._random_key(seed, key), display_name="Random stream state")
         self.outputs = Compartment(self._zeros(self.shape), display_name="Spikes")
         self.tols = Compartment(self._zeros(self.shape), display_name="Time-of-Last-Spike", units="ms")
 

@@ -50,6 +50,8 @@ class DenseSynapse(NumpyComponent):
         p_conn: probability of each connection (0 < p_conn <= 1, default 1).
         batch_size: rows of inputs and outputs (default 1).
         seed: seed of the initialisers and of the connectivity mask (default 0).
+        key: ngc-learn's random key instead of seed (an int, or a JAX-style key of 32-bit words; see
+            :func:`ngc_optim.components.numpy_component.seed_from`).
         dtype: "float32" (default) or "float64".
     """
 
@@ -65,11 +67,12 @@ class DenseSynapse(NumpyComponent):
         "arguments": {"shape": "(inputs, outputs)", "weight_init": "initialiser spec",
                       "bias_init": "initialiser spec or None", "g_conduct_factor": "output gain (1)",
                       "p_conn": "connection probability (1)", "batch_size": "batch rows (1)",
-                      "seed": "initialiser seed (0)", "dtype": "float32 or float64"},
+                      "seed": "initialiser seed (0)", "dtype": "float32 or float64",
+                      "key": "ngc-learn's random key, instead of seed"},
     }
 
     def __init__(self, name, shape, weight_init=None, bias_init=None, g_conduct_factor=1.0, p_conn=1.0,
-                 batch_size=1, seed=0, dtype="float32"):
+                 batch_size=1, seed=0, dtype="float32", key=None):
         super().__init__(name, dtype)
         shape = tuple(shape) if isinstance(shape, (list, tuple)) else shape
         if not (isinstance(shape, tuple) and len(shape) == 2 and all(isinstance(n, int) and n > 0 for n in shape)):
@@ -91,7 +94,7 @@ class DenseSynapse(NumpyComponent):
         self.p_conn = float(p_conn)
         self.has_bias = bias_init is not None
         self.input_shape = (batch_size, shape[0])
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(self._seed(seed, key))
         weights = initialize(weight_init, shape, rng, self.dtype, f"{owner} weight_init")
         mask = (rng.random(shape) < p_conn).astype(self.dtype) if p_conn < 1.0 else np.ones(shape, self.dtype)
         biases = initialize(bias_init, (1, shape[1]), rng, self.dtype, f"{owner} bias_init") if self.has_bias \

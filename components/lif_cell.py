@@ -66,6 +66,8 @@ class LIFCell(NumpyComponent):
         max_one_spike: at most one spike per row, that of the highest v (default False).
         batch_size: rows of every (batch_size, n_units) compartment (default 1).
         seed: seed of one_spike's random stream (default 0).
+        key: ngc-learn's random key instead of seed (an int, or a JAX-style key of 32-bit words; see
+            :func:`ngc_optim.components.numpy_component.seed_from`).
         dtype: "float32" (default) or "float64".
     """
 
@@ -89,13 +91,14 @@ class LIFCell(NumpyComponent):
                       "integration_type": "euler, midpoint or rk2", "surrogate_type": f"one of {SURROGATES}",
                       "v_min": "lower clamp of v (None)", "max_one_spike": "one max-v spike per row (False)",
                       "batch_size": "batch rows (1)", "seed": "random stream seed (0)",
+                      "key": "ngc-learn's random key, instead of seed",
                       "dtype": "float32 or float64"},
     }
 
     def __init__(self, name, n_units, tau_m, resist_m=1.0, thr=-52.0, v_rest=-65.0, v_reset=-60.0,
                  conduct_leak=1.0, tau_theta=1e7, theta_plus=0.05, refract_time=5.0, one_spike=False,
                  integration_type="euler", surrogate_type="straight_through", v_min=None, max_one_spike=False,
-                 batch_size=1, seed=0, dtype="float32"):
+                 batch_size=1, seed=0, dtype="float32", key=None):
         super().__init__(name, dtype)
         self._set_population(n_units, batch_size)
         self.tau_m = self._number("tau_m", tau_m, 0.0, strict=True)
@@ -126,7 +129,7 @@ class LIFCell(NumpyComponent):
         self.rfr = Compartment(self._filled(self.refract_time), display_name="Refractory Time Period", units="ms")
         self.thr_theta = Compartment(self._zeros(self.shape), display_name="Threshold Adaptive Shift", units="mV")
         self.surrogate = Compartment(self._filled(1.0), display_name="Surrogate State Value")
-        self.key = Compartment(self._random_key(seed), display_name="Random stream state")
+        self.key = Compartment(self._random_key(seed, key), display_name="Random stream state")
         self.s = Compartment(self._zeros(self.shape), display_name="Spikes")
         self.s_raw = Compartment(self._zeros(self.shape), display_name="Raw Spike Pulses")
         self.tols = Compartment(self._zeros(self.shape), display_name="Time-of-Last-Spike", units="ms")

@@ -19,6 +19,8 @@ function (:mod:`ngc_optim.circuit`); the steps call the kernels the method calls
 dtypes). ngcsimlib's ``Context.save_to_json`` and ``Context.load`` call them.
 """
 
+import inspect
+import numbers
 import os
 from typing import ClassVar
 
@@ -31,9 +33,51 @@ from ngc_optim.checkpoint import restore_checkpoint, save_checkpoint
 from ngc_optim.circuit import Step
 from ngc_optim.spike_kernels import seed_state
 
-__all__ = ["DTYPES", "NumpyComponent"]
+__all__ = ["DTYPES", "NumpyComponent", "seed_from"]
 
 DTYPES = ("float32", "float64")
+
+
+def seed_from(value):
+    """A non-negative int seed from ``value``: an int or NumPy integer >= 0 is itself; a JAX-style key (a
+    1-D array or sequence of unsigned 32-bit words, as ``jax.random.PRNGKey`` gives) is the integer of its
+    words, first word lowest. The same value always gives the same seed.
+
+    Raises:
+        ValueError: anything else (a bool, a negative or non-integer number, words outside 0 .. 2**32-1).
+    """
+    boolean = isinstance(value, (bool, np.bool_))
+    if isinstance(value, numbers.Integral) and not boolean:
+        if value < 0:
+            raise ValueError("must be a non-negative integer")
+        return int(value)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        words = np.asarray(value)
+        if words.ndim == 1 and words.size and words.dtype.kind in "iu" and words.min() >= 0 \
+                and words.max() < 2**32:
+            return int.from_bytes(words.astype("<u4").tobytes(), "little")
+    problem = "is a bool, not an integer" if boolean else "must be a non-negative integer or a key of 32-bit words"
+    raise ValueError(problem)
+
+
+def _describe_key(value):
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype}{list(value.shape)} array"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _plain(value):
+    """``value`` with NumPy numbers and arrays as Python numbers and lists, tuples as lists (JSON's)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 class NumpyComponent(Component):
@@ -87,11 +131,32 @@ class NumpyComponent(Component):
             raise self._error(f"{key}={value!r} must be True or False")
         return value
 
-    def _random_key(self, seed):
-        """The initial state of the component's random stream for ``seed`` (see :mod:`ngc_optim.spike_kernels`)."""
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise self._error(f"seed={seed!r} must be a non-negative int")
-        return seed_state(seed)
+    def _seed(self, seed, key):
+        """The component's seed, from ``seed`` or ngc-learn's ``key`` (one rule for both, see
+        :func:`seed_from`); sets ``self.seed``, which ``to_json`` records."""
+        if key is not None and not (seed is None or (isinstance(seed, numbers.Integral) and seed == 0)):
+            raise self._error(f"give seed={seed!r} or key={_describe_key(key)}, not both")
+        name, value = ("seed", 0 if seed is None else seed) if key is None else ("key", key)
+        try:
+            self.seed = seed_from(value)
+        except ValueError as reason:
+            raise self._error(f"{name}={_describe_key(value)} {reason}") from None
+        return self.seed
+
+    def _random_key(self, seed, key):
+        """The initial state of the component's random stream for ``seed`` or ``key`` (see :meth:`_seed` and
+        :mod:`ngc_optim.spike_kernels`)."""
+        return seed_state(self._seed(seed, key))
+
+    def to_json(self):
+        """The constructor's arguments for ngcsimlib's ``Context.load``, all by keyword and JSON-safe: NumPy
+        numbers and arrays as Python numbers and lists, tuples as lists, and ngc-learn's ``key`` as the
+        ``seed`` it gave (so a loaded context draws the same values)."""
+        arguments = inspect.signature(type(self).__init__).bind(self, *self._args, **self._kwargs).arguments
+        arguments.pop("self")
+        if arguments.pop("key", None) is not None:
+            arguments["seed"] = self.seed
+        return {"args": [], "kwargs": {name: _plain(value) for name, value in arguments.items()}}
 
     def compiled_steps(self, method):
         """The compiled form of ``method`` (a list of :class:`ngc_optim.circuit.Step`), or None if it has none."""

@@ -30,6 +30,7 @@ class PoissonCell(BernoulliCell):
         target_freq: the rate of an input of 1, in Hz (> 0; default 63.75, ngc-learn's).
         batch_size: rows of every (batch_size, n_units) compartment (default 1).
         seed: seed of the random stream (default 0).
+        key: ngc-learn's random key instead of seed (as :class:`BernoulliCell`'s).
         dtype: "float32" (default) or "float64".
     """
 
@@ -40,8 +41,8 @@ class PoissonCell(BernoulliCell):
                       **BernoulliCell.SPEC["arguments"]},
     }
 
-    def __init__(self, name, n_units, target_freq=63.75, batch_size=1, seed=0, dtype="float32"):
-        super().__init__(name, n_units, batch_size=batch_size, seed=seed, dtype=dtype)
+    def __init__(self, name, n_units, target_freq=63.75, batch_size=1, seed=0, dtype="float32", key=None):
+        super().__init__(name, n_units, batch_size=batch_size, seed=seed, dtype=dtype, key=key)
         self.target_freq = self._number("target_freq", target_freq, 0.0, strict=True)
 
     @compilable

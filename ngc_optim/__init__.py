@@ -6,10 +6,16 @@ compiled kernels live in :mod:`ngc_optim.kernels` and are configured in
 :mod:`ngc_optim.config`; how many threads they run is decided in
 :mod:`ngc_optim.threads` (``set_threads``, ``get_threads``). ``Context``,
 ``MethodProcess`` and ``JointProcess`` are ngcsimlib's with ngc-learn's process
-API (``scan``; :mod:`ngc_optim.processes`), imported from here as from ``ngclearn``.
+API (``scan``; :mod:`ngc_optim.processes`), imported from here as from ``ngclearn``, and so are
+ngcsimlib's ``Component``, ``Compartment``, ``compilable``, ``Summation`` and ``Product``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
+
+from ngcsimlib import Component
+from ngcsimlib.compartment import Compartment
+from ngcsimlib.operations import Product, Summation
+from ngcsimlib.parser import compilable
 
 from . import optim, threads
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
@@ -62,6 +68,8 @@ __all__ = [
     "AdamW",
     "Checkpoint",
     "CheckpointError",
+    "Compartment",
+    "Component",
     "Context",
     "Hyperparameter",
     "JointProcess",
@@ -71,14 +79,17 @@ __all__ = [
     "NAGState",
     "Optimizer",
     "OptimizerState",
+    "Product",
     "RMSprop",
     "RMSpropState",
     "SGDState",
+    "Summation",
     "__version__",
     "adam",
     "adam_init",
     "adam_step",
     "adamw",
+    "compilable",
     "get_opt_init_fn",
     "get_opt_step_fn",
     "get_optimizer",

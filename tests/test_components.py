@@ -8,7 +8,18 @@ import textwrap
 
 import numpy as np
 import pytest
-from ngc_optim.components import BernoulliErrorCell, DenseSynapse, GaussianErrorCell, RateCell, StaticSynapse
+from ngc_optim.components import (
+    BernoulliCell,
+    BernoulliErrorCell,
+    DenseSynapse,
+    GaussianErrorCell,
+    HebbianSynapse,
+    LIFCell,
+    PoissonCell,
+    RateCell,
+    StaticSynapse,
+    TraceSTDPSynapse,
+)
 from ngcsimlib import MethodProcess
 from ngcsimlib.context import Context
 
@@ -151,8 +162,68 @@ def test_save_to_json_and_load_in_a_fresh_process_restore_arguments_and_state(tm
     np.testing.assert_array_equal(np.load(tmp_path / "weights.npy"), trained)
     np.testing.assert_array_equal(np.load(tmp_path / "mask.npy"), synapse.mask.get())
     roots = json.loads(next(tmp_path.rglob("roots.json")).read_text())
-    assert all(not set(data["kwargs"]) - {"weight_init", "bias_init", "g_conduct_factor", "p_conn",
-                                          "batch_size", "seed", "dtype", "sigma"} for data in roots.values())
+    assert all(data["args"] == [] and not set(data["kwargs"]) - {"name", "shape", "n_units", "weight_init",
+                                                                  "bias_init", "g_conduct_factor", "p_conn",
+                                                                  "batch_size", "seed", "dtype", "sigma"}
+               for data in roots.values())
+
+
+RANDOM_COMPONENTS = {
+    "DenseSynapse": lambda name, **seeding: DenseSynapse(name, (4, 3), p_conn=0.5, **seeding),
+    "HebbianSynapse": lambda name, **seeding: HebbianSynapse(name, (4, 3), **seeding),
+    "TraceSTDPSynapse": lambda name, **seeding: TraceSTDPSynapse(name, (4, 3), A_plus=0.1, A_minus=0.1, **seeding),
+    "LIFCell": lambda name, **seeding: LIFCell(name, 3, 10.0, **seeding),
+    "BernoulliCell": lambda name, **seeding: BernoulliCell(name, 3, **seeding),
+    "PoissonCell": lambda name, **seeding: PoissonCell(name, 3, **seeding),
+}
+
+
+def _drawn(component):
+    """What a component's seed decides: its initial weights and mask, or its random stream's state."""
+    return [component.weights.get(), component.mask.get()] if hasattr(component, "weights") else [component.key.get()]
+
+
+@pytest.mark.parametrize("kind", sorted(RANDOM_COMPONENTS))
+def test_key_and_seed_follow_one_rule_and_survive_save_to_json(kind):
+    names = (f"s{number}" for number in itertools.count())
+
+    def build(**seeding):
+        return RANDOM_COMPONENTS[kind](next(names), **seeding)
+
+    jax_key = np.array([0, 5], np.uint32)  # what jax.random.PRNGKey(5) holds
+    with Context(fresh("keys")):
+        by_seed, by_numpy_seed, by_key, by_numpy_key = (build(seed=5), build(seed=np.int64(5)), build(key=5),
+                                                        build(key=np.uint32(5)))
+        by_jax_key, by_list, other = build(key=jax_key), build(key=[0, 5]), build(seed=6)
+    for same in (by_numpy_seed, by_key, by_numpy_key):
+        assert same.seed == 5
+        for got, expected in zip(_drawn(same), _drawn(by_seed)):
+            np.testing.assert_array_equal(got, expected)
+    assert by_jax_key.seed == by_list.seed == 5 << 32
+    for got, expected in zip(_drawn(by_list), _drawn(by_jax_key)):
+        np.testing.assert_array_equal(got, expected)
+    assert any(np.any(a != b) for a, b in zip(_drawn(other), _drawn(by_seed)))
+    for component in (by_numpy_seed, by_jax_key):
+        arguments = component.to_json()
+        json.dumps(arguments)
+        assert arguments["args"] == [] and "key" not in arguments["kwargs"]
+        with Context(fresh("rebuilt")):
+            rebuilt = type(component)(**arguments["kwargs"])
+        for got, expected in zip(_drawn(rebuilt), _drawn(component)):
+            np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(("seeding", "message"), [
+    ({"seed": 3, "key": 4}, r"give seed=3 or key=4, not both"),
+    ({"key": True}, r"key=True is a bool"),
+    ({"seed": -1}, r"seed=-1 must be a non-negative integer"),
+    ({"key": 2.5}, r"key=2.5 must be a non-negative integer or a key of 32-bit words"),
+    ({"key": np.array([[1, 2]], np.uint32)}, r"key=uint32\[1, 2\] array must be"),
+    ({"key": [1, -2]}, r"key=\[1, -2\] must be"),
+])
+def test_bad_seeds_and_keys_are_refused_naming_the_component(seeding, message):
+    with Context(fresh("bad_keys")), pytest.raises(ValueError, match=r"LIFCell 's': " + message):
+        LIFCell("s", 3, 10.0, **seeding)
 
 
 def test_load_refuses_a_component_file_that_does_not_match(tmp_path):

@@ -1,0 +1,112 @@
+"""ngc_optim.utils: ngc-learn's DistributionGenerator as JSON specs, its import paths, its small utilities."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from ngc_optim.components import DenseSynapse, initialize
+from ngcsimlib.context import Context
+
+from ngc_optim.utils import DistributionGenerator as DG
+from ngc_optim.utils import makedir, measure_ACC, measure_CatNLL, normalize_matrix
+
+_names = itertools.count()
+
+
+def drawn(spec, shape=(4, 5), seed=3):
+    return initialize(dict(spec), shape, np.random.default_rng(seed), np.float64)
+
+
+def test_each_distribution_draws_from_its_formula():
+    rng = np.random.default_rng(3)
+    np.testing.assert_array_equal(drawn(DG.uniform(-0.5, 2.0)), rng.uniform(-0.5, 2.0, (4, 5)))
+    rng = np.random.default_rng(3)
+    np.testing.assert_array_equal(drawn(DG.gaussian(1.0, 0.5)), rng.normal(1.0, 0.5, (4, 5)))
+    rng = np.random.default_rng(3)
+    np.testing.assert_array_equal(drawn(DG.log_gaussian(0.7)), rng.lognormal(0.0, 0.7, (4, 5)))
+    np.testing.assert_array_equal(drawn(DG.constant(2.5)), np.full((4, 5), 2.5))
+    expected = np.full((4, 5), -1.0)
+    np.fill_diagonal(expected, 3.0)
+    np.testing.assert_array_equal(drawn(DG.diag_offdiag(3.0, -1.0)), expected)
+    uniform = drawn(DG.fan_in_uniform(), (400, 25))  # ngc-learn's fan-in of the uniform one: shape[1]
+    assert 0.19 < np.abs(uniform).max() <= 0.2
+    gaussian = drawn(DG.fan_in_gaussian(), (25, 4000))  # and of the gaussian one: shape[0]
+    assert gaussian.std() == pytest.approx(0.2, rel=0.02)
+
+
+def test_the_shaping_options_apply_in_ngclearns_order():
+    values = drawn(DG.uniform(-2.0, 2.0))
+    np.testing.assert_array_equal(drawn(DG.uniform(-2.0, 2.0, amin=-0.5, amax=0.5)), np.clip(values, -0.5, 0.5))
+    np.testing.assert_array_equal(drawn(DG.uniform(-2.0, 2.0, lower_triangle=True)), np.tril(values))
+    np.testing.assert_array_equal(drawn(DG.uniform(-2.0, 2.0, upper_triangle=True)), np.triu(values))
+    np.testing.assert_array_equal(drawn(DG.uniform(-2.0, 2.0, hollow=True)), (1.0 - np.eye(4, 5)) * values)
+    np.testing.assert_array_equal(drawn(DG.uniform(-2.0, 2.0, eye=True)), np.eye(4, 5) * values)
+    kept = drawn(DG.uniform(-2.0, 2.0, col_mask=[1, 3]))
+    np.testing.assert_array_equal(kept[:, [1, 3]], values[:, [1, 3]])
+    assert not kept[:, [0, 2, 4]].any()
+    rows = drawn(DG.uniform(-2.0, 2.0, row_mask=2))
+    assert (np.abs(rows).sum(axis=1) > 0).sum() == 2
+    np.testing.assert_array_equal(rows[np.abs(rows).sum(axis=1) > 0], values[np.abs(rows).sum(axis=1) > 0])
+
+
+def test_a_spec_is_json_draws_when_called_and_rebuilds_a_component():
+    spec = DG.constant(-120.0, hollow=True)
+    assert json.loads(json.dumps(spec)) == {"dist": "constant", "value": -120.0, "hollow": True}
+    np.testing.assert_array_equal(spec((3, 3)), (1.0 - np.eye(3)) * np.float32(-120.0))
+    assert spec((3, 3)).dtype == np.float32 and DG.uniform(dtype=np.float64)((2, 2)).dtype == np.float64
+    with Context(f"dg{next(_names)}"):
+        synapse = DenseSynapse("W", (3, 3), weight_init=DG.uniform(0.0, 0.3, hollow=True), seed=4)
+    arguments = json.loads(json.dumps(synapse.to_json()))
+    with Context(f"dg{next(_names)}"):
+        rebuilt = DenseSynapse(**arguments["kwargs"])
+    np.testing.assert_array_equal(rebuilt.weights.get(), synapse.weights.get())
+    assert not np.diag(synapse.weights.get()).any() and synapse.weights.get().any()
+
+
+@pytest.mark.parametrize(("make", "error", "message"), [
+    (lambda: DG.uniform(1.0, 0.0), ValueError, r"uniform needs amin <= amax"),
+    (lambda: DG.gaussian(0.0, -1.0), ValueError, r"sigma=-1.0 is negative"),
+    (lambda: DG.constant(1.0, hollow="yes"), ValueError, r"hollow='yes' must be true or false"),
+    (lambda: DG.constant(1.0, lower_triangle=True, upper_triangle=True), ValueError, r"exclude each other"),
+    (lambda: DG.constant(1.0, col_mask=-1), ValueError, r"col_mask=-1 must be a count or a list"),
+    (lambda: DG.constant(1.0, amax=float("nan")), ValueError, r"clip_max=nan is not a finite number"),
+    (lambda: DG.constant(1.0, sparsity=0.5), TypeError, r"unknown options \['sparsity'\]"),
+    (lambda: DG.constant(1.0, row_mask=5)((3, 3)), ValueError, r"row_mask=5 keeps more than the 3 there are"),
+    (lambda: DG.constant(1.0, col_mask=[0, 7])((3, 3)), ValueError, r"col_mask index 7 is out of range for 3"),
+])
+def test_bad_options_are_refused_naming_the_option(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_ngclearn_import_paths_answer():
+    from ngc_optim.components import HebbianSynapse, LIFCell, PoissonCell, RateCell, VarTrace
+    from ngc_optim.components.input_encoders.poissonCell import PoissonCell as poisson
+    from ngc_optim.components.neurons import LIFCell as lif
+    from ngc_optim.components.neurons.graded.rateCell import RateCell as rate
+    from ngc_optim.components.neurons.spiking import LIFCell as spiking
+    from ngc_optim.components.neurons.spiking.LIFCell import LIFCell as module_lif
+    from ngc_optim.components.other.varTrace import VarTrace as trace
+    from ngc_optim.components.synapses.hebbian import HebbianSynapse as hebbian
+
+    assert (rate, lif, spiking, module_lif, hebbian, poisson, trace) == (
+        RateCell, LIFCell, LIFCell, LIFCell, HebbianSynapse, PoissonCell, VarTrace)
+
+
+def test_small_utilities_follow_ngclearn(tmp_path):
+    makedir(str(tmp_path / "a" / "b"))
+    makedir(str(tmp_path / "a" / "b"))
+    assert (tmp_path / "a" / "b").is_dir()
+    data = np.array([[1.0, -2.0], [3.0, 0.0]])
+    np.testing.assert_allclose(np.abs(normalize_matrix(data, 2.0)).sum(axis=0), [2.0, 2.0])
+    np.testing.assert_allclose(np.linalg.norm(normalize_matrix(data, 1.0, order=2, axis=1), axis=1), [1.0, 1.0])
+    scores = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    assert measure_ACC(scores, np.eye(2)[[1, 0, 0]]) == pytest.approx(2 / 3)
+    assert measure_ACC(scores, np.array([1, 0, 0]), extract_label_indx=False) == pytest.approx(2 / 3)
+    targets = np.eye(2)[[1, 0, 1]]
+    expected = -np.log([0.9, 0.8, 0.7])
+    assert measure_CatNLL(scores, targets) == pytest.approx(expected.mean())
+    np.testing.assert_allclose(measure_CatNLL(scores, targets, preserve_batch=True), expected[:, None])
+    with pytest.raises(ValueError, match=r"measure_ACC: predictions \(3, 2\) and labels \(2, 2\)"):
+        measure_ACC(scores, np.eye(2))
