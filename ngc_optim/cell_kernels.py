@@ -35,7 +35,7 @@ from . import config, threads
 from .kernels import renamed
 
 __all__ = ["ACTIVATIONS", "BERNOULLI_EPS", "LEAKS", "RATE_CARRIED", "RATE_INTO", "RATE_INTO_STORED",
-           "RATE_KINDS", "RATE_STEPS", "SPARSE_FRACTION", "SUMMED_OUTER", "affine", "bernoulli_loss",
+           "RATE_KINDS", "RATE_STEPS", "SPARSE_FRACTION", "SUMMED_OUTER", "THRESHOLDS", "affine", "bernoulli_loss",
            "bernoulli_rows", "block_start", "dense_transmit", "filled", "gaussian_error",
            "gaussian_error_loss", "gaussian_error_rows", "gaussian_error_step", "gaussian_into",
            "gaussian_loss", "gaussian_rows", "laplacian_error_loss", "laplacian_error_rows",
@@ -43,7 +43,10 @@ __all__ = ["ACTIVATIONS", "BERNOULLI_EPS", "LEAKS", "RATE_CARRIED", "RATE_INTO",
            "product_into", "scaled", "specialised", "sum_of_squares", "summed_outer", "tanh", "transmit",
            "transmit_into", "zero_d"]
 
-LEAKS = ("gaussian", "laplacian")
+LEAKS = ("gaussian", "laplacian", "cauchy", "exp")
+"""A rate cell's prior, by the leak it puts in its dynamics (see _rate_into)."""
+THRESHOLDS = ("none", "soft_threshold", "cauchy_threshold")
+"""A rate cell's thresholding of z after each step (see _rate_into)."""
 
 _jit = njit(**config.jit_options(False))
 _TANH_CLAMP = 7.90531110763549805
@@ -157,18 +160,45 @@ ACTIVATIONS = {
 
 
 FX, FX_DERIVATIVE = ACTIVATIONS["identity"]
-LAPLACIAN, MIDPOINT, STORED_SLOPE = False, False, False
+LEAK, MIDPOINT, STORED_SLOPE = 0, False, False
 INTO = None
 """The settings of the rate-cell loops below (and INTO, the loop a driver calls); each compiled copy binds its
 own (see specialised)."""
 
 
-def _rate_into(z, j, j_td, out_z, out_f, fx_prime, dt, tau_m, gamma, output_scale, resist_scale):
+@njit(inline="always")
+def _leak(z, code, one, two):
+    """The prior's leak at z (LEAKS[code]): z, sign(z), 2z/(1 + z**2), or 2z * exp(-z**2), as ngc-learn's."""
+    if code == 1:
+        return np.sign(z)
+    if code == 2:
+        return (z * two) / (one + z * z)
+    if code == 3:
+        return np.exp(-(z * z)) * z * two
+    return z
+
+
+@njit(inline="always")
+def _thresholded(z, code, lmbda, zero, one, half):
+    """z after THRESHOLDS[code] with strength lmbda: none; soft, max(z - lmbda, 0) - max(-z - lmbda, 0);
+    Cauchy, (z + r)/2 * [z >= lmbda] + (z - r)/2 * [z <= -lmbda] with r = sqrt(max(z**2 - lmbda, 0))
+    (ngc-learn's documented form: its 3.2.3 code calls jnp.maximum with one argument and fails)."""
+    if code == 1:
+        return np.maximum(z - lmbda, zero) - np.maximum(-z - lmbda, zero)
+    if code == 2:
+        root = np.sqrt(np.maximum(z * z - lmbda, zero))
+        above, below = (one if z >= lmbda else zero), (one if z <= -lmbda else zero)
+        return (z + root) * half * above + (z - root) * half * below
+    return z
+
+
+def _rate_into(z, j, j_td, out_z, out_f, fx_prime, dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda):
     """One rate-cell step on flat arrays of one size, into out_z and out_f (out_z may be z):
 
     tau_m > 0:  p = j * fx'(z) * resist_scale + j_td;  tau_m dz/dt = -gamma * leak(z) + p,
                 Euler, or midpoint (the derivative at z + dz/dt * dt/2, with p kept);
-                leak(z) = z (gaussian) or sign(z) (laplacian).
+                leak(z) = z (gaussian), sign(z) (laplacian), 2z/(1 + z**2) (cauchy) or 2z exp(-z**2) (exp),
+                LEAKS[LEAK]; then z' = threshold(z') (THRESHOLDS[threshold], strength lmbda; see _thresholded).
     tau_m == 0: z' = j + j_td.
     zF = fx(z') * output_scale.
 
@@ -183,16 +213,17 @@ def _rate_into(z, j, j_td, out_z, out_f, fx_prime, dt, tau_m, gamma, output_scal
     zero, one, slope = dtype(0), dtype(1), dtype(0.01)
     step, half, gamma_ = dtype(dt), dtype(dt * 0.5), dtype(gamma)
     scale, resist = dtype(output_scale), dtype(resist_scale)
+    two, point_five, lmbda_ = dtype(2), dtype(0.5), dtype(lmbda)
     if tau_m > 0:
         rate = dtype(1.0 / tau_m)
         for i in range(z.size):
             zi = z[i]
             pressure = j[i] * (fx_prime[i] if STORED_SLOPE else FX_DERIVATIVE(zi, zero, one, slope)) * resist + j_td[i]
-            velocity = (-(np.sign(zi) if LAPLACIAN else zi) * gamma_ + pressure) * rate
+            velocity = (-_leak(zi, LEAK, one, two) * gamma_ + pressure) * rate
             if MIDPOINT:
                 halfway = zi + velocity * half
-                velocity = (-(np.sign(halfway) if LAPLACIAN else halfway) * gamma_ + pressure) * rate
-            out_z[i] = zi + velocity * step
+                velocity = (-_leak(halfway, LEAK, one, two) * gamma_ + pressure) * rate
+            out_z[i] = _thresholded(zi + velocity * step, threshold, lmbda_, zero, one, point_five)
         for i in range(z.size):
             zi = out_z[i]
             out_f[i] = FX(zi, zero, one, slope) * scale
@@ -205,15 +236,15 @@ def _rate_into(z, j, j_td, out_z, out_f, fx_prime, dt, tau_m, gamma, output_scal
             out_f[i] = FX(zi, zero, one, slope) * scale
 
 
-def _rate_step(z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale):
+def _rate_step(z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda):
     """One step of a rate cell (see _rate_into): (z', fx(z') * output_scale), new arrays."""
     new_z, new_f = np.empty_like(z), np.empty_like(z)
     INTO(z.ravel(), j.ravel(), j_td.ravel(), new_z.ravel(), new_f.ravel(), z.ravel(), dt, tau_m, gamma, output_scale,
-         resist_scale)
+         resist_scale, threshold, lmbda)
     return new_z, new_f
 
 
-def _rate_slope(z, tau_m, gamma, output_scale, resist_scale):
+def _rate_slope(z, tau_m, gamma, output_scale, resist_scale, threshold, lmbda):
     """fx'(z), a new array: the slope a carried rate step starts from (see RATE_CARRIED)."""
     dtype = z.dtype.type
     zero, one, slope = dtype(0), dtype(1), dtype(0.01)
@@ -224,12 +255,12 @@ def _rate_slope(z, tau_m, gamma, output_scale, resist_scale):
     return fx_prime
 
 
-def _rate_step_carried(z, j, j_td, fx_prime, dt, tau_m, gamma, output_scale, resist_scale):
+def _rate_step_carried(z, j, j_td, fx_prime, dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda):
     """_rate_step reading fx'(z) from ``fx_prime`` and leaving fx'(z') there (INTO bound to a STORED_SLOPE
     copy of _rate_into)."""
     new_z, new_f = np.empty_like(z), np.empty_like(z)
     INTO(z.ravel(), j.ravel(), j_td.ravel(), new_z.ravel(), new_f.ravel(), fx_prime.ravel(), dt, tau_m, gamma,
-         output_scale, resist_scale)
+         output_scale, resist_scale, threshold, lmbda)
     return new_z, new_f
 
 
@@ -239,7 +270,7 @@ def specialised(func, act_fx, leak, integration, parallel=False, inline="never",
     them), under its own name (so its own cache entry: bindings set to True, and ``parallel``, are part of
     the name); ``parallel`` compiles its ``prange`` loops."""
     fx, derivative = ACTIVATIONS[act_fx]
-    namespace = {**func.__globals__, "FX": fx, "FX_DERIVATIVE": derivative, "LAPLACIAN": leak == "laplacian",
+    namespace = {**func.__globals__, "FX": fx, "FX_DERIVATIVE": derivative, "LEAK": LEAKS.index(leak),
                  "MIDPOINT": integration == "midpoint", **bindings}
     flags = "".join(f"_{key.lower()}" for key, value in bindings.items() if value is True)
     flags += "_parallel" if parallel else ""

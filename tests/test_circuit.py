@@ -40,7 +40,11 @@ def _rate(dtype):
     return [RateCell("c", 5, 10.0, act_fx="tanh", prior=("gaussian", 0.1), batch_size=3, dtype=dtype),
             RateCell("d", 5, 4.0, act_fx="relu", prior=("laplacian", 0.2), integration_type="midpoint",
                      output_scale=2.0, resist_scale=0.5, batch_size=3, dtype=dtype),
-            RateCell("e", 5, 0.0, act_fx="sigmoid", batch_size=3, dtype=dtype)]
+            RateCell("e", 5, 0.0, act_fx="sigmoid", batch_size=3, dtype=dtype),
+            RateCell("f", 5, 6.0, act_fx="tanh", prior=("cauchy", 0.3), threshold=("soft_threshold", 0.05),
+                     batch_size=3, dtype=dtype),
+            RateCell("g", 5, 3.0, prior=("exp", 0.2), threshold=("cauchy_threshold", 0.02),
+                     integration_type="midpoint", batch_size=3, dtype=dtype)]
 
 
 def _errors(dtype):

@@ -280,10 +280,29 @@ NUMPY_ACTIVATIONS = {
 }
 
 
-def reference_rate_cell(z, inputs, dt, tau_m, prior, gamma, act_fx, midpoint, resist, scale):
-    """The RateCell ODE written out: tau_m dz/dt = -gamma*leak(z) + j*dfx(z)*resist + j_td."""
+LEAKS = {"gaussian": lambda z: z, "laplacian": np.sign, "cauchy": lambda z: 2 * z / (1 + z**2),
+         "exp": lambda z: 2 * z * np.exp(-(z**2))}
+
+
+def soft_threshold(z, lmbda):
+    return np.maximum(z - lmbda, 0) - np.maximum(-z - lmbda, 0)
+
+
+def cauchy_threshold(z, lmbda):
+    root = np.sqrt(np.maximum(z**2 - lmbda, 0))
+    return (z + root) / 2 * (z >= lmbda) + (z - root) / 2 * (z <= -lmbda)
+
+
+THRESHOLDS = {"none": lambda z, lmbda: z, "soft_threshold": soft_threshold, "cauchy_threshold": cauchy_threshold}
+
+
+def reference_rate_cell(z, inputs, dt, tau_m, prior, gamma, act_fx, midpoint, resist, scale,
+                        threshold=("none", 0.0)):
+    """The RateCell ODE written out: tau_m dz/dt = -gamma*leak(z) + j*dfx(z)*resist + j_td, then the
+    threshold."""
     fx, dfx = NUMPY_ACTIVATIONS[act_fx]
-    leak = np.sign if prior == "laplacian" else (lambda v: v)
+    leak = LEAKS[prior]
+    cut, lmbda = THRESHOLDS[threshold[0]], threshold[1]
     history = []
     for j, j_td in inputs:
         if tau_m == 0:
@@ -294,23 +313,26 @@ def reference_rate_cell(z, inputs, dt, tau_m, prior, gamma, act_fx, midpoint, re
             def f(state, drive=drive):
                 return (drive - gamma * leak(state)) / tau_m
 
-            z = z + dt * f(z + 0.5 * dt * f(z)) if midpoint else z + dt * f(z)
+            z = cut(z + dt * f(z + 0.5 * dt * f(z)) if midpoint else z + dt * f(z), lmbda)
         history.append((z, fx(z) * scale))
     return history
 
 
 @pytest.mark.parametrize("act_fx", sorted(NUMPY_ACTIVATIONS))
-@pytest.mark.parametrize("tau_m, prior, integration", [(10.0, "gaussian", "euler"), (5.0, "laplacian", "midpoint"),
-                                                       (0.0, "gaussian", "euler")])
-def test_rate_cell_follows_its_ode(act_fx, tau_m, prior, integration):
+@pytest.mark.parametrize("tau_m, prior, integration, threshold", [
+    (10.0, "gaussian", "euler", ("none", 0.0)), (5.0, "laplacian", "midpoint", ("none", 0.0)),
+    (0.0, "gaussian", "euler", ("soft_threshold", 0.2)), (4.0, "cauchy", "euler", ("soft_threshold", 0.05)),
+    (3.0, "exp", "midpoint", ("cauchy_threshold", 0.02)), (6.0, "cauchy", "midpoint", ("none", 0.0))])
+def test_rate_cell_follows_its_ode(act_fx, tau_m, prior, integration, threshold):
     rng = np.random.default_rng(2)
     inputs = [(rng.standard_normal((2, 4)), rng.standard_normal((2, 4))) for _ in range(8)]
     with Context(fresh("rate")):
-        cell = RateCell("z", 4, tau_m, prior=(prior, 0.3), act_fx=act_fx, output_scale=1.5,
+        cell = RateCell("z", 4, tau_m, prior=(prior, 0.3), act_fx=act_fx, output_scale=1.5, threshold=threshold,
                         integration_type=integration, batch_size=2, resist_scale=0.8, dtype="float64")
         advance = MethodProcess("advance") >> cell.advance_state
+    stateful_threshold = threshold if tau_m > 0 else ("none", 0.0)  # a stateless cell is not thresholded
     expected = reference_rate_cell(np.zeros((2, 4)), inputs, 0.7, tau_m, prior, 0.3, act_fx,
-                                   integration == "midpoint", 0.8, 1.5)
+                                   integration == "midpoint", 0.8, 1.5, stateful_threshold)
     for (j, j_td), (z, z_f) in zip(inputs, expected):
         cell.j.set(j)
         cell.j_td.set(j_td)
@@ -332,7 +354,9 @@ def test_rate_cell_keeps_float32():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"tau_m": -1.0}, r"tau_m=-1.0 must be >= 0"),
-    ({"prior": ("cauchy", 0.1)}, r"prior=\('cauchy', 0.1\)"),
+    ({"prior": ("student", 0.1)}, r"prior=\('student', 0.1\)"),
+    ({"threshold": ("hard", 0.1)}, r"threshold=\('hard', 0.1\); expected \(name, lmbda\)"),
+    ({"threshold": ("soft_threshold", float("inf"))}, r"threshold=\('soft_threshold', inf\)"),
     ({"act_fx": "gelu"}, r"act_fx='gelu'; expected one of"),
     ({"integration_type": "rk4"}, r"integration_type='rk4'"),
 ])

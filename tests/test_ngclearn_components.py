@@ -76,13 +76,13 @@ def test_hebbian_synapse_matches_ngclearn(case):
 
 
 UNSUPPORTED = {
-    "rate/cauchy_prior_euler", "rate/exp_prior_euler", "rate/soft_threshold", "rate/stateless_flag",
+    "rate/stateless_flag",
     "rate/heun_is_rk4", "rate/rk4_is_euler", "gaussian/sigma_vector", "dense/gate_mask",
     "dense/bias_resist_scale_alias",
 }
-"""Recorded ngc-learn behaviours our components do not take: the priors cauchy and exp, thresholds, the
-is_stateful flag, integration names ngc-learn maps to other integrators, a vector sigma, a mask array, and
-the deprecated resist_scale alias (each is refused with a ValueError or TypeError instead)."""
+"""Recorded ngc-learn behaviours our components do not take: the is_stateful flag, integration names
+ngc-learn maps to other integrators, a vector sigma, a mask array, and the deprecated resist_scale alias
+(each is refused with a ValueError or TypeError instead)."""
 
 
 def recorded(prefix):
