@@ -22,7 +22,7 @@ PATHS = {
     "synapses": {"denseSynapse": "DenseSynapse", "staticSynapse": "StaticSynapse"},
     "synapses.hebbian": {"hebbianSynapse": "HebbianSynapse", "traceSTDPSynapse": "TraceSTDPSynapse"},
     "input_encoders": {"bernoulliCell": "BernoulliCell", "poissonCell": "PoissonCell"},
-    "other": {"varTrace": "VarTrace"},
+    "other": {"varTrace": "VarTrace", "expKernel": "ExpKernel"},
 }
 """ngc-learn's subpackage (under ``components``) -> its module name -> the component it defines."""
 

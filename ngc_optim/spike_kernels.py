@@ -24,8 +24,23 @@ from numba import njit
 
 from . import config
 
-__all__ = ["DECAYS", "LIF_OUTPUTS", "STATE_WORDS", "bernoulli_advance", "bernoulli_step", "lif_advance", "lif_step",
-           "next_uint64", "poisson_advance", "poisson_scale", "seed_state", "trace_advance", "trace_step", "uniform"]
+__all__ = [
+    "DECAYS",
+    "LIF_OUTPUTS",
+    "STATE_WORDS",
+    "bernoulli_advance",
+    "bernoulli_step",
+    "exp_kernel_advance",
+    "lif_advance",
+    "lif_step",
+    "next_uint64",
+    "poisson_advance",
+    "poisson_scale",
+    "seed_state",
+    "trace_advance",
+    "trace_step",
+    "uniform",
+]
 
 STATE_WORDS = 4
 """Words of a random stream's state (uint64)."""
@@ -269,3 +284,32 @@ def lif_advance(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, opt
     order), then key' (the per-call method splits the block itself: returning one array costs less)."""
     out, state = lif_step(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, options)
     return out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7], state
+
+
+@_jit
+def exp_kernel_advance(inputs, tf, t, tau_w):
+    """An ExpKernel's step, as ngc-learn's: the window ``tf`` of spike times (win_len, batch, units) takes
+    ``inputs * t`` as its newest entry and rolls (the oldest moves to the last slot, which the next step
+    overwrites); epsp = sum over the other slots, oldest first, of exp(-(t - tf) / tau_w) where tf > 0.
+    t and tau_w in the window's dtype. Returns (the new window, epsp), new arrays."""
+    dtype = tf.dtype.type
+    now, tau, zero = dtype(t), dtype(tau_w), dtype(0)
+    length = tf.shape[0]
+    window = np.empty_like(tf)
+    for slot in range(length - 2):
+        window[slot] = tf[slot + 1]
+    newest = inputs * now
+    if length > 1:
+        window[length - 2] = newest
+        window[length - 1] = tf[0]
+    else:
+        window[0] = newest
+    epsp = np.zeros_like(inputs)
+    for slot in range(length - 1):
+        times = window[slot]
+        for row in range(times.shape[0]):
+            for unit in range(times.shape[1]):
+                spike_time = times[row, unit]
+                if spike_time > zero:
+                    epsp[row, unit] += np.exp(-(now - spike_time) / tau)
+    return window, epsp

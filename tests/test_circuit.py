@@ -14,6 +14,7 @@ from ngc_optim.components import (
     BernoulliCell,
     BernoulliErrorCell,
     DenseSynapse,
+    ExpKernel,
     GaussianErrorCell,
     HebbianSynapse,
     LaplacianErrorCell,
@@ -90,7 +91,8 @@ def _spiking(dtype):
             PoissonCell("f", 6, target_freq=300.0, batch_size=3, seed=4, dtype=dtype),
             VarTrace("g", 6, 5.0, 0.5, batch_size=3, dtype=dtype),
             VarTrace("h", 6, 5.0, 0.0, decay_type="lin", P_scale=0.7, batch_size=3, dtype=dtype),
-            VarTrace("i", 6, 5.0, 0.3, decay_type="step", n_nearest_spikes=2, batch_size=3, dtype=dtype)]
+            VarTrace("i", 6, 5.0, 0.3, decay_type="step", n_nearest_spikes=2, batch_size=3, dtype=dtype),
+            ExpKernel("j", 6, 0.5, tau_w=3.0, nu=2.0, batch_size=3, dtype=dtype)]
 
 
 FAMILIES = {"rate": _rate, "errors": _errors, "synapses": _synapses, "hebbian": _hebbian, "stdp": _stdp,
@@ -99,7 +101,8 @@ INPUTS = {RateCell: ("j", "j_td"), GaussianErrorCell: ("mu", "target", "modulato
           LaplacianErrorCell: ("shift", "target", "mask"), BernoulliErrorCell: ("p", "target", "modulator"), DenseSynapse: ("inputs", "gate"),
           StaticSynapse: ("inputs",), HebbianSynapse: ("inputs", "pre", "post"),
           TraceSTDPSynapse: ("inputs", "preSpike", "postSpike", "preTrace", "postTrace"),
-          LIFCell: ("j",), BernoulliCell: ("inputs",), PoissonCell: ("inputs",), VarTrace: ("inputs",)}
+          LIFCell: ("j",), BernoulliCell: ("inputs",), PoissonCell: ("inputs",), VarTrace: ("inputs",),
+          ExpKernel: ("inputs",)}
 SPIKES = {"preSpike", "postSpike"}
 WATCHED = {"rate": "zF", "errors": "L", "spiking": "s"}
 """The compartment of the family's first component its step watches (default outputs)."""
@@ -131,7 +134,7 @@ def _feed(components, rng, dtype):
         for name in INPUTS[type(component)]:
             compartment = getattr(component, name)
             shape = compartment.get().shape
-            value = (rng.random(shape) < 0.3) if name in SPIKES or isinstance(component, VarTrace) \
+            value = (rng.random(shape) < 0.3) if name in SPIKES or isinstance(component, (VarTrace, ExpKernel)) \
                 else rng.standard_normal(shape) * 2 + (1 if isinstance(component, (LIFCell, PoissonCell)) else 0)
             compartment.set(np.abs(value).astype(dtype) if isinstance(component, (PoissonCell, BernoulliCell))
                             else value.astype(dtype))
