@@ -13,6 +13,7 @@ import sys
 from .bernoulli_cell import BernoulliCell
 from .bernoulli_error_cell import BernoulliErrorCell
 from .dense_synapse import DenseSynapse
+from .event_stdp_synapse import EventSTDPSynapse
 from .exp_kernel import ExpKernel
 from .gaussian_error_cell import GaussianErrorCell
 from .hebbian_synapse import PRIORS, HebbianSynapse
@@ -26,10 +27,11 @@ from .rate_cell import ACTIVATIONS, RateCell
 from .static_synapse import StaticSynapse
 from .trace_stdp_synapse import TraceSTDPSynapse
 from .var_trace import DECAY_TYPES, VarTrace
+from .wtas_cell import WTASCell
 
 __all__ = ["ACTIVATIONS", "DECAY_TYPES", "DISTRIBUTIONS", "PRIORS", "SURROGATES", "BernoulliCell",
-           "BernoulliErrorCell", "DenseSynapse", "ExpKernel", "GaussianErrorCell", "HebbianSynapse",
-           "LIFCell", "LaplacianErrorCell", "NumpyComponent", "PoissonCell", "RateCell", "StaticSynapse",
-           "TraceSTDPSynapse", "VarTrace", "initialize", "seed_from"]
+           "BernoulliErrorCell", "DenseSynapse", "EventSTDPSynapse", "ExpKernel", "GaussianErrorCell",
+           "HebbianSynapse", "LIFCell", "LaplacianErrorCell", "NumpyComponent", "PoissonCell", "RateCell",
+           "StaticSynapse", "TraceSTDPSynapse", "VarTrace", "WTASCell", "initialize", "seed_from"]
 
 register(sys.modules[__name__])

@@ -18,9 +18,10 @@ __all__ = ["PATHS", "register"]
 PATHS = {
     "neurons.graded": {"rateCell": "RateCell", "gaussianErrorCell": "GaussianErrorCell",
                        "laplacianErrorCell": "LaplacianErrorCell", "bernoulliErrorCell": "BernoulliErrorCell"},
-    "neurons.spiking": {"LIFCell": "LIFCell"},
+    "neurons.spiking": {"LIFCell": "LIFCell", "WTASCell": "WTASCell"},
     "synapses": {"denseSynapse": "DenseSynapse", "staticSynapse": "StaticSynapse"},
-    "synapses.hebbian": {"hebbianSynapse": "HebbianSynapse", "traceSTDPSynapse": "TraceSTDPSynapse"},
+    "synapses.hebbian": {"hebbianSynapse": "HebbianSynapse", "traceSTDPSynapse": "TraceSTDPSynapse",
+                         "eventSTDPSynapse": "EventSTDPSynapse"},
     "input_encoders": {"bernoulliCell": "BernoulliCell", "poissonCell": "PoissonCell"},
     "other": {"varTrace": "VarTrace", "expKernel": "ExpKernel"},
 }

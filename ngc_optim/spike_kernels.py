@@ -30,6 +30,7 @@ __all__ = [
     "STATE_WORDS",
     "bernoulli_advance",
     "bernoulli_step",
+    "event_stdp_evolve",
     "exp_kernel_advance",
     "lif_advance",
     "lif_step",
@@ -40,6 +41,7 @@ __all__ = [
     "trace_advance",
     "trace_step",
     "uniform",
+    "wtas_advance",
 ]
 
 STATE_WORDS = 4
@@ -313,3 +315,62 @@ def exp_kernel_advance(inputs, tf, t, tau_w):
                 if spike_time > zero:
                     epsp[row, unit] += np.exp(-(now - spike_time) / tau)
     return window, epsp
+
+
+@_jit
+def wtas_advance(j, thr, rfr, tols, t, dt, resist_m, refract_time, thr_gain):
+    """A WTASCell's step, as ngc-learn's: units out of their refractory period (rfr >= refract_time) take
+    v = j * resist_m (others 0); each row's softmax of v (max subtracted; exp; divided by the row's sum)
+    spikes where it exceeds thr; thr = max(thr + (spikes in the row - 1) * thr_gain, 0.025); rfr = rfr + dt,
+    or dt where a unit spiked; tols = t where a unit spiked. All in the arrays' dtype. Returns
+    (v, s, thr, rfr, tols), new arrays."""
+    dtype = j.dtype.type
+    now, step, resist, period, gain = dtype(t), dtype(dt), dtype(resist_m), dtype(refract_time), dtype(thr_gain)
+    zero, one, floor = dtype(0), dtype(1), dtype(0.025)
+    rows, units = j.shape
+    new_v, s, new_thr = np.empty_like(j), np.empty_like(j), np.empty_like(j)
+    new_rfr, new_tols = np.empty_like(j), np.empty_like(j)
+    for row in range(rows):
+        largest = dtype(-np.inf)
+        for unit in range(units):
+            value = (j[row, unit] * resist) * (one if rfr[row, unit] >= period else zero)
+            new_v[row, unit] = value
+            largest = np.maximum(largest, value)
+        total = zero
+        for unit in range(units):
+            s[row, unit] = np.exp(new_v[row, unit] - largest)
+            total += s[row, unit]
+        count = zero
+        for unit in range(units):
+            spike = one if s[row, unit] / total > thr[row, unit] else zero
+            s[row, unit] = spike
+            count += spike
+        for unit in range(units):
+            spike = s[row, unit]
+            new_thr[row, unit] = np.maximum(thr[row, unit] + (count - one) * gain, floor)
+            new_rfr[row, unit] = (rfr[row, unit] + step) * (one - spike) + spike * step
+            new_tols[row, unit] = (one - spike) * tols[row, unit] + spike * now
+    return new_v, s, new_thr, new_rfr, new_tols
+
+
+@_jit
+def event_stdp_evolve(pre_tols, post_spike, weights, eta, t, presyn_win_len, lmbda, A_plus, A_minus, w_bound):
+    """An EventSTDPSynapse's evolve (batch 1), as ngc-learn's: a presynaptic unit counts as having spiked
+    when its time of last spike is positive and after t - presyn_win_len (equal to t when the window is 0);
+    dW = A_plus * (w_bound - W * (1 + lmbda)) on its rows, -A_minus * W * (1 + lmbda) on the others, times
+    the postsynaptic spikes; W' = clip(W + dW * eta, 0.01, w_bound). Returns (W', dW), new arrays."""
+    dtype = weights.dtype.type
+    now, since = dtype(t), dtype(t - presyn_win_len)
+    grow, bound = dtype(1.0 + lmbda), dtype(w_bound)
+    plus, minus, rate, low, zero = dtype(A_plus), dtype(A_minus), eta.ravel()[0], dtype(0.01), dtype(0)
+    d_weights, new_weights = np.empty_like(weights), np.empty_like(weights)
+    for i in range(weights.shape[0]):
+        tols = pre_tols[0, i]
+        spiked = tols > zero and (since < tols if presyn_win_len > 0.0 else tols == now)
+        for k in range(weights.shape[1]):
+            w = weights[i, k]
+            change = (bound - w * grow) * plus if spiked else (-w * grow) * minus
+            change = change * post_spike[0, k]
+            d_weights[i, k] = change
+            new_weights[i, k] = np.minimum(np.maximum(w + change * rate, low), bound)
+    return new_weights, d_weights

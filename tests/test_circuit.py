@@ -14,6 +14,7 @@ from ngc_optim.components import (
     BernoulliCell,
     BernoulliErrorCell,
     DenseSynapse,
+    EventSTDPSynapse,
     ExpKernel,
     GaussianErrorCell,
     HebbianSynapse,
@@ -24,6 +25,7 @@ from ngc_optim.components import (
     StaticSynapse,
     TraceSTDPSynapse,
     VarTrace,
+    WTASCell,
 )
 from ngcsimlib import Component
 from ngcsimlib.compartment import Compartment
@@ -80,7 +82,9 @@ def _stdp(dtype):
                              weight_init={"dist": "uniform", "amin": 0.05, "amax": 0.95}, batch_size=3, seed=7,
                              dtype=dtype),
             TraceSTDPSynapse("f", (8, 6), A_plus=0.6, A_minus=0.0, eta=0.1, mu=1.3, pretrace_target=0.2,
-                             weight_init={"dist": "uniform", "amin": 0.05, "amax": 0.95}, seed=8, dtype=dtype)]
+                             weight_init={"dist": "uniform", "amin": 0.05, "amax": 0.95}, seed=8, dtype=dtype),
+            EventSTDPSynapse("g", (8, 6), eta=0.2, lmbda=0.05, A_plus=0.7, A_minus=0.3, presyn_win_len=1.0, seed=9,
+                             dtype=dtype)]
 
 
 def _spiking(dtype):
@@ -92,7 +96,8 @@ def _spiking(dtype):
             VarTrace("g", 6, 5.0, 0.5, batch_size=3, dtype=dtype),
             VarTrace("h", 6, 5.0, 0.0, decay_type="lin", P_scale=0.7, batch_size=3, dtype=dtype),
             VarTrace("i", 6, 5.0, 0.3, decay_type="step", n_nearest_spikes=2, batch_size=3, dtype=dtype),
-            ExpKernel("j", 6, 0.5, tau_w=3.0, nu=2.0, batch_size=3, dtype=dtype)]
+            ExpKernel("j", 6, 0.5, tau_w=3.0, nu=2.0, batch_size=3, dtype=dtype),
+            WTASCell("k", 6, 10.0, thr_base=0.2, refract_time=1.0, batch_size=3, seed=5, dtype=dtype)]
 
 
 FAMILIES = {"rate": _rate, "errors": _errors, "synapses": _synapses, "hebbian": _hebbian, "stdp": _stdp,
@@ -102,7 +107,7 @@ INPUTS = {RateCell: ("j", "j_td"), GaussianErrorCell: ("mu", "target", "modulato
           StaticSynapse: ("inputs",), HebbianSynapse: ("inputs", "pre", "post"),
           TraceSTDPSynapse: ("inputs", "preSpike", "postSpike", "preTrace", "postTrace"),
           LIFCell: ("j",), BernoulliCell: ("inputs",), PoissonCell: ("inputs",), VarTrace: ("inputs",),
-          ExpKernel: ("inputs",)}
+          ExpKernel: ("inputs",), WTASCell: ("j",), EventSTDPSynapse: ("inputs", "pre_tols", "postSpike")}
 SPIKES = {"preSpike", "postSpike"}
 WATCHED = {"rate": "zF", "errors": "L", "spiking": "s"}
 """The compartment of the family's first component its step watches (default outputs)."""

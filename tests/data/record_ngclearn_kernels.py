@@ -1,13 +1,16 @@
-"""Record reference outputs of ngc-learn 3.2.3's ExpKernel into ngclearn_kernel_vectors.npz.
+"""Record reference outputs of ngc-learn 3.2.3's ExpKernel, WTASCell and EventSTDPSynapse into
+ngclearn_kernel_vectors.npz.
 
 Provenance only: the test suite does NOT run this script, and ngc-learn / JAX are not
 dependencies of ngc-optim. To re-run it (see record_ngclearn_components.py for the venv):
 
     JAX_PLATFORMS=cpu /work/ngclearn-venv/bin/python tests/data/record_ngclearn_kernels.py
 
-Each case builds the component in a fresh Context, resets it, then for each step sets its input
-spikes (drawn from numpy.random.default_rng seeded by the case name, stored in the file) and runs
-advance_state(t = step * dt) through MethodProcess, recording its compartments.
+Each case builds the component in a fresh Context, resets it, then for each step sets its inputs
+(drawn from numpy.random.default_rng seeded by the case name, stored in the file) and runs its
+methods with t = step * dt through MethodProcess, recording its compartments. A WTASCell's
+thresholds and an EventSTDPSynapse's weights are set from stored arrays after construction (ngc-learn
+draws them from JAX keys).
 """
 
 import json
@@ -23,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from ngclearn import Context, MethodProcess
-from ngclearn.components import ExpKernel
+from ngclearn.components import EventSTDPSynapse, ExpKernel, WTASCell
 
 OUT = Path(__file__).resolve().parent / "ngclearn_kernel_vectors.npz"
 STEPS, ROWS, UNITS = 14, 2, 5
@@ -32,6 +35,17 @@ EXP_KERNEL_CASES = {
     "short_window": {"dt": 0.5, "tau_w": 20.0, "nu": 3.0},
     "two_slots": {"dt": 2.0, "tau_w": 5.0, "nu": 2.0},
 }
+
+WTAS_CASES = {
+    "default": {"tau_m": 10.0},
+    "refractory": {"tau_m": 10.0, "resist_m": 2.0, "thr_base": 0.3, "thr_gain": 0.01, "refract_time": 2.0},
+}
+EVENT_STDP_CASES = {
+    "default": {"eta": 0.05},
+    "zero_window": {"eta": 0.1, "presyn_win_len": 0.0, "A_plus": 0.6, "A_minus": 0.3, "lmbda": 0.05},
+    "bounded": {"eta": 0.5, "w_bound": 0.8, "A_plus": 1.0, "A_minus": 0.7},
+}
+EVENT_SHAPE = (6, 4)
 
 arrays, cases = {}, {}
 
@@ -65,10 +79,75 @@ def exp_kernel_case(name, kwargs):
                      "t": "step * dt"}
 
 
+def wtas_case(name, kwargs):
+    prefix = f"wtas/{name}"
+    rng = np.random.default_rng(zlib.crc32(prefix.encode()))
+    currents = rng.uniform(0.0, 3.0, (STEPS, ROWS, UNITS)).astype(np.float32)
+    thr0 = rng.uniform(0.25, 0.45, (1, UNITS)).astype(np.float32)
+    with Context(f"rec_wtas_{name}"):
+        cell = WTASCell("w", UNITS, batch_size=ROWS, **kwargs)
+        advance = MethodProcess("advance") >> cell.advance_state
+        reset = MethodProcess("reset") >> cell.reset
+    reset.run()
+    cell.thr.set(jnp.asarray(thr0))
+    recorded = {key: [] for key in ("v", "s", "thr", "rfr", "tols")}
+    for step in range(STEPS):
+        cell.j.set(jnp.asarray(currents[step]))
+        advance.run(t=step * 1.0, dt=1.0)
+        for key, values in recorded.items():
+            values.append(np.broadcast_to(np.asarray(getattr(cell, key).get()), (ROWS, UNITS)))
+    put(f"{prefix}/j", currents)
+    put(f"{prefix}/thr0", thr0)
+    for key, values in recorded.items():
+        put(f"{prefix}/{key}", np.stack(values))
+    assert np.stack(recorded["s"]).sum() > 2, name
+    cases[prefix] = {"component": "WTASCell", "kwargs": kwargs, "steps": STEPS, "rows": ROWS, "units": UNITS,
+                     "dt": 1.0, "t": "step * dt"}
+
+
+def event_stdp_case(name, kwargs):
+    prefix = f"event_stdp/{name}"
+    rng = np.random.default_rng(zlib.crc32(prefix.encode()))
+    n_in, n_out = EVENT_SHAPE
+    w0 = rng.uniform(0.05, 0.95, EVENT_SHAPE).astype(np.float32)
+    x = rng.uniform(0.0, 1.0, (STEPS, 1, n_in)).astype(np.float32)
+    post = (rng.uniform(size=(STEPS, 1, n_out)) < 0.5).astype(np.float32)
+    lag = rng.integers(0, 4, (STEPS, 1, n_in))
+    times = np.arange(STEPS, dtype=np.float32)[:, None, None]
+    pre_tols = np.where(rng.uniform(size=(STEPS, 1, n_in)) < 0.2, 0.0, np.maximum(times - lag, 0.0)).astype(np.float32)
+    with Context(f"rec_event_{name}"):
+        synapse = EventSTDPSynapse("s", EVENT_SHAPE, batch_size=1, **kwargs)
+        advance = MethodProcess("advance") >> synapse.advance_state
+        evolve = MethodProcess("evolve") >> synapse.evolve
+        reset = MethodProcess("reset") >> synapse.reset
+    reset.run()
+    synapse.weights.set(jnp.asarray(w0))
+    outputs, weights, d_weights = [], [], []
+    for step in range(STEPS):
+        synapse.inputs.set(jnp.asarray(x[step]))
+        synapse.pre_tols.set(jnp.asarray(pre_tols[step]))
+        synapse.postSpike.set(jnp.asarray(post[step]))
+        advance.run(t=float(step), dt=1.0)
+        evolve.run(t=float(step), dt=1.0)
+        outputs.append(np.asarray(synapse.outputs.get()))
+        weights.append(np.asarray(synapse.weights.get()))
+        d_weights.append(np.asarray(synapse.dWeights.get()))
+    for key, value in (("W0", w0), ("x", x), ("pre_tols", pre_tols), ("postSpike", post),
+                       ("outputs", np.stack(outputs)), ("W", np.stack(weights)), ("dW", np.stack(d_weights))):
+        put(f"{prefix}/{key}", value)
+    assert np.abs(np.stack(d_weights)).max() > 0, name
+    cases[prefix] = {"component": "EventSTDPSynapse", "kwargs": kwargs, "steps": STEPS, "shape": list(EVENT_SHAPE),
+                     "t": "step (dt 1)", "per_step": "inputs, pre_tols, postSpike set; advance_state; evolve"}
+
+
 def main():
     assert not jax.config.jax_enable_x64
     for name, kwargs in EXP_KERNEL_CASES.items():
         exp_kernel_case(name, kwargs)
+    for name, kwargs in WTAS_CASES.items():
+        wtas_case(name, kwargs)
+    for name, kwargs in EVENT_STDP_CASES.items():
+        event_stdp_case(name, kwargs)
     meta = {
         "versions": {"ngclearn": version("ngclearn"), "ngcsimlib": version("ngcsimlib"), "jax": jax.__version__,
                      "jaxlib": version("jaxlib"), "numpy": np.__version__, "python": sys.version.split()[0]},
