@@ -9,7 +9,15 @@ from ngc_optim.components import DenseSynapse, initialize
 from ngcsimlib.context import Context
 
 from ngc_optim.utils import DistributionGenerator as DG
-from ngc_optim.utils import makedir, measure_ACC, measure_CatNLL, normalize_matrix
+from ngc_optim.utils import (
+    create_raster_plot,
+    generate_patch_set,
+    makedir,
+    measure_ACC,
+    measure_CatNLL,
+    normalize_matrix,
+    visualize,
+)
 
 _names = itertools.count()
 
@@ -110,3 +118,37 @@ def test_small_utilities_follow_ngclearn(tmp_path):
     np.testing.assert_allclose(measure_CatNLL(scores, targets, preserve_batch=True), expected[:, None])
     with pytest.raises(ValueError, match=r"measure_ACC: predictions \(3, 2\) and labels \(2, 2\)"):
         measure_ACC(scores, np.eye(2))
+
+
+@pytest.mark.parametrize(("patch_size", "max_patches"), [((3, 3), 5), ((2, 4), 0.3), ((8, 8), 3), ((4, 4), None)])
+def test_patch_sets_are_scikit_learns_patches(patch_size, max_patches):
+    from sklearn.feature_extraction.image import extract_patches_2d
+
+    images = np.random.default_rng(1).random((3, 64))
+    expected = np.concatenate([extract_patches_2d(image.reshape(8, 8), patch_size, max_patches=max_patches,
+                                                  random_state=7).reshape(-1, patch_size[0] * patch_size[1])
+                               for image in images])
+    raw = generate_patch_set(images, patch_size, max_patches, center=False, seed=7)
+    np.testing.assert_array_equal(raw, expected)
+    centred, means = generate_patch_set(images, patch_size, max_patches, seed=7, vis_mode=True)
+    np.testing.assert_allclose(centred, expected - expected.mean(axis=1, keepdims=True))
+    np.testing.assert_allclose(means, expected.mean(axis=1, keepdims=True))
+    with pytest.raises(ValueError, match=r"square images as rows"):
+        generate_patch_set(np.zeros((2, 10)))
+    with pytest.raises(ValueError, match=r"max_patches=0 must be a positive int"):
+        generate_patch_set(images, max_patches=0)
+
+
+def test_plots_write_their_files(tmp_path):
+    import matplotlib.pyplot as plt
+
+    weights = np.random.default_rng(2).standard_normal((16, 5))
+    path = visualize([weights, weights[:, :3]], [(4, 4), (4, 4)], str(tmp_path / "filters"), contrast_by_data=True)
+    assert path.endswith("filters.jpg") and (tmp_path / "filters.jpg").stat().st_size > 1000
+    spikes = (np.random.default_rng(3).random((40, 1, 6)) < 0.2) * 1.0
+    raster = create_raster_plot(spikes, plot_fname=str(tmp_path / "raster.png"), tag="z1")
+    assert (tmp_path / "raster.png").stat().st_size > 1000 and raster.endswith("raster.png")
+    figure, axis = plt.subplots()
+    assert create_raster_plot(spikes[:, 0, :], ax=axis, indices=[0, 2]) is None
+    assert len(axis.collections) == 2
+    plt.close(figure)
