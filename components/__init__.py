@@ -22,6 +22,7 @@ from .laplacian_error_cell import LaplacianErrorCell
 from .lif_cell import SURROGATES, LIFCell
 from .ngclearn_paths import register
 from .numpy_component import NumpyComponent, seed_from
+from .patched_synapse import HebbianPatchedSynapse, StaticPatchedSynapse
 from .poisson_cell import PoissonCell
 from .rate_cell import ACTIVATIONS, RateCell
 from .static_synapse import StaticSynapse
@@ -31,7 +32,8 @@ from .wtas_cell import WTASCell
 
 __all__ = ["ACTIVATIONS", "DECAY_TYPES", "DISTRIBUTIONS", "PRIORS", "SURROGATES", "BernoulliCell",
            "BernoulliErrorCell", "DenseSynapse", "EventSTDPSynapse", "ExpKernel", "GaussianErrorCell",
-           "HebbianSynapse", "LIFCell", "LaplacianErrorCell", "NumpyComponent", "PoissonCell", "RateCell",
-           "StaticSynapse", "TraceSTDPSynapse", "VarTrace", "WTASCell", "initialize", "seed_from"]
+           "HebbianPatchedSynapse", "HebbianSynapse", "LIFCell", "LaplacianErrorCell", "NumpyComponent",
+           "PoissonCell", "RateCell", "StaticPatchedSynapse", "StaticSynapse", "TraceSTDPSynapse", "VarTrace",
+           "WTASCell", "initialize", "seed_from"]
 
 register(sys.modules[__name__])

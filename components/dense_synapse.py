@@ -92,6 +92,8 @@ class DenseSynapse(NumpyComponent):
         self.batch_size = batch_size
         self.g_conduct_factor = float(g_conduct_factor)
         self.p_conn = float(p_conn)
+        self.masked = p_conn < 1.0
+        """Whether the weights pass through ``mask`` (transmission, and after each learning step)."""
         self.has_bias = bias_init is not None
         self.input_shape = (batch_size, shape[0])
         rng = np.random.default_rng(self._seed(seed, key))
@@ -105,16 +107,18 @@ class DenseSynapse(NumpyComponent):
         self.weights = Compartment(weights * mask)
         self.biases = Compartment(biases)
         self.mask = Compartment(mask)
+        self.connectivity = mask
+        """The 0/1 connectivity drawn for p_conn at construction (the mask's initial value)."""
 
     @compilable
     def advance_state(self):
         self.outputs.set(_transmit(self.name, self.input_shape, self.inputs.get(), self.weights.get(),
-                                   self.mask.get(), self.gate.get(), self.biases.get(), self.p_conn < 1.0,
+                                   self.mask.get(), self.gate.get(), self.biases.get(), self.masked,
                                    self.g_conduct_factor))
 
     def _steps_advance_state(self):
         return [Step(dense_transmit, ("inputs", "weights", "mask", "gate", "biases"), ("outputs",),
-                     constants=(self.p_conn < 1.0, self.g_conduct_factor), rows=("inputs", "gate", "outputs"))]
+                     constants=(self.masked, self.g_conduct_factor), rows=("inputs", "gate", "outputs"))]
 
     def _steps_reset(self):
         return self._transmission_steps()

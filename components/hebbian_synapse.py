@@ -37,10 +37,10 @@ class _Plan(SynapsePlan):
 
     def __init__(self, synapse):
         super().__init__(synapse, {"pre": synapse.input_shape, "post": (synapse.batch_size, synapse.shape[1]),
-                                   "weights": synapse.shape, "biases": (1, synapse.shape[1])}, HEBBIAN)
+                                   "weights": synapse.shape, "biases": (1, synapse.shape[1])}, synapse.RULES)
         rule = synapse.optimizer.kernel.name
-        self.evolve_kernel = HEBBIAN_EVOLVE[rule]
-        self.step_kernel = HEBBIAN_STEP[rule]
+        evolve, step = synapse.KERNELS
+        self.evolve_kernel, self.step_kernel = evolve[rule], step[rule]
         hebbian = (synapse.w_bound, synapse.lmbda, synapse.l1_ratio, synapse.sign_value, synapse.low)
         self.settings = (self.masked, PRIOR_CODES[synapse.prior], hebbian, synapse.pre_wght, synapse.post_wght,
                          synapse.has_bias)
@@ -116,6 +116,10 @@ class HebbianSynapse(LearningSynapse):
     """
 
     PER_SAMPLE: ClassVar[frozenset] = DenseSynapse.PER_SAMPLE | {"pre", "post"}
+    RULES: ClassVar[dict] = HEBBIAN
+    """Optimizer kernel name -> the fused kernel of the synapse's rule (see :mod:`ngc_optim.hebbian_kernels`)."""
+    KERNELS: ClassVar[tuple] = (HEBBIAN_EVOLVE, HEBBIAN_STEP)
+    """(evolve, step) kernels per optimizer kernel name: the per-call evolve and the compiled circuit's step."""
     SPEC: ClassVar[dict] = {
         "summary": "HebbianSynapse: DenseSynapse whose weights follow dW = sign_value * ((pre*pre_wght).T @ "
                    "(post*post_wght) * bound + prior), applied through an ngc_optim optimizer",

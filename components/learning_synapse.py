@@ -26,7 +26,7 @@ class SynapsePlan:
         self.shapes = shapes
         self.optimizer = synapse.optimizer
         self.kernel = kernels[synapse.optimizer.kernel.name]
-        self.masked = synapse.p_conn < 1.0
+        self.masked = synapse.masked
 
     def checked(self, **arrays):
         """Raise ValueError naming the synapse unless each array has its shape and the synapse's dtype."""

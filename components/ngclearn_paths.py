@@ -22,6 +22,8 @@ PATHS = {
     "synapses": {"denseSynapse": "DenseSynapse", "staticSynapse": "StaticSynapse"},
     "synapses.hebbian": {"hebbianSynapse": "HebbianSynapse", "traceSTDPSynapse": "TraceSTDPSynapse",
                          "eventSTDPSynapse": "EventSTDPSynapse"},
+    "synapses.patched": {"staticPatchedSynapse": "StaticPatchedSynapse",
+                         "hebbianPatchedSynapse": "HebbianPatchedSynapse"},
     "input_encoders": {"bernoulliCell": "BernoulliCell", "poissonCell": "PoissonCell"},
     "other": {"varTrace": "VarTrace", "expKernel": "ExpKernel"},
 }

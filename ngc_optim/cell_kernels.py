@@ -41,7 +41,7 @@ __all__ = ["ACTIVATIONS", "BERNOULLI_EPS", "LEAKS", "RATE_CARRIED", "RATE_INTO",
            "gaussian_loss", "gaussian_rows", "laplacian_error_loss", "laplacian_error_rows",
            "laplacian_error_step", "laplacian_loss", "laplacian_rows", "outer_blocks", "outer_into",
            "product_into", "scaled", "specialised", "sum_of_squares", "summed_outer", "tanh", "transmit",
-           "transmit_into", "zero_d"]
+           "transmit_into", "transposed_transmit", "zero_d"]
 
 LEAKS = ("gaussian", "laplacian", "cauchy", "exp")
 """A rate cell's prior, by the leak it puts in its dynamics (see _rate_into)."""
@@ -508,6 +508,12 @@ def zero_d(value, like):
     out = np.empty((), like.dtype)
     out[()] = value
     return out
+
+
+@_jit
+def transposed_transmit(signal, weights):
+    """signal @ weights.T, a new array (a patched synapse's pre_out)."""
+    return np.dot(signal, np.ascontiguousarray(weights.T))
 
 
 @_jit

@@ -73,8 +73,9 @@ from .kernels import (
     renamed,
 )
 
-__all__ = ["ADJUST", "HEBBIAN", "HEBBIAN_EVOLVE", "HEBBIAN_STEP", "L1L2", "PRIOR_CODES", "STDP", "STDP_EVOLVE",
-           "STDP_STEP", "hebbian_adjustments", "hebbian_products", "stdp_sgd_events", "within"]
+__all__ = ["ADJUST", "HEBBIAN", "HEBBIAN_EVOLVE", "HEBBIAN_PATCHED", "HEBBIAN_PATCHED_EVOLVE", "HEBBIAN_PATCHED_STEP",
+           "HEBBIAN_STEP", "L1L2", "PRIOR_CODES", "STDP", "STDP_EVOLVE", "STDP_STEP", "hebbian_adjustments",
+           "hebbian_products", "patched_adjustments", "stdp_sgd_events", "within"]
 
 L1L2 = 3
 PRIOR_CODES = {None: 0, "l1": L1, "l2": L2, "l1l2": L1L2}
@@ -114,6 +115,17 @@ def _hebbian_adjustment(m, w, prior, constants):
 def _hebbian_element(products, i, w, prior, constants):
     """(the adjustment, the optimizer's update): the same for a Hebbian synapse."""
     d = _hebbian_adjustment(products[0][i], w, prior, constants)
+    return d, d
+
+
+@njit(inline="always")
+def _patched_element(products, i, w, prior, constants):
+    """(the adjustment, the optimizer's update) of a patched Hebbian synapse (ngc-learn's
+    HebbianPatchedSynapse): the Hebbian adjustment times the block mask (products[1]) and times 0 where the
+    weight is 0 (a weight outside the patches, or cut by p_conn, never grows)."""
+    dt = products[1].dtype.type
+    d = _hebbian_adjustment(products[0][i], w, prior, constants) * products[1][i]
+    d = d * (dt(1) if w != dt(0) else dt(0))
     return d, d
 
 
@@ -281,6 +293,10 @@ ADJUST = _compile(_adjust.py_func)
 HEBBIAN = {rule: _specialised(loop, "hebbian", CONSTANTS=_hebbian_constants, ADJUSTMENT=_hebbian_element,
                               LIMITED=_hebbian_limited) for rule, loop in _LOOPS.items()}
 """Optimizer kernel name -> the Hebbian kernel that runs its rule (``adam`` serves AdamW too)."""
+HEBBIAN_PATCHED = {rule: _specialised(loop, "patched_hebbian", CONSTANTS=_hebbian_constants,
+                                      ADJUSTMENT=_patched_element, LIMITED=_hebbian_limited)
+                   for rule, loop in _LOOPS.items()}
+"""Optimizer kernel name -> the patched Hebbian kernel (products: the Hebbian product and the block mask)."""
 STDP = {weighted: {rule: _specialised(loop, "weighted_stdp" if weighted else "stdp", CONSTANTS=_stdp_constants,
                                       ADJUSTMENT=_weighted_stdp_element if weighted else _stdp_element,
                                       LIMITED=_stdp_limited) for rule, loop in _LOOPS.items()}
@@ -308,6 +324,18 @@ def hebbian_products(pre, post, weights, settings, blocks):
 
 
 @_compile
+def patched_adjustments(pre, post, weights, mask, settings, blocks):
+    """A patched Hebbian synapse's calc_update: hebbian_adjustments' dW times the block mask and times 0 where
+    the weight is 0 (see _patched_element), and db."""
+    product, d_biases = hebbian_products(pre, post, weights, settings, blocks)
+    w, m, d = weights.ravel(), mask.ravel(), product.ravel()
+    constants = _hebbian_constants(w.dtype.type, settings[2])
+    for i in range(w.size):
+        d[i] = _patched_element((d, m), i, w[i], settings[1], constants)[0]
+    return product, d_biases
+
+
+@_compile
 def hebbian_adjustments(pre, post, weights, settings, blocks):
     """A HebbianSynapse's calc_update: (dW, db) of its rule for the current values (hebbian_products, then
     the bound, prior and sign of ADJUST on dW), changing nothing else."""
@@ -328,7 +356,7 @@ def _hebbian_evolve(pre, post, weights, biases, mask, settings, blocks, slots, b
     """
     masked, prior, hebbian, _, _, has_bias = settings
     product, d_biases = hebbian_products(pre, post, weights, settings, blocks)
-    KERNEL(weights.ravel(), (product.ravel(),), mask.ravel(), masked, prior, hebbian, *slots, *scalars)
+    KERNEL(weights.ravel(), (product.ravel(), mask.ravel()), mask.ravel(), masked, prior, hebbian, *slots, *scalars)
     if has_bias:
         BIAS(biases.ravel(), d_biases.ravel(), *bias_slots, *scalars)
     return product, d_biases
@@ -345,16 +373,22 @@ def _hebbian_step(pre, post, weights, biases, mask, settings, optimizer_constant
 
 _RULES = {kernel.name: kernel for kernel in (kernels.sgd, kernels.nag, kernels.momentum, kernels.rmsprop,
                                              kernels.adam)}
-HEBBIAN_EVOLVE = {name: _compile(renamed(_hebbian_evolve, f"_hebbian_evolve_{name}",
-                                         {**_hebbian_evolve.__globals__, "KERNEL": HEBBIAN[name],
-                                          "BIAS": rule.serial}))
-                  for name, rule in _RULES.items()}
-"""Optimizer kernel name -> a HebbianSynapse's whole evolve (see _hebbian_evolve)."""
-HEBBIAN_STEP = {name: _compile(renamed(_hebbian_step, f"_hebbian_step_{name}",
-                                       {**_hebbian_step.__globals__, "EVOLVE": HEBBIAN_EVOLVE[name],
-                                        "SCALARS": rule.jit_scalars}))
-                for name, rule in _RULES.items()}
-"""Optimizer kernel name -> HEBBIAN_EVOLVE's step in a compiled circuit, counting the optimizer's steps."""
+def _hebbian_compiled(kind, kernels):
+    """(evolve, step) per optimizer kernel name of _hebbian_evolve and _hebbian_step with ``kernels``' rule."""
+    evolve = {name: _compile(renamed(_hebbian_evolve, f"_{kind}_evolve_{name}",
+                                     {**_hebbian_evolve.__globals__, "KERNEL": kernels[name], "BIAS": rule.serial}))
+              for name, rule in _RULES.items()}
+    step = {name: _compile(renamed(_hebbian_step, f"_{kind}_step_{name}",
+                                   {**_hebbian_step.__globals__, "EVOLVE": evolve[name], "SCALARS": rule.jit_scalars}))
+            for name, rule in _RULES.items()}
+    return evolve, step
+
+
+HEBBIAN_EVOLVE, HEBBIAN_STEP = _hebbian_compiled("hebbian", HEBBIAN)
+"""Optimizer kernel name -> a HebbianSynapse's whole evolve (see _hebbian_evolve), and its step in a compiled
+circuit, counting the optimizer's steps."""
+HEBBIAN_PATCHED_EVOLVE, HEBBIAN_PATCHED_STEP = _hebbian_compiled("patched_hebbian", HEBBIAN_PATCHED)
+"""The same for a patched Hebbian synapse (HEBBIAN_PATCHED's rule)."""
 
 
 @njit(inline="always")

@@ -17,11 +17,13 @@ from ngc_optim.components import (
     EventSTDPSynapse,
     ExpKernel,
     GaussianErrorCell,
+    HebbianPatchedSynapse,
     HebbianSynapse,
     LaplacianErrorCell,
     LIFCell,
     PoissonCell,
     RateCell,
+    StaticPatchedSynapse,
     StaticSynapse,
     TraceSTDPSynapse,
     VarTrace,
@@ -60,7 +62,9 @@ def _errors(dtype):
 def _synapses(dtype):
     return [DenseSynapse("c", (4, 6), bias_init={"dist": "uniform", "amin": -1.0, "amax": 1.0}, p_conn=0.6,
                          g_conduct_factor=1.5, batch_size=3, seed=1, dtype=dtype),
-            StaticSynapse("d", (4, 6), batch_size=3, seed=2, dtype=dtype)]
+            StaticSynapse("d", (4, 6), batch_size=3, seed=2, dtype=dtype),
+            StaticPatchedSynapse("e", (4, 6), n_sub_models=2, stride_shape=(1, 1), resist_scale=0.5, batch_size=3,
+                                 seed=3, dtype=dtype)]
 
 
 def _hebbian(dtype):
@@ -70,7 +74,10 @@ def _hebbian(dtype):
                            bias_init={"dist": "constant", "value": 0.1} if number % 2 else None,
                            optim_kwargs={"regularization": "l1", "weight_decay": 0.001} if name == "nag" else None,
                            dtype=dtype)
-            for number, name in enumerate(optimizers)]
+            for number, name in enumerate(optimizers)] + [
+        HebbianPatchedSynapse("p", (4, 6), n_sub_models=2, stride_shape=(1, 0), eta=0.05, optim_type="adam",
+                              bias_init={"dist": "constant", "value": 0.1}, prior=("l1", 0.01), sign_value=-1.0,
+                              block_mask=np.tile([[1.0, 0.0, 1.0]], (6, 2)), batch_size=3, seed=7, dtype=dtype)]
 
 
 def _stdp(dtype):
@@ -105,6 +112,7 @@ FAMILIES = {"rate": _rate, "errors": _errors, "synapses": _synapses, "hebbian": 
 INPUTS = {RateCell: ("j", "j_td"), GaussianErrorCell: ("mu", "target", "modulator"),
           LaplacianErrorCell: ("shift", "target", "mask"), BernoulliErrorCell: ("p", "target", "modulator"), DenseSynapse: ("inputs", "gate"),
           StaticSynapse: ("inputs",), HebbianSynapse: ("inputs", "pre", "post"),
+          StaticPatchedSynapse: ("inputs", "post_in"), HebbianPatchedSynapse: ("inputs", "post_in", "pre", "post"),
           TraceSTDPSynapse: ("inputs", "preSpike", "postSpike", "preTrace", "postTrace"),
           LIFCell: ("j",), BernoulliCell: ("inputs",), PoissonCell: ("inputs",), VarTrace: ("inputs",),
           ExpKernel: ("inputs",), WTASCell: ("j",), EventSTDPSynapse: ("inputs", "pre_tols", "postSpike")}

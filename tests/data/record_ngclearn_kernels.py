@@ -1,5 +1,5 @@
-"""Record reference outputs of ngc-learn 3.2.3's ExpKernel, WTASCell and EventSTDPSynapse into
-ngclearn_kernel_vectors.npz.
+"""Record reference outputs of ngc-learn 3.2.3's ExpKernel, WTASCell, EventSTDPSynapse,
+StaticPatchedSynapse and HebbianPatchedSynapse into ngclearn_kernel_vectors.npz.
 
 Provenance only: the test suite does NOT run this script, and ngc-learn / JAX are not
 dependencies of ngc-optim. To re-run it (see record_ngclearn_components.py for the venv):
@@ -26,7 +26,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from ngclearn import Context, MethodProcess
-from ngclearn.components import EventSTDPSynapse, ExpKernel, WTASCell
+from ngclearn.components import (
+    EventSTDPSynapse,
+    ExpKernel,
+    HebbianPatchedSynapse,
+    StaticPatchedSynapse,
+    WTASCell,
+)
+from ngclearn.utils.distribution_generator import DistributionGenerator
 
 OUT = Path(__file__).resolve().parent / "ngclearn_kernel_vectors.npz"
 STEPS, ROWS, UNITS = 14, 2, 5
@@ -46,6 +53,20 @@ EVENT_STDP_CASES = {
     "bounded": {"eta": 0.5, "w_bound": 0.8, "A_plus": 1.0, "A_minus": 0.7},
 }
 EVENT_SHAPE = (6, 4)
+
+PATCHED_CASES = {
+    "static": {"component": "static", "shape": [4, 6], "n_sub_models": 2, "stride_shape": [0, 0]},
+    "static_stride": {"component": "static", "shape": [4, 6], "n_sub_models": 2, "stride_shape": [1, 1],
+                      "resist_scale": 0.5},
+    "hebbian_sgd": {"component": "hebbian", "shape": [4, 4], "n_sub_models": 2, "stride_shape": [0, 0],
+                    "eta": 0.1, "w_bound": 0.0, "sign_value": -1.0},
+    "hebbian_adam_l2_bias": {"component": "hebbian", "shape": [6, 4], "n_sub_models": 2, "stride_shape": [0, 0],
+                             "eta": 0.05, "optim_type": "adam", "prior": ["l2", 0.01], "bias": 0.1},
+    "hebbian_block_mask_stride": {"component": "hebbian", "shape": [4, 4], "n_sub_models": 2,
+                                  "stride_shape": [1, 1], "eta": 0.2, "is_nonnegative": True, "w_bound": 2.0,
+                                  "block_mask": True, "pre_wght": 0.5, "post_wght": 2.0},
+}
+PATCHED_STEPS, PATCHED_ROWS = 6, 3
 
 arrays, cases = {}, {}
 
@@ -140,6 +161,57 @@ def event_stdp_case(name, kwargs):
                      "t": "step (dt 1)", "per_step": "inputs, pre_tols, postSpike set; advance_state; evolve"}
 
 
+def patched_case(name, spec):
+    prefix = f"patched/{name}"
+    rng = np.random.default_rng(zlib.crc32(prefix.encode()))
+    kwargs = {key: value for key, value in spec.items() if key not in ("component", "shape", "bias", "block_mask")}
+    kwargs["stride_shape"] = tuple(kwargs["stride_shape"])
+    full = (spec["shape"][0] + 2 * spec["stride_shape"][0], spec["shape"][1] + 2 * spec["stride_shape"][1])
+    if "prior" in kwargs:
+        kwargs["prior"] = tuple(kwargs["prior"])
+    block_mask = (rng.uniform(size=full) < 0.8).astype(np.float32) if spec.get("block_mask") else None
+    if spec["component"] == "hebbian":
+        if "bias" in spec:
+            kwargs["bias_init"] = DistributionGenerator.constant(spec["bias"])
+        if block_mask is not None:
+            kwargs["block_mask"] = jnp.asarray(block_mask)
+    component = StaticPatchedSynapse if spec["component"] == "static" else HebbianPatchedSynapse
+    with Context(f"rec_patched_{name}"):
+        synapse = component("p", tuple(spec["shape"]), batch_size=PATCHED_ROWS, key=jax.random.PRNGKey(3),
+                            **kwargs)
+        advance = MethodProcess("advance") >> synapse.advance_state
+        evolve = MethodProcess("evolve") >> synapse.evolve if spec["component"] == "hebbian" else None
+        reset = MethodProcess("reset") >> synapse.reset
+    reset.run()
+    put(f"{prefix}/W0", np.asarray(synapse.weights.get()))
+    put(f"{prefix}/b0", np.broadcast_to(np.asarray(synapse.biases.get(), np.float32), (1, full[1])))
+    if block_mask is not None:
+        put(f"{prefix}/block_mask", block_mask)
+    names = ("inputs", "post_in", "pre", "post") if evolve is not None else ("inputs", "post_in")
+    recorded = {key: [] for key in ("outputs", "pre_out", "W", "b", "dW", "db")}
+    drawn = {key: rng.standard_normal((PATCHED_STEPS, PATCHED_ROWS, full[0] if key in ("inputs", "pre") else full[1]))
+             .astype(np.float32) for key in names}
+    for step in range(PATCHED_STEPS):
+        for key in names:
+            getattr(synapse, key).set(jnp.asarray(drawn[key][step]))
+        advance.run()
+        recorded["outputs"].append(np.asarray(synapse.outputs.get()))
+        recorded["pre_out"].append(np.asarray(synapse.pre_out.get()))
+        if evolve is not None:
+            evolve.run()
+            recorded["W"].append(np.asarray(synapse.weights.get()))
+            recorded["b"].append(np.broadcast_to(np.asarray(synapse.biases.get(), np.float32), (1, full[1])))
+            recorded["dW"].append(np.asarray(synapse.dWeights.get()))
+            recorded["db"].append(np.asarray(synapse.dBiases.get()).reshape(1, full[1]))
+    for key, values in drawn.items():
+        put(f"{prefix}/{key}", values)
+    for key, values in recorded.items():
+        if values:
+            put(f"{prefix}/{key}", np.stack(values))
+    cases[prefix] = {"component": component.__name__, "spec": spec, "steps": PATCHED_STEPS, "rows": PATCHED_ROWS,
+                     "full_shape": list(full)}
+
+
 def main():
     assert not jax.config.jax_enable_x64
     for name, kwargs in EXP_KERNEL_CASES.items():
@@ -148,6 +220,8 @@ def main():
         wtas_case(name, kwargs)
     for name, kwargs in EVENT_STDP_CASES.items():
         event_stdp_case(name, kwargs)
+    for name, spec in PATCHED_CASES.items():
+        patched_case(name, spec)
     meta = {
         "versions": {"ngclearn": version("ngclearn"), "ngcsimlib": version("ngcsimlib"), "jax": jax.__version__,
                      "jaxlib": version("jaxlib"), "numpy": np.__version__, "python": sys.version.split()[0]},
