@@ -97,6 +97,17 @@ class _Patched:
         self.post_in = Compartment(self._zeros((self.batch_size, self.shape[1])), display_name="Signal sent back")
         self.pre_out = Compartment(self._zeros(self.input_shape), display_name="Signal back to the inputs")
 
+    @compilable
+    def advance_state(self):
+        """outputs = (inputs @ W) * resist_scale + biases; pre_out = post_in @ W.T."""
+        self.outputs.set(_transmit(self.name, self.input_shape, self.inputs.get(), self.weights.get(),
+                                   self.mask.get(), self.gate.get(), self.biases.get(), False,
+                                   self.g_conduct_factor))
+        self.pre_out.set(transposed_transmit(self.post_in.get(), self.weights.get()))
+
+    def _steps_advance_state(self):
+        return self._patched_transmission()
+
     def _patched_transmission(self):
         return [Step(dense_transmit, ("inputs", "weights", "mask", "gate", "biases"), ("outputs",),
                      constants=(False, self.g_conduct_factor), rows=("inputs", "gate", "outputs")),
@@ -151,16 +162,6 @@ class StaticPatchedSynapse(_Patched, DenseSynapse):
                          key=key)
         self.owner = f"StaticPatchedSynapse {name!r}"
         self._lay_out(n_sub_models, stride_shape, weight_init, p_conn, None)
-
-    @compilable
-    def advance_state(self):
-        self.outputs.set(_transmit(self.name, self.input_shape, self.inputs.get(), self.weights.get(),
-                                   self.mask.get(), self.gate.get(), self.biases.get(), False,
-                                   self.g_conduct_factor))
-        self.pre_out.set(transposed_transmit(self.post_in.get(), self.weights.get()))
-
-    def _steps_advance_state(self):
-        return self._patched_transmission()
 
     def _steps_reset(self):
         return self._patched_reset()
@@ -224,21 +225,11 @@ class HebbianPatchedSynapse(_Patched, HebbianSynapse):
         self.plan = type(self.plan)(self)
 
     @compilable
-    def advance_state(self):
-        self.outputs.set(_transmit(self.name, self.input_shape, self.inputs.get(), self.weights.get(),
-                                   self.mask.get(), self.gate.get(), self.biases.get(), False,
-                                   self.g_conduct_factor))
-        self.pre_out.set(transposed_transmit(self.post_in.get(), self.weights.get()))
-
-    @compilable
     def calc_update(self):
         d_weights, d_biases = _patched_update(self.plan, self.pre.get(), self.post.get(), self.weights.get(),
                                               self.mask.get())
         self.dWeights.set(d_weights)
         self.dBiases.set(d_biases)
-
-    def _steps_advance_state(self):
-        return self._patched_transmission()
 
     def _steps_calc_update(self):
         return [Step(patched_adjustments, ("pre", "post", "weights", "mask"), ("dWeights", "dBiases"),

@@ -89,7 +89,15 @@ def test_bad_options_are_refused_naming_the_option(make, error, message):
 
 
 def test_ngclearn_import_paths_answer():
-    from ngc_optim.components import HebbianSynapse, LIFCell, PoissonCell, RateCell, VarTrace
+    from ngc_optim.components import (
+        EventSTDPSynapse,
+        HebbianPatchedSynapse,
+        HebbianSynapse,
+        LIFCell,
+        PoissonCell,
+        RateCell,
+        VarTrace,
+    )
     from ngc_optim.components.input_encoders.poissonCell import PoissonCell as poisson
     from ngc_optim.components.neurons import LIFCell as lif
     from ngc_optim.components.neurons.graded.rateCell import RateCell as rate
@@ -97,9 +105,12 @@ def test_ngclearn_import_paths_answer():
     from ngc_optim.components.neurons.spiking.LIFCell import LIFCell as module_lif
     from ngc_optim.components.other.varTrace import VarTrace as trace
     from ngc_optim.components.synapses.hebbian import HebbianSynapse as hebbian
+    from ngc_optim.components.synapses.hebbian.eventSTDPSynapse import EventSTDPSynapse as event
+    from ngc_optim.components.synapses.patched import HebbianPatchedSynapse as patched
 
-    assert (rate, lif, spiking, module_lif, hebbian, poisson, trace) == (
-        RateCell, LIFCell, LIFCell, LIFCell, HebbianSynapse, PoissonCell, VarTrace)
+    assert (rate, lif, spiking, module_lif, hebbian, poisson, trace, event, patched) == (
+        RateCell, LIFCell, LIFCell, LIFCell, HebbianSynapse, PoissonCell, VarTrace, EventSTDPSynapse,
+        HebbianPatchedSynapse)
 
 
 def test_small_utilities_follow_ngclearn(tmp_path):
