@@ -15,6 +15,7 @@ from .bernoulli_error_cell import BernoulliErrorCell
 from .dense_synapse import DenseSynapse
 from .event_stdp_synapse import EventSTDPSynapse
 from .exp_kernel import ExpKernel
+from .ganglion_cell import RetinalGanglionCell
 from .gaussian_error_cell import GaussianErrorCell
 from .hebbian_synapse import PRIORS, HebbianSynapse
 from .initializers import DISTRIBUTIONS, initialize
@@ -33,7 +34,7 @@ from .wtas_cell import WTASCell
 __all__ = ["ACTIVATIONS", "DECAY_TYPES", "DISTRIBUTIONS", "PRIORS", "SURROGATES", "BernoulliCell",
            "BernoulliErrorCell", "DenseSynapse", "EventSTDPSynapse", "ExpKernel", "GaussianErrorCell",
            "HebbianPatchedSynapse", "HebbianSynapse", "LIFCell", "LaplacianErrorCell", "NumpyComponent",
-           "PoissonCell", "RateCell", "StaticPatchedSynapse", "StaticSynapse", "TraceSTDPSynapse", "VarTrace",
-           "WTASCell", "initialize", "seed_from"]
+           "PoissonCell", "RateCell", "RetinalGanglionCell", "StaticPatchedSynapse", "StaticSynapse",
+           "TraceSTDPSynapse", "VarTrace", "WTASCell", "initialize", "seed_from"]
 
 register(sys.modules[__name__])

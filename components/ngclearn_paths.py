@@ -24,7 +24,8 @@ PATHS = {
                          "eventSTDPSynapse": "EventSTDPSynapse"},
     "synapses.patched": {"staticPatchedSynapse": "StaticPatchedSynapse",
                          "hebbianPatchedSynapse": "HebbianPatchedSynapse"},
-    "input_encoders": {"bernoulliCell": "BernoulliCell", "poissonCell": "PoissonCell"},
+    "input_encoders": {"bernoulliCell": "BernoulliCell", "poissonCell": "PoissonCell",
+                       "ganglionCell": "RetinalGanglionCell"},
     "other": {"varTrace": "VarTrace", "expKernel": "ExpKernel"},
 }
 """ngc-learn's subpackage (under ``components``) -> its module name -> the component it defines."""

@@ -32,6 +32,7 @@ __all__ = [
     "bernoulli_step",
     "event_stdp_evolve",
     "exp_kernel_advance",
+    "ganglion_advance",
     "lif_advance",
     "lif_step",
     "next_uint64",
@@ -374,3 +375,33 @@ def event_stdp_evolve(pre_tols, post_spike, weights, eta, t, presyn_win_len, lmb
             d_weights[i, k] = change
             new_weights[i, k] = np.minimum(np.maximum(w + change * rate, low), bound)
     return new_weights, d_weights
+
+
+@_jit
+def ganglion_advance(inputs, filter_, step_shape, n_cells):
+    """A RetinalGanglionCell's step, as ngc-learn's: the n_cells patches of each image (batch, ix, iy), at
+    rows i * sx and columns j * sy (i over ix // px positions, or (ix - px) // sx + 1 when sx > 0; j
+    likewise; i outer), each times the filter (px, py), flattened in that order into a row, minus the row's
+    mean (summed in the inputs' dtype). Returns the outputs (batch, n_cells * px * py), a new array."""
+    batch, ix, iy = inputs.shape
+    px, py = filter_.shape
+    sx, sy = step_shape
+    n_x = ix // px if sx == 0 else (ix - px) // sx + 1
+    n_y = iy // py if sy == 0 else (iy - py) // sy + 1
+    size = n_cells * px * py
+    outputs = np.empty((batch, size), inputs.dtype)
+    for b in range(batch):
+        column = 0
+        for i in range(n_x):
+            for j in range(n_y):
+                for a in range(px):
+                    for c in range(py):
+                        outputs[b, column] = inputs[b, i * sx + a, j * sy + c] * filter_[a, c]
+                        column += 1
+        total = outputs.dtype.type(0)
+        for column in range(size):
+            total += outputs[b, column]
+        mean = total / outputs.dtype.type(size)
+        for column in range(size):
+            outputs[b, column] = outputs[b, column] - mean
+    return outputs

@@ -23,6 +23,7 @@ from ngc_optim.components import (
     LIFCell,
     PoissonCell,
     RateCell,
+    RetinalGanglionCell,
     StaticPatchedSynapse,
     StaticSynapse,
     TraceSTDPSynapse,
@@ -104,7 +105,8 @@ def _spiking(dtype):
             VarTrace("h", 6, 5.0, 0.0, decay_type="lin", P_scale=0.7, batch_size=3, dtype=dtype),
             VarTrace("i", 6, 5.0, 0.3, decay_type="step", n_nearest_spikes=2, batch_size=3, dtype=dtype),
             ExpKernel("j", 6, 0.5, tau_w=3.0, nu=2.0, batch_size=3, dtype=dtype),
-            WTASCell("k", 6, 10.0, thr_base=0.2, refract_time=1.0, batch_size=3, seed=5, dtype=dtype)]
+            WTASCell("k", 6, 10.0, thr_base=0.2, refract_time=1.0, batch_size=3, seed=5, dtype=dtype),
+            RetinalGanglionCell("l", "DoG", (6, 6), 4, (3, 3), (3, 3), batch_size=3, sigma=1.2, dtype=dtype)]
 
 
 FAMILIES = {"rate": _rate, "errors": _errors, "synapses": _synapses, "hebbian": _hebbian, "stdp": _stdp,
@@ -115,7 +117,7 @@ INPUTS = {RateCell: ("j", "j_td"), GaussianErrorCell: ("mu", "target", "modulato
           StaticPatchedSynapse: ("inputs", "post_in"), HebbianPatchedSynapse: ("inputs", "post_in", "pre", "post"),
           TraceSTDPSynapse: ("inputs", "preSpike", "postSpike", "preTrace", "postTrace"),
           LIFCell: ("j",), BernoulliCell: ("inputs",), PoissonCell: ("inputs",), VarTrace: ("inputs",),
-          ExpKernel: ("inputs",), WTASCell: ("j",), EventSTDPSynapse: ("inputs", "pre_tols", "postSpike")}
+          ExpKernel: ("inputs",), WTASCell: ("j",), RetinalGanglionCell: ("inputs",), EventSTDPSynapse: ("inputs", "pre_tols", "postSpike")}
 SPIKES = {"preSpike", "postSpike"}
 WATCHED = {"rate": "zF", "errors": "L", "spiking": "s"}
 """The compartment of the family's first component its step watches (default outputs)."""

@@ -1,5 +1,6 @@
-"""StaticPatchedSynapse and HebbianPatchedSynapse: against ngc-learn 3.2.3's recorded outputs (from its own
-initial weights), their patch layout, and a learning step from the formulas."""
+"""The patch components of ngc-museum's pc_reconstruction: StaticPatchedSynapse and HebbianPatchedSynapse
+(against ngc-learn 3.2.3's recorded outputs from its own initial weights, their patch layout, a learning step
+from the formulas) and RetinalGanglionCell (recorded outputs and its formula)."""
 
 import itertools
 import json
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ngc_optim.components import HebbianPatchedSynapse, StaticPatchedSynapse
+from ngc_optim.components import HebbianPatchedSynapse, RetinalGanglionCell, StaticPatchedSynapse
 
 from ngc_optim import Context, MethodProcess
 
@@ -26,7 +27,7 @@ def build(component, *args, **kwargs):
     with Context(f"patched{next(_names)}"):
         synapse = component("p", *args, **kwargs)
         processes = [MethodProcess("advance") >> synapse.advance_state, MethodProcess("reset") >> synapse.reset]
-        if hasattr(synapse, "evolve"):
+        if hasattr(synapse, "evolve") and not isinstance(synapse, RetinalGanglionCell):
             processes.append(MethodProcess("evolve") >> synapse.evolve)
     return synapse, processes
 
@@ -103,3 +104,47 @@ def test_a_learning_step_follows_the_formulas_in_float64():
 def test_bad_settings_are_refused_naming_the_synapse(kwargs, message):
     with pytest.raises(ValueError, match=r"HebbianPatchedSynapse 'p': " + message):
         build(HebbianPatchedSynapse, **kwargs)
+
+
+GANGLION = {case: spec for case, spec in json.loads(str(DATA["meta_json"]))["cases"].items()
+            if case.startswith("ganglion/")}
+
+
+@pytest.mark.parametrize("case", sorted(GANGLION))
+def test_retinal_ganglion_cells_match_ngclearn(case):
+    spec = GANGLION[case]
+    kwargs = {key: tuple(value) if isinstance(value, list) else value for key, value in spec["kwargs"].items()}
+    cells, (advance, reset) = build(RetinalGanglionCell, batch_size=spec["rows"], **kwargs)
+    reset.run()
+    np.testing.assert_allclose(cells.filter.get(), DATA[f"{case}/filter"], rtol=1e-5, atol=1e-7)
+    for step in range(spec["steps"]):
+        cells.inputs.set(DATA[f"{case}/inputs"][step].copy())
+        advance.run(t=float(step))
+        np.testing.assert_allclose(cells.outputs.get(), DATA[f"{case}/outputs"][step], rtol=1e-5, atol=1e-6)
+
+
+def test_retinal_ganglion_cells_follow_their_formula_in_float64():
+    images = np.random.default_rng(9).random((2, 7, 6))
+    cells, (advance, _) = build(RetinalGanglionCell, "gaussian", (7, 6), 9, (3, 2), (2, 2), batch_size=2,
+                                sigma=0.7, dtype="float64")
+    a, b = np.arange(3)[:, None] - 1, np.arange(2)[None, :] - 1
+    kernel = np.exp(-(a**2 + b**2) / (2 * 0.7**2))
+    kernel /= kernel.sum()
+    np.testing.assert_allclose(cells.filter.get(), kernel, rtol=1e-14)
+    cells.inputs.set(images)
+    advance.run(t=0.0)
+    patches = np.stack([images[:, 2 * i:2 * i + 3, 2 * j:2 * j + 2] * kernel for i in range(3) for j in range(3)],
+                       axis=1).reshape(2, -1)
+    np.testing.assert_allclose(cells.outputs.get(), patches - patches.mean(axis=1, keepdims=True), rtol=1e-12,
+                               atol=1e-15)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("sobel", (4, 4), 4, (2, 2), (2, 2)), r"filter_type='sobel'; expected one of"),
+    (("identity", (4, 4), 3, (2, 2), (2, 2)), r"n_cells=3: area \(4, 4\), patches \(2, 2\) and steps \(2, 2\) give 4"),
+    (("identity", (4, 4), 1, (5, 2), (1, 1)), r"patch_shape=\(5, 2\) is larger than area_shape=\(4, 4\)"),
+    (("identity", (4, 4), 4, (2, 2), (-1, 2)), r"step_shape=\(-1, 2\) must be two ints >= 0"),
+])
+def test_bad_ganglion_settings_are_refused(args, message):
+    with pytest.raises(ValueError, match=r"RetinalGanglionCell 'p': " + message):
+        build(RetinalGanglionCell, *args)

@@ -1,5 +1,5 @@
 """Record reference outputs of ngc-learn 3.2.3's ExpKernel, WTASCell, EventSTDPSynapse,
-StaticPatchedSynapse and HebbianPatchedSynapse into ngclearn_kernel_vectors.npz.
+StaticPatchedSynapse, HebbianPatchedSynapse and RetinalGanglionCell into ngclearn_kernel_vectors.npz.
 
 Provenance only: the test suite does NOT run this script, and ngc-learn / JAX are not
 dependencies of ngc-optim. To re-run it (see record_ngclearn_components.py for the venv):
@@ -30,6 +30,7 @@ from ngclearn.components import (
     EventSTDPSynapse,
     ExpKernel,
     HebbianPatchedSynapse,
+    RetinalGanglionCell,
     StaticPatchedSynapse,
     WTASCell,
 )
@@ -67,6 +68,16 @@ PATCHED_CASES = {
                                   "block_mask": True, "pre_wght": 0.5, "post_wght": 2.0},
 }
 PATCHED_STEPS, PATCHED_ROWS = 6, 3
+GANGLION_CASES = {
+    "gaussian": {"filter_type": "gaussian", "area_shape": [8, 8], "n_cells": 9, "patch_shape": [4, 4],
+                 "step_shape": [2, 2], "sigma": 1.0},
+    "dog": {"filter_type": "DoG", "area_shape": [6, 6], "n_cells": 4, "patch_shape": [3, 3], "step_shape": [3, 3],
+            "sigma": 1.2},
+    "rog": {"filter_type": "RoG", "area_shape": [5, 5], "n_cells": 6, "patch_shape": [3, 3], "step_shape": [1, 2],
+            "sigma": 0.8},
+    "identity_step0": {"filter_type": "identity", "area_shape": [4, 4], "n_cells": 4, "patch_shape": [2, 2],
+                       "step_shape": [0, 0]},
+}
 
 arrays, cases = {}, {}
 
@@ -212,6 +223,27 @@ def patched_case(name, spec):
                      "full_shape": list(full)}
 
 
+def ganglion_case(name, kwargs):
+    prefix = f"ganglion/{name}"
+    rng = np.random.default_rng(zlib.crc32(prefix.encode()))
+    images = rng.uniform(0.0, 1.0, (3, 2, *kwargs["area_shape"])).astype(np.float32)
+    arguments = {**kwargs, **{key: tuple(kwargs[key]) for key in ("area_shape", "patch_shape", "step_shape")}}
+    with Context(f"rec_ganglion_{name}"):
+        cells = RetinalGanglionCell("g", batch_size=2, **arguments)
+        advance = MethodProcess("advance") >> cells.advance_state
+        reset = MethodProcess("reset") >> cells.reset
+    reset.run()
+    outputs = []
+    for step, image in enumerate(images):
+        cells.inputs.set(jnp.asarray(image))
+        advance.run(t=float(step))
+        outputs.append(np.asarray(cells.outputs.get()))
+    put(f"{prefix}/inputs", images)
+    put(f"{prefix}/filter", np.asarray(cells.filter.get()))
+    put(f"{prefix}/outputs", np.stack(outputs))
+    cases[prefix] = {"component": "RetinalGanglionCell", "kwargs": kwargs, "steps": 3, "rows": 2}
+
+
 def main():
     assert not jax.config.jax_enable_x64
     for name, kwargs in EXP_KERNEL_CASES.items():
@@ -222,6 +254,8 @@ def main():
         event_stdp_case(name, kwargs)
     for name, spec in PATCHED_CASES.items():
         patched_case(name, spec)
+    for name, kwargs in GANGLION_CASES.items():
+        ganglion_case(name, kwargs)
     meta = {
         "versions": {"ngclearn": version("ngclearn"), "ngcsimlib": version("ngcsimlib"), "jax": jax.__version__,
                      "jaxlib": version("jaxlib"), "numpy": np.__version__, "python": sys.version.split()[0]},
