@@ -12,13 +12,19 @@ from ngc_optim.components import (
     BernoulliCell,
     BernoulliErrorCell,
     DenseSynapse,
+    EventSTDPSynapse,
+    ExpKernel,
     GaussianErrorCell,
+    HebbianPatchedSynapse,
     HebbianSynapse,
     LIFCell,
     PoissonCell,
     RateCell,
+    RetinalGanglionCell,
+    StaticPatchedSynapse,
     StaticSynapse,
     TraceSTDPSynapse,
+    WTASCell,
 )
 from ngcsimlib import MethodProcess
 from ngcsimlib.context import Context
@@ -363,3 +369,35 @@ def test_rate_cell_keeps_float32():
 def test_rate_cell_refuses_bad_settings(kwargs, message):
     with Context(fresh("badrate")), pytest.raises(ValueError, match=f"RateCell 'z': {message}"):
         RateCell("z", 3, **{"tau_m": 1.0, **kwargs})
+
+
+EVERY_COMPONENT = {
+    "RateCell": lambda: RateCell("c", 3, 5.0, prior=("cauchy", 0.1), threshold=("soft_threshold", 0.01)),
+    "GaussianErrorCell": lambda: GaussianErrorCell("c", 3, sigma=2.0),
+    "BernoulliErrorCell": lambda: BernoulliErrorCell("c", 3, input_logits=True),
+    "DenseSynapse": lambda: DenseSynapse("c", (3, 2), p_conn=0.5, seed=np.int64(4)),
+    "HebbianSynapse": lambda: HebbianSynapse("c", (3, 2), eta=0.1, optim_type="adam", key=np.array([0, 3], np.uint32)),
+    "TraceSTDPSynapse": lambda: TraceSTDPSynapse("c", (3, 2), A_plus=0.1, A_minus=0.05, mu=0.5),
+    "LIFCell": lambda: LIFCell("c", 3, 10.0, key=7),
+    "PoissonCell": lambda: PoissonCell("c", 3, target_freq=50.0, seed=2),
+    "ExpKernel": lambda: ExpKernel("c", 3, 0.5, tau_w=3.0),
+    "WTASCell": lambda: WTASCell("c", 3, 10.0, key=9),
+    "EventSTDPSynapse": lambda: EventSTDPSynapse("c", (3, 2), eta=0.1),
+    "StaticPatchedSynapse": lambda: StaticPatchedSynapse("c", (4, 4), n_sub_models=2, stride_shape=(1, 0)),
+    "HebbianPatchedSynapse": lambda: HebbianPatchedSynapse("c", (4, 2), n_sub_models=2, eta=0.1,
+                                                           block_mask=np.ones((4, 2)), seed=5),
+    "RetinalGanglionCell": lambda: RetinalGanglionCell("c", "DoG", (4, 4), 4, (2, 2), (2, 2)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EVERY_COMPONENT))
+def test_to_json_rebuilds_every_component_with_the_same_state(kind):
+    with Context(fresh("json")):
+        component = EVERY_COMPONENT[kind]()
+    arguments = json.loads(json.dumps(component.to_json()))
+    with Context(fresh("json")):
+        rebuilt = type(component)(**arguments["kwargs"])
+    for name, compartment in component.compartments:
+        value, again = compartment.get(), getattr(rebuilt, name).get()
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(again, value, err_msg=name)
