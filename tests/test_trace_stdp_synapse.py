@@ -315,3 +315,23 @@ def test_sparse_spikes_update_only_their_rows_and_columns_with_the_same_bits(dty
         assert sparse.plan.scratch[4][0] == (-1 if step in (0, 20) else rows.sum())
     assert all(touched[1:20]) and all(touched[21:])
     assert sparse.opt_state.count == dense.opt_state.count == 40
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mu", [0.5, 1.0, 2.0, 0.7, 3.0])
+def test_weight_factors_have_the_bits_of_numpy_power(mu, dtype):
+    """The factors (w_bound - W)**mu and W**mu, computed in the evolve kernel, are np.power's bit for bit
+    (its fast paths for 0.5, 1 and 2 included)."""
+    rng = np.random.default_rng(11)
+    with Context(f"power{mu}{dtype}"):
+        synapse = TraceSTDPSynapse("s", (40, 30), A_plus=0.1, A_minus=0.05, mu=mu, w_bound=1.2, dtype=dtype,
+                                   weight_init={"dist": "uniform", "amin": 0.0, "amax": 1.2})
+        evolve = MethodProcess("evolve") >> synapse.evolve
+    weights = synapse.weights.get().copy()
+    for name in ("preSpike", "postSpike", "preTrace", "postTrace"):
+        compartment = getattr(synapse, name)
+        compartment.set(rng.random(compartment.get().shape).astype(dtype))
+    evolve.run()
+    exponent, bound = weights.dtype.type(mu), weights.dtype.type(1.2)
+    np.testing.assert_array_equal(synapse.plan.scratch[5], np.power(bound - weights, exponent))
+    np.testing.assert_array_equal(synapse.plan.scratch[6], np.power(weights, exponent))
