@@ -56,6 +56,7 @@ from ngcsimlib.global_state import stateManager
 from ngcsimlib.operations import BaseOp, Product, Summation
 
 from . import config, threads
+from .buffers import Spares
 from .cell_kernels import block_start
 
 __all__ = ["Binding", "Circuit", "CircuitUnavailable", "Step", "cache_directory"]
@@ -84,7 +85,7 @@ class Step(NamedTuple):
     constants: tuple = ()
     binding: Binding = None
     in_place: tuple = ()
-    """Reads the kernel updates in place: they must be writable C-contiguous arrays, never copied."""
+    """Reads the kernel updates in place: they must be writable C-contiguous arrays."""
     rows: tuple = ()
     """Compartments (reads and writes) of one row per sample of the batch, for a step that computes each row
     on its own: on a block of the rows it gives those rows of the whole batch's result, bit for bit (every
@@ -94,6 +95,10 @@ class Step(NamedTuple):
     it as ``carried(*reads, scratch, *keywords, *constants)``, with ``scratch = start(first read, *constants)``
     computed once before the loop: what the kernel keeps from one row for the next (a rate cell's fx'(z')),
     updated in place; the same bits as ``kernel``."""
+    copied: bool = True
+    """The in_place reads are copied once per call of the circuit (into arrays kept from call to call when
+    nothing else holds them: :mod:`ngc_optim.buffers`), so that a value read before never changes; False
+    updates the arrays the state holds (a synapse's ``in_place`` opt-in)."""
 
 
 class CircuitUnavailable(Exception):
@@ -225,6 +230,9 @@ class Circuit:
         self._expected = [(expected[key][0].shape, expected[key][0].dtype) for key in self.keys]
         self._in_place = {call.reads[call.step.reads.index(attribute)] for call in self._calls
                           for attribute in call.step.in_place}
+        self._copied = tuple(sorted({int(call.reads[call.step.reads.index(attribute)][1:]) for call in self._calls
+                                     if call.step.copied for attribute in call.step.in_place}))
+        self._spares = Spares()
         written = [name for call in self._calls for name in call.writes if name is not None]
         self._written = tuple(dict.fromkeys(written))
         self._written_keys = tuple(self.keys[int(name[1:])] for name in self._written)
@@ -494,12 +502,20 @@ class Circuit:
 
     def __call__(self, state, rows, blocks=None):
         """Run the circuit over ``rows`` (a float64 (steps, keywords) array, the process's keyword order)
-        from ``state`` (a dict, not changed), in ``blocks`` blocks of the batch's rows (default: see
+        from ``state`` (a dict, not changed: the in_place reads are copied first, see Step.copied), in
+        ``blocks`` blocks of the batch's rows (default: see
         :meth:`blocks`); returns (the written compartments as {key: value}, the watched values stacked over
         the steps, or None if none are watched)."""
         if self._module is None:
             self._module = self._load()
         values = self.arrays(state)
+        copies = {}
+        if self._copied:
+            state = dict(state)
+            for index in self._copied:
+                key, value = self.keys[index], values[index]
+                copies[key] = state[key] = values[index] = self._spares.copy(key, value)
+                self._spares.put(key, value)
         bound = list(self._unbound)
         finishes = []
         for index, binding in self._bindings:
@@ -521,7 +537,8 @@ class Circuit:
         for index, result in zip(self._written_index, results):
             values[index] = result
         self._known = values
-        return dict(zip(self._written_keys, results)), (tuple(buffers) if buffers else None)
+        copies.update(zip(self._written_keys, results))
+        return copies, (tuple(buffers) if buffers else None)
 
 
 def _keys(target):

@@ -16,12 +16,11 @@ the last one returned (the global state when ``current_state`` is None, as
 ngc-learn's), and returns the final state and the watched compartments'
 values stacked over the steps (None when nothing is watched). Like
 ngc-learn's, it does not write the final state into the global state: set it
-with ``stateManager.set_state(final_state)`` or call ``run`` as usual. One
-difference remains: a learning synapse's ``evolve`` updates its weights and
-optimizer state in place, in the arrays the global state holds too, so those
-change during a scan as during ``run`` (ngc-learn's values never change; the
-porting issue brings that semantics). The watched values of each step are
-copied, so later steps cannot change them. ``previous_state`` and
+with ``stateManager.set_state(final_state)`` or call ``run`` as usual. As in
+ngc-learn, a value read before a scan or run never changes: a learning
+synapse's new weights go to other arrays (unless it was built with
+``in_place=True``; see :class:`ngc_optim.components.LearningSynapse`), and the
+watched values of each step are copies. ``previous_state`` and
 ``previous_result`` keep the last scan's (unless told not to), ``clear`` drops
 them.
 

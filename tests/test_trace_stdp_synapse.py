@@ -104,8 +104,12 @@ def test_kernel_matches_the_reference_bit_for_bit(case, dtype, settings):
         factors = (np.power(w.dtype.type(w_bound) - w, w.dtype.type(mu)), np.power(w, w.dtype.type(mu))) if mu else ()
         scalars = optimizer.advance(state)
         d = p.copy()
-        kernel(w.ravel(), tuple(array.ravel() for array in (d, q, *factors)), mask.ravel(), masked, 0,
+        out, before = (w, None) if t % 2 else (np.full_like(w, np.nan), w.copy())
+        kernel(w.ravel(), out.ravel(), tuple(array.ravel() for array in (d, q, *factors)), mask.ravel(), masked, 0,
                (A_plus, A_minus, w_bound, tau_w), *(array.ravel() for array in state.arrays("weights")), *scalars)
+        if before is not None:
+            np.testing.assert_array_equal(w, before)
+        w = out
         expected, slots, dW = naive_stdp.step(rule, expected, p, q, slots, t, mask if masked else None, stdp,
                                               **hyperparameters)
         np.testing.assert_array_equal(d, dW)
