@@ -59,7 +59,8 @@ from . import config, threads
 from .buffers import Spares
 from .cell_kernels import block_start
 
-__all__ = ["Binding", "Circuit", "CircuitUnavailable", "Step", "cache_directory"]
+__all__ = ["Binding", "Circuit", "CircuitUnavailable", "ShapeMismatch", "Step", "cache_directory", "shapes_changed",
+           "shapes_generation"]
 
 _OPERATORS = {Summation: " + ", Product: " * "}
 
@@ -99,6 +100,28 @@ class Step(NamedTuple):
     """The in_place reads are copied once per call of the circuit (into arrays kept from call to call when
     nothing else holds them: :mod:`ngc_optim.buffers`), so that a value read before never changes; False
     updates the arrays the state holds (a synapse's ``in_place`` opt-in)."""
+
+
+_generation = [0]
+
+
+def shapes_changed():
+    """Tell every circuit that compartments changed shape (a component was resized): each is built again
+    before its next call (:attr:`Circuit.stale`)."""
+    _generation[0] += 1
+
+
+def shapes_generation():
+    """How many times compartments changed shape (see :func:`shapes_changed`)."""
+    return _generation[0]
+
+
+class ShapeMismatch(ValueError):
+    """A compartment's value has another shape than the circuit was built for (``got`` and ``expected``)."""
+
+    def __init__(self, message, got, expected):
+        super().__init__(message)
+        self.got, self.expected = got, expected
 
 
 class CircuitUnavailable(Exception):
@@ -178,6 +201,7 @@ class Circuit:
 
     def __init__(self, name, calls, keywords, watched):
         self.name = name
+        self._generation = _generation[0]
         self.keywords = tuple(sorted(keywords))
         columns = [list(keywords).index(word) for word in self.keywords]
         self._columns = None if columns == sorted(columns) else np.array(columns, np.intp)
@@ -258,6 +282,11 @@ class Circuit:
         self._state_values = operator.itemgetter(*self.keys) if len(self.keys) > 1 else \
             (lambda state, key=self.keys[0]: (state[key],))
         self._blocks = {}
+
+    @property
+    def stale(self):
+        """Whether compartments changed shape since the circuit was built (see :func:`shapes_changed`)."""
+        return self._generation != _generation[0]
 
     def _writers(self, name):
         """The calls that write the variable ``name`` (or update it in place)."""
@@ -444,7 +473,8 @@ class Circuit:
                                  f"C-contiguous {dtype} array, got {_describe(value)}")
             value = np.array(value, dtype, order="C")
         if value.shape != shape:
-            raise ValueError(f"process {self.name!r}: {key} has shape {value.shape}; expected {shape}")
+            raise ShapeMismatch(f"process {self.name!r}: {key} has shape {value.shape}; expected {shape}",
+                                value.shape, shape)
         return value
 
     def _call(self, function, arguments):
