@@ -126,6 +126,8 @@ class HebbianSynapse(LearningSynapse):
     """
 
     PER_SAMPLE: ClassVar[frozenset] = DenseSynapse.PER_SAMPLE | {"pre", "post"}
+    PRIORS: ClassVar[dict] = PRIORS
+    """The prior names the synapse takes -> the penalty each applies (None: none)."""
     RULES: ClassVar[dict] = HEBBIAN
     """Optimizer kernel name -> the fused kernel of the synapse's rule (see :mod:`ngc_optim.hebbian_kernels`)."""
     KERNELS: ClassVar[tuple] = (HEBBIAN_EVOLVE, HEBBIAN_STEP)
@@ -177,9 +179,9 @@ class HebbianSynapse(LearningSynapse):
         if not (isinstance(prior, (list, tuple)) and len(prior) == 2):
             raise self._error(f"prior={prior!r} must be (name, lmbda)")
         name, lmbda = prior
-        kind = None if name is None else PRIORS.get(str(name).lower(), "unknown")
+        kind = None if name is None else self.PRIORS.get(str(name).lower(), "unknown")
         if kind == "unknown":
-            raise self._error(f"unknown prior {name!r}; expected one of {sorted(PRIORS)}")
+            raise self._error(f"unknown prior {name!r}; expected one of {sorted(self.PRIORS)}")
         if kind == "l1l2":
             if not (isinstance(lmbda, (list, tuple)) and len(lmbda) == 2):
                 raise self._error(f"prior {name!r} takes [scale, l1_ratio], got {lmbda!r}")
@@ -210,6 +212,10 @@ class HebbianSynapse(LearningSynapse):
 
     @compilable
     def evolve(self, dt):
+        self._evolve()
+
+    def _evolve(self):
+        """evolve's body (ngc-learn's HebbianPatchedSynapse.evolve takes no dt)."""
         weights, biases, d_weights, d_biases = self.plan.evolve(self.opt_params.get(), self.pre.get(),
                                                                 self.post.get(), self.weights.get(),
                                                                 self.biases.get(), self.mask.get())

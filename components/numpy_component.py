@@ -176,15 +176,34 @@ class NumpyComponent(Component):
         self._refresh_compiled()
         shapes_changed()
 
+    def _held(self):
+        """Components this one holds and drives from its own methods (ngc-learn's RateCell's lateral synapse)."""
+        return ()
+
+    def compile(self):
+        """ngcsimlib's compile; then the compiled methods also see the names a held component's compiled
+        methods use (ngcsimlib inlines those methods' code but not the globals of their module)."""
+        super().compile()
+        for held in self._held():
+            names = {}
+            for value in list(vars(held).values()):
+                names.update(getattr(getattr(value, "compiled", None), "namespace", {}))
+            for value in list(vars(self).values()):
+                namespace = getattr(getattr(value, "compiled", None), "namespace", None)
+                if namespace is not None:
+                    for key, name in names.items():
+                        namespace.setdefault(key, name)
+
     def _refresh_compiled(self):
         """Give ngcsimlib's compiled methods the attributes' current values (they hold the attributes they
-        read, shapes and plans, as globals named <context path>_<attribute>)."""
-        prefix = f"{self.context_path.replace(':', '_')}_"
+        read, shapes and plans, as globals named <context path>_<attribute>; a held component's too)."""
+        owners = [(f"{owner.context_path.replace(':', '_')}_", owner) for owner in (self, *self._held())]
         for value in list(vars(self).values()):
             compiled = getattr(value, "compiled", None)
             for key in getattr(compiled, "extra_globals", ()):
-                if key.startswith(prefix) and hasattr(self, key[len(prefix):]):
-                    compiled.namespace[key] = getattr(self, key[len(prefix):])
+                for prefix, owner in owners:
+                    if key.startswith(prefix) and hasattr(owner, key[len(prefix):]):
+                        compiled.namespace[key] = getattr(owner, key[len(prefix):])
 
     def _rebatch(self, batch_size):
         """Set what depends on the batch size (subclasses add theirs): batch_size, built_batch, and a

@@ -16,7 +16,7 @@ from ngc_optim.hebbian_kernels import (
 )
 
 from .dense_synapse import DenseSynapse, _transmit
-from .hebbian_synapse import HebbianSynapse
+from .hebbian_synapse import PRIORS, HebbianSynapse
 from .initializers import initialize, validate
 
 __all__ = ["HebbianPatchedSynapse", "StaticPatchedSynapse", "patched_weights"]
@@ -195,6 +195,9 @@ class HebbianPatchedSynapse(_Patched, HebbianSynapse):
     """
 
     PER_SAMPLE: ClassVar[frozenset] = HebbianSynapse.PER_SAMPLE | {"post_in", "pre_out"}
+    PRIORS: ClassVar[dict] = {**PRIORS, "gaussian": None, "laplacian": None}
+    """ngc-learn's HebbianPatchedSynapse applies l1/lasso, l2/ridge and l1l2/elastic_net only: its other names
+    (gaussian, laplacian, constant) add no prior, unlike HebbianSynapse's gaussian (l2) and laplacian (l1)."""
     RULES: ClassVar[dict] = HEBBIAN_PATCHED
     KERNELS: ClassVar[tuple] = (HEBBIAN_PATCHED_EVOLVE, HEBBIAN_PATCHED_STEP)
     SPEC: ClassVar[dict] = {
@@ -230,6 +233,11 @@ class HebbianPatchedSynapse(_Patched, HebbianSynapse):
                                               self.mask.get())
         self.dWeights.set(d_weights)
         self.dBiases.set(d_biases)
+
+    @compilable
+    def evolve(self):
+        """One learning step (HebbianSynapse's, without dt, as ngc-learn's)."""
+        self._evolve()
 
     def _steps_calc_update(self):
         return [Step(patched_adjustments, ("pre", "post", "weights", "mask"), ("dWeights", "dBiases"),

@@ -14,7 +14,8 @@ of compartments is computed where it is read, as ngcsimlib does).
 
 Each step is ``outputs = kernel(*reads, *keywords, *constants, *bound)``:
 
-* ``reads``: compartments of the component, by attribute name;
+* ``reads``: compartments of the component, by attribute name (a dotted name, ``Wl.outputs``, reaches a
+  compartment of a component the component holds);
 * ``keywords``: the process's keywords (``dt``, ``t``), from the row of the step;
 * ``constants``: fixed values (numbers, tuples of numbers, arrays the component holds);
 * ``bound``: values taken from the state at each call (an optimizer's count and
@@ -59,8 +60,8 @@ from . import config, threads
 from .buffers import Spares
 from .cell_kernels import block_start
 
-__all__ = ["Binding", "Circuit", "CircuitUnavailable", "ShapeMismatch", "Step", "cache_directory", "shapes_changed",
-           "shapes_generation"]
+__all__ = ["Binding", "Circuit", "CircuitUnavailable", "ShapeMismatch", "Step", "cache_directory", "held_steps",
+           "shapes_changed", "shapes_generation"]
 
 _OPERATORS = {Summation: " + ", Product: " * "}
 
@@ -122,6 +123,15 @@ class ShapeMismatch(ValueError):
     def __init__(self, message, got, expected):
         super().__init__(message)
         self.got, self.expected = got, expected
+
+
+def held_steps(steps, attribute):
+    """``steps`` of a component held by another as ``attribute``, as steps of the holder (compartment names
+    prefixed ``attribute.``)."""
+    def names(values):
+        return tuple(None if name is None else f"{attribute}.{name}" for name in values)
+    return [step._replace(reads=names(step.reads), writes=names(step.writes), in_place=names(step.in_place),
+                          rows=names(step.rows)) for step in steps]
 
 
 class CircuitUnavailable(Exception):
@@ -217,7 +227,7 @@ class Circuit:
             for step in steps:
                 reads = []
                 for attribute in step.reads:
-                    compartment = getattr(component, attribute)
+                    compartment = operator.attrgetter(attribute)(component)
                     where = f"{owner}.{attribute}"
                     reads.append(_expression(compartment.target, variables, where))
                     own = _own_value(compartment)
@@ -234,7 +244,7 @@ class Circuit:
                     if attribute is None:
                         writes.append(None)
                         continue
-                    compartment = getattr(component, attribute)
+                    compartment = operator.attrgetter(attribute)(component)
                     if not isinstance(compartment.target, str):
                         raise CircuitUnavailable(f"{owner}.{attribute} is written but wired from an operation")
                     own = _own_value(compartment)

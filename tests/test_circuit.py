@@ -50,7 +50,10 @@ def _rate(dtype):
             RateCell("f", 5, 6.0, act_fx="tanh", prior=("cauchy", 0.3), threshold=("soft_threshold", 0.05),
                      batch_size=3, dtype=dtype),
             RateCell("g", 5, 3.0, prior=("exp", 0.2), threshold=("cauchy_threshold", 0.02),
-                     integration_type="midpoint", batch_size=3, dtype=dtype)]
+                     integration_type="midpoint", batch_size=3, dtype=dtype),
+            RateCell("h", 6, 4.0, act_fx="tanh", fx_lat="relu", use_lateral=True, adaptive_lateral=True, n_patch=2,
+                     exc_inh=(0.4, -0.2), Wl_eta=0.05, Wl_opt_type="adam", batch_size=3, dtype=dtype),
+            RateCell("i", 6, 0.0, use_lateral=True, exc_inh=(0.3, -0.1), batch_size=3, dtype=dtype)]
 
 
 def _errors(dtype):
@@ -161,7 +164,7 @@ def _snapshot(components):
     """Every compartment's value (bytes, so -0.0 and NaN payloads count) and every optimizer's state; not those
     wired from an operation (ngcsimlib's Summation.get gives an object array)."""
     values = {}
-    for component in components:
+    for component in [*components, *(held for owner in components for held in owner._held())]:
         for name, compartment in component.compartments:
             if not isinstance(compartment.target, str):
                 continue
