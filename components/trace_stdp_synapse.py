@@ -1,5 +1,6 @@
 """TraceSTDPSynapse: a dense synapse that learns by trace-based STDP through an ngc_optim optimizer."""
 
+import sys
 from typing import ClassVar
 
 import numpy as np
@@ -34,14 +35,14 @@ class _Plan(SynapsePlan):
         depressing = synapse.A_minus > 0.0
         self.sparse = (synapse.batch_size == 1 and synapse.optimizer.name == "sgd" and synapse.tau_w == 0.0
                        and not weighted and not self.masked)
-        size = synapse.shape if self.sparse else (0, 0)
+        self.events_size = synapse.shape if self.sparse else (0, 0)
 
         def scratch(needed):
             return np.empty(synapse.shape if needed else (0, 0), self.dtype)
 
-        self.scratch = (scratch(depressing), np.zeros(size, self.dtype), np.empty(size[0], np.int64),
-                        np.empty(size[1], np.int64), np.full(2, -1, np.int64), scratch(weighted),
-                        scratch(weighted and depressing))
+        self.common = (scratch(depressing), scratch(weighted), scratch(weighted and depressing))
+        self.events = [self._events(), self._events()]
+        self.last = 0
         self.bounded = None
         dtype = self.dtype.type
         self.step_settings = (settings, dtype(synapse.pretrace_target), dtype(synapse.w_bound), dtype(synapse.mu),
@@ -50,6 +51,24 @@ class _Plan(SynapsePlan):
         self.evolve_kernel, self.step_kernel = STDP_EVOLVE[weighted][rule], STDP_STEP[weighted][rule]
         self.weights_shape, self.batch = synapse.shape, synapse.batch_size
         self.opt_params, self.weights = synapse.opt_params, synapse.weights
+
+    def _events(self):
+        """The event-driven step's dW and bookkeeping (see hebbian_kernels.stdp_sgd_events): d, rows, cols,
+        counts."""
+        size = self.events_size
+        return np.zeros(size, self.dtype), np.empty(size[0], np.int64), np.empty(size[1], np.int64), \
+            np.full(2, -1, np.int64)
+
+    def scratch(self):
+        """The kernel's scratch for one call (hebbian_kernels._stdp_evolve's order). The event-driven step
+        writes dW into one of two sets of arrays, not the one handed out last time (which the state holds as
+        dWeights); a set still held elsewhere is replaced, so a dWeights read with ``.get()`` never changes."""
+        index = 1 - self.last
+        if sys.getrefcount(self.events[index][0]) > 2:  # the set's tuple, getrefcount's argument
+            self.events[index] = self._events()
+        self.last = index
+        depression, potentiating, depressing = self.common
+        return depression, *self.events[index], potentiating, depressing
 
     def evolve(self, state, pre_spike, post_spike, pre_trace, post_trace, weights, mask):
         """One step (the optimizer state in place); returns (W, dW), the new W in the array of
@@ -60,7 +79,7 @@ class _Plan(SynapsePlan):
         scalars = self.optimizer.advance(state)
         bounded = self._bounded(weights)
         d_weights = self.evolve_kernel(pre_spike, post_spike, pre_trace, post_trace, weights, out, mask,
-                                       self.step_settings, self.scratch, self.blocks(), bounded, self.slots(state),
+                                       self.step_settings, self.scratch(), self.blocks(), bounded, self.slots(state),
                                        scalars)
         self._keep_bounded(out, bounded)
         self.replaced(weights=weights)
@@ -88,7 +107,7 @@ class _Plan(SynapsePlan):
             optimizer_state.count = int(count[0])
             self._keep_bounded(weights, bounded)
 
-        return (count, self.scratch, self.blocks(), bounded, self.slots(optimizer_state)), finish
+        return (count, self.scratch(), self.blocks(), bounded, self.slots(optimizer_state)), finish
 
 
 class TraceSTDPSynapse(LearningSynapse):
@@ -123,9 +142,8 @@ class TraceSTDPSynapse(LearningSynapse):
     updates only the rows of the presynaptic units that spiked and the columns of
     the postsynaptic ones (dW is 0 elsewhere), with the same bits, once the weights
     are known to lie in [0, w_bound]: each weights array set from outside is
-    checked once (edit weights by setting a new array, not in place). ``dWeights``
-    is then one array, updated in place from step to step (unlike the weights:
-    see :class:`LearningSynapse`).
+    checked once (edit weights by setting a new array, not in place); its dW is
+    kept in one of two arrays, each cleared where it was last written.
 
     Args:
         name, shape, weight_init, p_conn, g_conduct_factor, batch_size, seed, dtype: as :class:`DenseSynapse`.

@@ -1,6 +1,8 @@
 """ngc-learn's value semantics: a value read with ``.get()`` never changes afterwards, through ngcsimlib's
 per-call path and through compiled circuits; ``in_place=True`` opts out."""
 
+import itertools
+
 import numpy as np
 import pytest
 from ngc_optim.components import HebbianSynapse, TraceSTDPSynapse
@@ -10,6 +12,7 @@ from test_circuit import FAMILIES, _family, _feed
 from ngc_optim import Context, MethodProcess
 from ngc_optim.buffers import Spares
 
+_contexts = itertools.count()
 IN_PLACE_BY_DESIGN = {"opt_params"}
 """The optimizer's state is an object updated in place (LearningSynapse's docstring)."""
 
@@ -129,3 +132,44 @@ def test_spares_give_back_only_what_nothing_holds():
 def test_in_place_must_be_a_bool():
     with Context("bad_in_place"), pytest.raises(ValueError, match="in_place"):
         HebbianSynapse("W", (2, 2), in_place=1)
+
+
+def _sparse_stdp(compiled):
+    """A batch-1 SGD trace-STDP synapse (its event-driven step applies) and its evolve process."""
+    with Context(f"sparse{compiled}{next(_contexts)}"):
+        synapse = TraceSTDPSynapse("W", (40, 30), A_plus=0.5, A_minus=0.2, eta=0.1, seed=2,
+                                   weight_init={"dist": "uniform", "amin": 0.1, "amax": 0.9})
+        evolve = MethodProcess("evolve") >> synapse.evolve
+    evolve.compiled_circuit, evolve.compile_after = compiled, 0
+    return synapse, evolve
+
+
+def _spikes(rng, synapse):
+    for name, size in (("preSpike", 40), ("postSpike", 30)):
+        spikes = np.zeros((1, size), np.float32)
+        spikes[0, rng.choice(size, 2, replace=False)] = 1.0
+        getattr(synapse, name).set(spikes)
+    for name, size in (("preTrace", 40), ("postTrace", 30)):
+        getattr(synapse, name).set(rng.random((1, size)).astype(np.float32))
+
+
+def test_the_event_driven_stdp_step_keeps_values_read_before():
+    """The event-driven step (few spikes) rewrites only rows and columns of dW: a dWeights or weights read
+    before later steps keeps its values, per call and compiled, which give the same bits."""
+    results = []
+    for compiled in (False, True):
+        synapse, evolve = _sparse_stdp(compiled)
+        rng = np.random.default_rng(4)
+        held = []
+        for _ in range(6):
+            _spikes(rng, synapse)
+            evolve.run()
+            held.append((synapse.dWeights.get(), synapse.dWeights.get().copy(), synapse.weights.get(),
+                         synapse.weights.get().copy()))
+            assert np.count_nonzero(synapse.dWeights.get()) <= 2 * 30 + 2 * 40
+        for d_weights, d_copy, weights, w_copy in held:
+            np.testing.assert_array_equal(d_weights, d_copy)
+            np.testing.assert_array_equal(weights, w_copy)
+        assert len({id(entry[0]) for entry in held}) == 6
+        results.append([entry[1].tobytes() + entry[3].tobytes() for entry in held])
+    assert results[0] == results[1]
