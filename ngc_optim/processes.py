@@ -111,9 +111,9 @@ class ScanMixin:
         the batch JAX broadcasts them to: when a per-sample compartment holds (or is wired to) a batch of
         another size than its component's, or a component's ``batch_size`` was set to another value (then
         ``reset``), every component of the process is resized to it (``resize_batch``; the rows of one the
-        process resets need not be kept). Called by ``run``
-        and ``scan``; the values of ``state`` (default the global state) that changed shape are replaced by
-        the resized ones. Returns whether anything was resized.
+        process resets need not be kept). Called by ``run`` and ``scan``; the values of ``state`` (default
+        the global state) that changed shape are replaced by the resized ones. Returns whether anything was
+        resized.
 
         Raises:
             ValueError: batches of several sizes at once, or a component that cannot take that size (named).
