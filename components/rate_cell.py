@@ -88,9 +88,10 @@ class RateCell(NumpyComponent):
     SPEC: ClassVar[dict] = {
         "summary": "RateCell: tau_m dz/dt = -gamma*leak(z) + (j*dfx(z)*resist_scale + j_td); zF = fx(z)*output_scale",
         "compartments": {
-            "inputs": {"j": "bottom-up pressure", "j_td": "top-down pressure"},
+            "inputs": {"j": "bottom-up pressure", "j_td": "top-down pressure",
+                       "j_lat": "lateral pressure, Wl.outputs (use_lateral only)"},
             "state": {"z": "rate activity (pre-activation)"},
-            "outputs": {"zF": "fx(z) * output_scale"},
+            "outputs": {"zF": "fx(z) * output_scale", "zF_lat": "fx_lat(z) * output_scale (use_lateral only)"},
         },
         "arguments": {"n_units": "number of units", "tau_m": "time constant, 0 for stateless",
                       "prior": "(gaussian|laplacian|cauchy|exp, gamma)",
