@@ -22,7 +22,8 @@ PRIORS = {"constant": None, "l1": "l1", "lasso": "l1", "laplacian": "l1", "l2": 
 
 
 def _done():
-    """Nothing to do after the compiled call (see :class:`ngc_optim.circuit.Binding`)."""
+    """Nothing to do after the compiled call, nothing replaced (see :class:`ngc_optim.circuit.Binding`)."""
+    return {}
 
 
 class _Plan(SynapsePlan):
@@ -59,31 +60,40 @@ class _Plan(SynapsePlan):
         return outer_blocks(self.rows, self.columns, batch)
 
     def evolve(self, state, pre, post, weights, biases, mask):
-        """One step (the optimizer state in place); returns (W, b, dW, db), the new W and b in the arrays of
-        :meth:`outputs`."""
+        """One step; returns (W, b, dW, db, the optimizer's state), the new W and b in the arrays of
+        :meth:`outputs` and the new state from :meth:`next_state`."""
         self.checked(pre=pre, post=post, weights=weights, biases=biases)
         if self.has_bias:
             out, biases_out = self.outputs(weights=weights, biases=biases)
         else:
             (out,), biases_out = self.outputs(weights=weights), biases
-        scalars = self.optimizer.advance(state)
+        new_state, scalars = self.next_state(state)
         d_weights, d_biases = self.evolve_kernel(pre, post, weights, out, biases, biases_out, mask, self.settings,
                                                  self.blocks(pre.shape[0]), self.slots(state),
-                                                 self.slots(state, "biases"), scalars)
+                                                 self.slots(new_state), self.slots(new_state, "biases"), scalars)
         self.replaced(weights=weights, biases=biases)
-        return out, biases_out, d_weights, d_biases
+        if new_state is not state:
+            self.replaced_state(state)
+        return out, biases_out, d_weights, d_biases, new_state
 
     def adjustment_blocks(self, state):
         """calc_update's compiled step's blocks, at each call (see :class:`ngc_optim.circuit.Binding`)."""
         return (self.blocks(self.batch),), _done
 
     def bound(self, state):
-        """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`)."""
-        optimizer_state = state[self.opt_params.target]
+        """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`): the
+        optimizer's state, copied once per call unless the synapse updates in place, which the call steps."""
+        optimizer_state = held = state[self.opt_params.target]
+        if not self.in_place:
+            optimizer_state = self.copied_state(held)
         count = np.array([optimizer_state.count], np.int64)
 
         def finish():
             optimizer_state.count = int(count[0])
+            if optimizer_state is held:
+                return {}
+            self.replaced_state(held)
+            return {self.opt_params.target: optimizer_state}
 
         return (count, self.blocks(self.batch), self.slots(optimizer_state),
                 self.slots(optimizer_state, "biases")), finish
@@ -216,9 +226,10 @@ class HebbianSynapse(LearningSynapse):
 
     def _evolve(self):
         """evolve's body (ngc-learn's HebbianPatchedSynapse.evolve takes no dt)."""
-        weights, biases, d_weights, d_biases = self.plan.evolve(self.opt_params.get(), self.pre.get(),
-                                                                self.post.get(), self.weights.get(),
-                                                                self.biases.get(), self.mask.get())
+        weights, biases, d_weights, d_biases, state = self.plan.evolve(self.opt_params.get(), self.pre.get(),
+                                                                       self.post.get(), self.weights.get(),
+                                                                       self.biases.get(), self.mask.get())
+        self.opt_params.set(state)
         self.weights.set(weights)
         self.biases.set(biases)
         self.dWeights.set(d_weights)

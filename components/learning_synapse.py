@@ -62,6 +62,35 @@ class SynapsePlan:
             for name, array in arrays.items():
                 self.spares.put(name, array)
 
+    def next_state(self, state):
+        """(the optimizer's state after this step, the scalars of the step): ``state`` itself, counted one step
+        on, when the synapse updates in place; else a new state whose slot arrays (from the spares) the kernel
+        writes, ``state`` unchanged. The biases' slots (stepped in place by the rule's own kernel) start as
+        copies of ``state``'s."""
+        if self.in_place:
+            return state, self.optimizer.advance(state)
+        new = self.copied_state(state, copy=("biases",), count=state.count + 1)
+        return new, self.optimizer.scalars(new.count)
+
+    def copied_state(self, state, copy=None, count=None):
+        """A state like ``state`` (its count, or ``count``) in arrays from the spares: the slots of the
+        parameters in ``copy`` (default all) hold ``state``'s values, the others are to be written."""
+        slots = {}
+        for slot in state.slot_names:
+            slots[slot] = {}
+            for name, array in state.slot(slot).items():
+                slots[slot][name] = fresh = self.spares.take(f"{slot} {name}", array)
+                if copy is None or name in copy:
+                    np.copyto(fresh, array)
+        return state.with_slots(slots, state.count if count is None else count)
+
+    def replaced_state(self, state):
+        """Keep the arrays of ``state``, which a new state replaced, for later :meth:`copied_state`."""
+        if not self.in_place:
+            for slot in state.slot_names:
+                for name, array in state.slot(slot).items():
+                    self.spares.put(f"{slot} {name}", array)
+
     def writable(self, **arrays):
         """Raise ValueError naming the synapse unless each array can be updated in place through a flat view."""
         for name, array in arrays.items():
@@ -81,8 +110,8 @@ class LearningSynapse(DenseSynapse):
     As in ngc-learn, a value read from a compartment never changes afterwards: evolve writes the new weights
     and biases into other arrays, in the same single pass (:mod:`ngc_optim.buffers`). ``in_place=True``
     updates the arrays the state holds instead (for memory-bound users; then ``W.weights.get()`` changes with
-    each evolve). The optimizer's state object (``opt_params``) is updated in place either way; copy it
-    with ``state_dict`` to keep a snapshot.
+    each evolve, and so does the optimizer's state object, ``opt_params``). Each evolve sets a new
+    optimizer state in ``opt_params``, its slot arrays written in the same pass.
     """
 
     def _check_finite(self, **values):

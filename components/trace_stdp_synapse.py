@@ -71,19 +71,21 @@ class _Plan(SynapsePlan):
         return depression, *self.events[index], potentiating, depressing
 
     def evolve(self, state, pre_spike, post_spike, pre_trace, post_trace, weights, mask):
-        """One step (the optimizer state in place); returns (W, dW), the new W in the array of
-        :meth:`outputs`."""
+        """One step; returns (W, dW, the optimizer's state), the new W in the array of :meth:`outputs` and the
+        new state from :meth:`next_state`."""
         self.checked(preSpike=pre_spike, postSpike=post_spike, preTrace=pre_trace, postTrace=post_trace,
                      weights=weights)
         (out,) = self.outputs(weights=weights)
-        scalars = self.optimizer.advance(state)
+        new_state, scalars = self.next_state(state)
         bounded = self._bounded(weights)
         d_weights = self.evolve_kernel(pre_spike, post_spike, pre_trace, post_trace, weights, out, mask,
                                        self.step_settings, self.scratch(), self.blocks(), bounded, self.slots(state),
-                                       scalars)
+                                       self.slots(new_state), scalars)
         self._keep_bounded(out, bounded)
         self.replaced(weights=weights)
-        return out, d_weights
+        if new_state is not state:
+            self.replaced_state(state)
+        return out, d_weights, new_state
 
     def blocks(self):
         """The blocks each product is split into (see cell_kernels.outer_blocks)."""
@@ -99,13 +101,18 @@ class _Plan(SynapsePlan):
 
     def bound(self, state):
         """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`)."""
-        optimizer_state, weights = state[self.opt_params.target], state[self.weights.target]
+        held, weights = state[self.opt_params.target], state[self.weights.target]
+        optimizer_state = held if self.in_place else self.copied_state(held)
         count = np.array([optimizer_state.count], np.int64)
         bounded = self._bounded(weights)
 
         def finish():
             optimizer_state.count = int(count[0])
             self._keep_bounded(weights, bounded)
+            if optimizer_state is held:
+                return {}
+            self.replaced_state(held)
+            return {self.opt_params.target: optimizer_state}
 
         return (count, self.scratch(), self.blocks(), bounded, self.slots(optimizer_state)), finish
 
@@ -215,9 +222,10 @@ class TraceSTDPSynapse(LearningSynapse):
 
     @compilable
     def evolve(self):
-        weights, d_weights = self.plan.evolve(self.opt_params.get(), self.preSpike.get(), self.postSpike.get(),
+        weights, d_weights, state = self.plan.evolve(self.opt_params.get(), self.preSpike.get(), self.postSpike.get(),
                                               self.preTrace.get(), self.postTrace.get(), self.weights.get(),
                                               self.mask.get())
+        self.opt_params.set(state)
         self.weights.set(weights)
         self.dWeights.set(d_weights)
 

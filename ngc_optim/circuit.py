@@ -71,7 +71,9 @@ class Binding(NamedTuple):
 
     ``take(state)`` returns ``(args, finish)``: the arguments passed after the
     step's constants (arrays the kernel updates in place) and a function called
-    with no arguments after the compiled call (to copy a counter back, say).
+    with no arguments after the compiled call (to copy a counter back, say),
+    which returns the state values it replaced ({key: new value}: an optimizer's
+    state copied for the call), set with the written compartments.
     """
 
     take: Callable
@@ -573,7 +575,7 @@ class Circuit:
         else:
             results = self._call(self._module.circuit, (rows, *arguments))
         for finish in finishes:
-            finish()
+            copies.update(finish())
         for index, result in zip(self._written_index, results):
             values[index] = result
         self._known = values

@@ -34,8 +34,9 @@ the optimizer's rule runs with its own l1/l2 penalty, and ``w`` is multiplied
 by ``mask`` when ``masked``. The arithmetic is NumPy's for the same formulas in
 the array's dtype, operation for operation.
 
-A kernel's arguments are ``(w, out, products, mask, masked, code, settings, *slots, *scalars)``:
-the new weights go to ``out`` (``w`` itself to update in place), ``products`` the tuple of flat arrays (Hebbian ``(m,)``, STDP ``(p, q)`` or ``(p, q, a, b)``),
+A kernel's arguments are ``(w, out, products, mask, masked, code, settings, *slots, *slots_out, *scalars)``:
+the new weights go to ``out`` and the optimizer's new state to ``slots_out`` (``w`` and ``slots`` themselves
+to update in place), ``products`` the tuple of flat arrays (Hebbian ``(m,)``, STDP ``(p, q)`` or ``(p, q, a, b)``),
 ``code`` the Hebbian prior (:data:`PRIOR_CODES`; 0 for STDP), ``settings`` the
 rule's float tuple (Hebbian ``(w_bound, lmbda, l1_ratio, sign_value, low)``,
 STDP ``(A_plus, A_minus, w_bound, tau_w)``), ``slots`` the optimizer's state
@@ -206,7 +207,7 @@ def _fused_sgd(w, out, products, mask, masked, code, settings, eta, regularizati
         out[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
-def _fused_nag(w, out, products, mask, masked, code, settings, phi, eta, mu, t, regularization, lam):
+def _fused_nag(w, out, products, mask, masked, code, settings, phi, phi_out, eta, mu, t, regularization, lam):
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
@@ -215,7 +216,7 @@ def _fused_nag(w, out, products, mask, masked, code, settings, phi, eta, mu, t, 
             wi = w[i]
             d, u = ADJUSTMENT(products, i, wi, code, constants)
             products[0][i] = d
-            new, phi[i] = _nag_rule(wi, _penalised(u, wi, regularization, lam_), phi[i], eta_, mu_)
+            new, phi_out[i] = _nag_rule(wi, _penalised(u, wi, regularization, lam_), phi[i], eta_, mu_)
             out[i] = LIMITED(new, wi, constants, masked, mask[i])
     else:
         for i in range(w.size):
@@ -223,11 +224,12 @@ def _fused_nag(w, out, products, mask, masked, code, settings, phi, eta, mu, t, 
             d, u = ADJUSTMENT(products, i, wi, code, constants)
             products[0][i] = d
             new = _sgd_rule(wi, _penalised(u, wi, regularization, lam_), eta_)
-            phi[i] = new
+            phi_out[i] = new
             out[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
-def _fused_momentum(w, out, products, mask, masked, code, settings, velocity, eta, mu, regularization, lam):
+def _fused_momentum(w, out, products, mask, masked, code, settings, velocity, velocity_out, eta, mu, regularization,
+                    lam):
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
@@ -235,11 +237,12 @@ def _fused_momentum(w, out, products, mask, masked, code, settings, velocity, et
         wi = w[i]
         d, u = ADJUSTMENT(products, i, wi, code, constants)
         products[0][i] = d
-        new, velocity[i] = _momentum_rule(wi, _penalised(u, wi, regularization, lam_), velocity[i], eta_, mu_)
+        new, velocity_out[i] = _momentum_rule(wi, _penalised(u, wi, regularization, lam_), velocity[i], eta_, mu_)
         out[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
-def _fused_rmsprop(w, out, products, mask, masked, code, settings, cache, eta, decay, eps, regularization, lam):
+def _fused_rmsprop(w, out, products, mask, masked, code, settings, cache, cache_out, eta, decay, eps, regularization,
+                   lam):
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
     eta_, decay_, keep_, eps_, lam_ = dt(eta), dt(decay), dt(1.0 - decay), dt(eps), dt(lam)
@@ -247,13 +250,13 @@ def _fused_rmsprop(w, out, products, mask, masked, code, settings, cache, eta, d
         wi = w[i]
         d, u = ADJUSTMENT(products, i, wi, code, constants)
         products[0][i] = d
-        new, cache[i] = _rmsprop_rule(wi, _penalised(u, wi, regularization, lam_), cache[i], eta_, decay_,
+        new, cache_out[i] = _rmsprop_rule(wi, _penalised(u, wi, regularization, lam_), cache[i], eta_, decay_,
                                       keep_, eps_)
         out[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
-def _fused_adam(w, out, products, mask, masked, code, settings, g1, g2, eta, beta1, beta2, eps, inverse_correction1,
-                inverse_correction2, decoupled_decay, regularization, lam):
+def _fused_adam(w, out, products, mask, masked, code, settings, g1, g2, g1_out, g2_out, eta, beta1, beta2, eps,
+                inverse_correction1, inverse_correction2, decoupled_decay, regularization, lam):
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
     eta_, b1, b2, eps_ = dt(eta), dt(beta1), dt(beta2), dt(eps)
@@ -266,7 +269,7 @@ def _fused_adam(w, out, products, mask, masked, code, settings, g1, g2, eta, bet
             d, u = ADJUSTMENT(products, i, wi, code, constants)
             products[0][i] = d
             g = _penalised(u, wi, regularization, lam_)
-            new, g1[i], g2[i] = _adam_rule(wi - shrink * wi, g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
+            new, g1_out[i], g2_out[i] = _adam_rule(wi - shrink * wi, g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
             out[i] = LIMITED(new, wi, constants, masked, mask[i])
     else:
         for i in range(w.size):
@@ -274,7 +277,7 @@ def _fused_adam(w, out, products, mask, masked, code, settings, g1, g2, eta, bet
             d, u = ADJUSTMENT(products, i, wi, code, constants)
             products[0][i] = d
             g = _penalised(u, wi, regularization, lam_)
-            new, g1[i], g2[i] = _adam_rule(wi, g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
+            new, g1_out[i], g2_out[i] = _adam_rule(wi, g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
             out[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
@@ -345,9 +348,11 @@ def hebbian_adjustments(pre, post, weights, settings, blocks):
     return product, d_biases
 
 
-def _hebbian_evolve(pre, post, weights, out, biases, biases_out, mask, settings, blocks, slots, bias_slots, scalars):
-    """A HebbianSynapse's evolve: the new weights into ``out`` and the new biases into ``biases_out`` (the
-    arrays themselves to update in place; the optimizer's slots are), in one pass; returns (dW, db).
+def _hebbian_evolve(pre, post, weights, out, biases, biases_out, mask, settings, blocks, slots, slots_out, bias_slots,
+                    scalars):
+    """A HebbianSynapse's evolve: the new weights into ``out``, the optimizer's new slots of the weights into
+    ``slots_out`` and the new biases into ``biases_out`` (the arrays themselves to update in place; the
+    biases' slots are updated in place), in one pass; returns (dW, db).
 
     ``settings`` = (masked, prior code, (w_bound, lmbda, l1_ratio, sign_value, low), pre_wght, post_wght,
     has_bias); ``slots``/``bias_slots`` the optimizer's flat state arrays of weights/biases; ``scalars`` the
@@ -359,7 +364,7 @@ def _hebbian_evolve(pre, post, weights, out, biases, biases_out, mask, settings,
     masked, prior, hebbian, _, _, has_bias = settings
     product, d_biases = hebbian_products(pre, post, weights, settings, blocks)
     KERNEL(weights.ravel(), out.ravel(), (product.ravel(), mask.ravel()), mask.ravel(), masked, prior, hebbian,
-           *slots, *scalars)
+           *slots, *slots_out, *scalars)
     if has_bias:
         biases_out[...] = biases
         BIAS(biases_out.ravel(), d_biases.ravel(), *bias_slots, *scalars)
@@ -368,11 +373,11 @@ def _hebbian_evolve(pre, post, weights, out, biases, biases_out, mask, settings,
 
 def _hebbian_step(pre, post, weights, biases, mask, settings, optimizer_constants, count, blocks, slots,
                   bias_slots):
-    """The compiled circuit's form of _hebbian_evolve, in place on weights and biases (the circuit copies them
-    once per call): counts the step in ``count`` (int64 (1,)) and computes its scalars with the rule's
+    """The compiled circuit's form of _hebbian_evolve, in place on weights, biases and the optimizer's slots (the
+    circuit copies them once per call): counts the step in ``count`` (int64 (1,)) and computes its scalars with the rule's
     jit_scalars (SCALARS)."""
     count[0] += 1
-    return EVOLVE(pre, post, weights, weights, biases, biases, mask, settings, blocks, slots, bias_slots,
+    return EVOLVE(pre, post, weights, weights, biases, biases, mask, settings, blocks, slots, slots, bias_slots,
                   SCALARS(optimizer_constants, count[0]))
 
 
@@ -498,9 +503,9 @@ def _factor(w, out, w_bound, mu, potentiating):
 
 
 def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mask, settings, scratch, blocks,
-                 bounded, slots, scalars):
-    """A TraceSTDPSynapse's evolve: the new weights into ``out`` (``weights`` itself to update in place; the
-    optimizer's slots are updated in place); returns dW.
+                 bounded, slots, slots_out, scalars):
+    """A TraceSTDPSynapse's evolve: the new weights into ``out`` and the optimizer's new slots into
+    ``slots_out`` (``weights`` and ``slots`` themselves to update in place); returns dW.
 
     ``settings`` = (the rule's (A_plus, A_minus, w_bound, tau_w), pretrace_target, w_bound and mu in the
     weights' dtype, masked, depressing (A_minus > 0), sparse (the event-driven step may apply: batch 1, SGD,
@@ -540,7 +545,7 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mas
             b = depressing_factor.ravel()
             _factor(w, b, w_bound, mu, False)
     KERNEL(w, out.ravel(), (potentiation.ravel(), depression.ravel(), a, b), mask.ravel(), masked, 0, rule, *slots,
-           *scalars)
+           *slots_out, *scalars)
     if sparse:
         counts[0] = -1
         bounded[0] = 1
@@ -549,12 +554,12 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mas
 
 def _stdp_step(pre_spike, post_spike, pre_trace, post_trace, weights, mask, settings, optimizer_constants, count,
                scratch, blocks, bounded, slots):
-    """The compiled circuit's form of _stdp_evolve, in place on the weights (the circuit copies them once per
-    call): counts the step in ``count`` (int64 (1,)) and computes its
+    """The compiled circuit's form of _stdp_evolve, in place on the weights and the optimizer's slots (the
+    circuit copies them once per call): counts the step in ``count`` (int64 (1,)) and computes its
     scalars with the rule's jit_scalars (SCALARS)."""
     count[0] += 1
     return EVOLVE(pre_spike, post_spike, pre_trace, post_trace, weights, weights, mask, settings, scratch, blocks,
-                  bounded, slots, SCALARS(optimizer_constants, count[0]))
+                  bounded, slots, slots, SCALARS(optimizer_constants, count[0]))
 
 
 def _stdp_name(weighted, function, rule):

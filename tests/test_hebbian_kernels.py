@@ -36,11 +36,19 @@ def run_kernel(rule, hyperparameters, w, products, mask, settings):
     for step, product in enumerate(products):
         m = product.copy()
         scalars = optimizer.advance(state)
-        out, before = (w, None) if step % 2 else (np.full_like(w, np.nan), w.copy())
+        slots = state.arrays("weights")
+        if step % 2:
+            out, slots_out, before = w, slots, None
+        else:
+            out, slots_out = np.full_like(w, np.nan), tuple(np.full_like(array, np.nan) for array in slots)
+            before = (w.copy(), *(array.copy() for array in slots))
         kernel(w.ravel(), out.ravel(), (m.ravel(),), mask.ravel(), masked, hebbian_kernels.PRIOR_CODES[prior],
-               hebbian, *(array.ravel() for array in state.arrays("weights")), *scalars)
+               hebbian, *(array.ravel() for array in slots), *(array.ravel() for array in slots_out), *scalars)
         if before is not None:
-            np.testing.assert_array_equal(w, before)
+            for array, kept in zip((w, *slots), before):
+                np.testing.assert_array_equal(array, kept)
+            for array, new in zip(slots, slots_out):
+                array[...] = new
         w = out
         adjustments.append(m)
     return w, state, adjustments

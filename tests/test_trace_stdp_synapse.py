@@ -104,11 +104,20 @@ def test_kernel_matches_the_reference_bit_for_bit(case, dtype, settings):
         factors = (np.power(w.dtype.type(w_bound) - w, w.dtype.type(mu)), np.power(w, w.dtype.type(mu))) if mu else ()
         scalars = optimizer.advance(state)
         d = p.copy()
-        out, before = (w, None) if t % 2 else (np.full_like(w, np.nan), w.copy())
+        state_slots = state.arrays("weights")
+        if t % 2:
+            out, slots_out, before = w, state_slots, None
+        else:
+            out, slots_out = np.full_like(w, np.nan), tuple(np.full_like(array, np.nan) for array in state_slots)
+            before = (w.copy(), *(array.copy() for array in state_slots))
         kernel(w.ravel(), out.ravel(), tuple(array.ravel() for array in (d, q, *factors)), mask.ravel(), masked, 0,
-               (A_plus, A_minus, w_bound, tau_w), *(array.ravel() for array in state.arrays("weights")), *scalars)
+               (A_plus, A_minus, w_bound, tau_w), *(array.ravel() for array in state_slots),
+               *(array.ravel() for array in slots_out), *scalars)
         if before is not None:
-            np.testing.assert_array_equal(w, before)
+            for array, kept in zip((w, *state_slots), before):
+                np.testing.assert_array_equal(array, kept)
+            for array, new in zip(state_slots, slots_out):
+                array[...] = new
         w = out
         expected, slots, dW = naive_stdp.step(rule, expected, p, q, slots, t, mask if masked else None, stdp,
                                               **hyperparameters)

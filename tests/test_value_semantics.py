@@ -13,19 +13,30 @@ from ngc_optim import Context, MethodProcess
 from ngc_optim.buffers import Spares
 
 _contexts = itertools.count()
-IN_PLACE_BY_DESIGN = {"opt_params"}
-"""The optimizer's state is an object updated in place (LearningSynapse's docstring)."""
 
 
 def _held(components):
-    """(the compartment's array as read, a copy) of every array-valued compartment."""
+    """(the compartment's array as read, a copy) of every array-valued compartment, and of every array and the
+    count of every optimizer state."""
     held = {}
     for component in components:
         for name, compartment in component.compartments:
             value = compartment.get()
-            if isinstance(value, np.ndarray) and name not in IN_PLACE_BY_DESIGN:
+            if isinstance(value, np.ndarray):
                 held[(component.name, name)] = (value, value.copy())
+            elif hasattr(value, "state_dict"):
+                state = value.state_dict()
+                held[(component.name, name, "count")] = (value, np.array(state.pop("count")))
+                for slot, arrays in state.items():
+                    for key, array in arrays.items():
+                        held[(component.name, name, slot, key)] = (array, array.copy())
     return held
+
+
+def _unchanged(value, copy):
+    if hasattr(value, "state_dict"):
+        return value.count == int(copy)
+    return np.array_equal(value, copy, equal_nan=True)
 
 
 @pytest.mark.parametrize("by_scan", [False, True])
@@ -37,22 +48,25 @@ def test_values_read_before_steps_never_change(family, compiled, by_scan):
     for row in range(3):
         step.run(t=row * 0.5, dt=0.5)
     held = _held(components)
-    before = {key: value.copy() for key, (value, _) in held.items()}
+    before = {key: value.copy() for key, (value, _) in held.items() if isinstance(value, np.ndarray)}
     if by_scan:
         final, _ = step.scan(step.pack_rows(3, t=lambda i: i * 0.5, dt=0.5))
         stateManager.set_state(final)
     else:
         for row in range(3):
             step.run(t=row * 0.5, dt=0.5)
-    changed = [key for key, (value, copy) in held.items() if not np.array_equal(value, copy, equal_nan=True)]
+    changed = [key for key, (value, copy) in held.items() if not _unchanged(value, copy)]
     assert changed == []
-    moved = [key for key, (value, _) in held.items()
-             if not np.array_equal(getattr(components[[c.name for c in components].index(key[0])], key[1]).get(),
-                                   before[key], equal_nan=True)]
+    moved = [key for key in before if len(key) == 2
+             and not np.array_equal(getattr(components[[c.name for c in components].index(key[0])], key[1]).get(),
+                                    before[key], equal_nan=True)]
     if family in ("hebbian", "stdp"):
         assert any(key[1] == "weights" for key in moved), "the weights did not learn: the test would pass anyway"
     reset.run()
-    assert [key for key, (value, copy) in held.items() if not np.array_equal(value, copy, equal_nan=True)] == []
+    assert [key for key, (value, copy) in held.items() if not _unchanged(value, copy)] == []
+    if family in ("hebbian", "stdp"):
+        states = [component.opt_params.get() for component in components if hasattr(component, "opt_params")]
+        assert states and all(state.count == 6 for state in states)
 
 
 def _learning(compiled, in_place=False, cls=HebbianSynapse):

@@ -145,6 +145,11 @@ class OptimizerState:
         """The state's arrays for parameter ``name``, one per slot, in ``slot_names`` order."""
         return tuple(self._slots[slot][name] for slot in self.slot_names)
 
+    def with_slots(self, slots, count):
+        """A state of this kind for the same parameters with ``count`` and ``slots`` (slot -> name -> array of
+        the parameter's shape and dtype, not checked); this one unchanged."""
+        return type(self)(self._shapes, count, slots)
+
     def state_dict(self):
         """The state as plain data: ``{"count": int, slot: {name: array}}``.
 
@@ -317,6 +322,11 @@ class Optimizer:
         scalars = self._step_scalars(state.count)
         for binding, update in work:
             binding.kernel(binding.flat, update, *binding.slot_flats, *scalars)
+
+    def scalars(self, count):
+        """The scalar arguments of this optimizer's kernel for step ``count`` (the first is 1), as
+        :meth:`advance` returns them, counting nothing."""
+        return self._step_scalars(count)
 
     def advance(self, state):
         """Count one step on ``state`` and return the scalar arguments of this optimizer's kernel for it.
