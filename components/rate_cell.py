@@ -48,7 +48,7 @@ class RateCell(NumpyComponent):
         n_units: number of units.
         tau_m: membrane time constant (> 0), or 0 for a stateless cell.
         prior: (name, gamma): "gaussian", "laplacian", "cauchy" or "exp" and the leak strength (default
-            ("gaussian", 0)).
+            ("gaussian", 0)); a name of None is "gaussian", as in ngc-learn (pc_reconstruction's (None, 0)).
         threshold: (name, lmbda): "none", "soft_threshold" (ISTA's) or "cauchy_threshold" and its strength,
             applied to z after each stateful step (default ("none", 0)). ngc-learn 3.2.3's cauchy_threshold
             fails when called; this one follows its documented formula.
@@ -58,6 +58,7 @@ class RateCell(NumpyComponent):
         batch_size: rows of every (batch_size, n_units) compartment (default 1).
         resist_scale: multiplies the modulated j (default 1).
         dtype: "float32" (default) or "float64".
+        key: ngc-learn's random key: accepted and unused (the cell draws no random numbers).
     """
 
     PER_SAMPLE: ClassVar[frozenset] = frozenset({"j", "j_td", "z", "zF"})
@@ -69,15 +70,20 @@ class RateCell(NumpyComponent):
             "outputs": {"zF": "fx(z) * output_scale"},
         },
         "arguments": {"n_units": "number of units", "tau_m": "time constant, 0 for stateless",
-                      "prior": "(gaussian|laplacian|cauchy|exp, gamma)",
+                      "prior": "(gaussian|laplacian|cauchy|exp|None, gamma)",
                       "threshold": "(none|soft_threshold|cauchy_threshold, lmbda)", "act_fx": f"one of {sorted(ACTIVATIONS)}",
                       "output_scale": "zF gain (1)", "integration_type": "euler or midpoint",
-                      "batch_size": "batch rows (1)", "resist_scale": "gain on j (1)", "dtype": "float32 or float64"},
+                      "batch_size": "batch rows (1)", "resist_scale": "gain on j (1)", "dtype": "float32 or float64",
+                      "key": "ngc-learn's random key (unused)"},
     }
 
     def __init__(self, name, n_units, tau_m, prior=("gaussian", 0.0), act_fx="identity", output_scale=1.0,
-                 threshold=("none", 0.0), integration_type="euler", batch_size=1, resist_scale=1.0, dtype="float32"):
+                 threshold=("none", 0.0), integration_type="euler", batch_size=1, resist_scale=1.0, dtype="float32",
+                 key=None):
         super().__init__(name, dtype)
+        self._unused_key(key)
+        if isinstance(prior, (list, tuple)) and len(prior) == 2 and prior[0] is None:
+            prior = ("gaussian", prior[1])
         self._check_population(n_units, batch_size)
         if not (isinstance(tau_m, (int, float)) and np.isfinite(tau_m) and tau_m >= 0):
             raise self._error(f"tau_m={tau_m!r} must be >= 0 (0: stateless)")
@@ -92,9 +98,9 @@ class RateCell(NumpyComponent):
             raise self._error(f"act_fx={act_fx!r}; expected one of {sorted(ACTIVATIONS)}")
         if integration_type not in _INTEGRATORS:
             raise self._error(f"integration_type={integration_type!r}; expected one of {_INTEGRATORS}")
-        for key, value in (("output_scale", output_scale), ("resist_scale", resist_scale)):
+        for setting, value in (("output_scale", output_scale), ("resist_scale", resist_scale)):
             if not (isinstance(value, (int, float)) and np.isfinite(value)):
-                raise self._error(f"{key}={value!r} must be a finite number")
+                raise self._error(f"{setting}={value!r} must be a finite number")
         self.n_units = n_units
         self.batch_size = batch_size
         self.tau_m = float(tau_m)
