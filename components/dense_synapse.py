@@ -1,5 +1,6 @@
 """DenseSynapse: a fully (or sparsely) connected synaptic cable."""
 
+import warnings
 from typing import ClassVar
 
 import numpy as np
@@ -53,6 +54,8 @@ class DenseSynapse(NumpyComponent):
         key: ngc-learn's random key instead of seed (an int, or a JAX-style key of 32-bit words; see
             :func:`ngc_optim.components.numpy_component.seed_from`).
         dtype: "float32" (default) or "float64".
+        resist_scale: ngc-learn's deprecated name of g_conduct_factor (as there, it replaces
+            g_conduct_factor, with a DeprecationWarning); DenseSynapse's subclasses take it too.
     """
 
     PER_SAMPLE: ClassVar[frozenset] = frozenset({"inputs", "gate", "outputs"})
@@ -68,12 +71,17 @@ class DenseSynapse(NumpyComponent):
                       "bias_init": "initialiser spec or None", "g_conduct_factor": "output gain (1)",
                       "p_conn": "connection probability (1)", "batch_size": "batch rows (1)",
                       "seed": "initialiser seed (0)", "dtype": "float32 or float64",
-                      "key": "ngc-learn's random key, instead of seed"},
+                      "key": "ngc-learn's random key, instead of seed",
+                      "resist_scale": "deprecated name of g_conduct_factor"},
     }
 
     def __init__(self, name, shape, weight_init=None, bias_init=None, g_conduct_factor=1.0, p_conn=1.0,
-                 batch_size=1, seed=0, dtype="float32", key=None):
+                 batch_size=1, seed=0, dtype="float32", key=None, resist_scale=None):
         super().__init__(name, dtype)
+        if resist_scale is not None:
+            warnings.warn(f"{type(self).__name__} {name!r}: resist_scale is deprecated, use g_conduct_factor",
+                          DeprecationWarning, stacklevel=3)
+            g_conduct_factor = resist_scale
         shape = tuple(shape) if isinstance(shape, (list, tuple)) else shape
         if not (isinstance(shape, tuple) and len(shape) == 2 and all(isinstance(n, int) and n > 0 for n in shape)):
             raise self._error(f"shape={shape!r} must be two positive ints")

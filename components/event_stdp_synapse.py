@@ -66,9 +66,10 @@ class EventSTDPSynapse(DenseSynapse):
     }
 
     def __init__(self, name, shape, eta, lmbda=0.01, A_plus=1.0, A_minus=1.0, presyn_win_len=2.0, w_bound=1.0,
-                 weight_init=None, g_conduct_factor=1.0, p_conn=1.0, batch_size=1, seed=0, dtype="float32", key=None):
+                 weight_init=None, g_conduct_factor=1.0, p_conn=1.0, batch_size=1, seed=0, dtype="float32", key=None,
+                 resist_scale=None):
         super().__init__(name, shape, weight_init=weight_init, g_conduct_factor=g_conduct_factor, p_conn=p_conn,
-                         batch_size=batch_size, seed=seed, dtype=dtype, key=key)
+                         batch_size=batch_size, seed=seed, dtype=dtype, key=key, resist_scale=resist_scale)
         if batch_size != 1:
             raise self._error(f"batch_size={batch_size!r}: the rule takes one sample per step (batch_size 1)")
         eta = self._number("eta", eta)

@@ -38,6 +38,7 @@ class ExpKernel(NumpyComponent):
         nu: the window's span (ms, >= 0; default 4).
         batch_size: rows of every (batch_size, n_units) compartment (default 1).
         dtype: "float32" (default) or "float64".
+        key: ngc-learn's random key: accepted and unused (the kernel draws no random numbers).
     """
 
     SPEC: ClassVar[dict] = {
@@ -49,13 +50,14 @@ class ExpKernel(NumpyComponent):
         },
         "arguments": {"n_units": "number of units", "dt": "step (ms), sets win_len = int(nu/dt) + 1",
                       "tau_w": "time constant (500)", "nu": "window span (4 ms)", "batch_size": "batch rows (1)",
-                      "dtype": "float32 or float64"},
+                      "dtype": "float32 or float64", "key": "ngc-learn's random key (unused)"},
     }
 
     FIXED_BATCH: ClassVar[str] = "its window of spike times keeps the batch size it was built with"
 
-    def __init__(self, name, n_units, dt, tau_w=500.0, nu=4.0, batch_size=1, dtype="float32"):
+    def __init__(self, name, n_units, dt, tau_w=500.0, nu=4.0, batch_size=1, dtype="float32", key=None):
         super().__init__(name, dtype)
+        self._unused_key(key)
         self._set_population(n_units, batch_size)
         self.dt = self._number("dt", dt, 0.0, strict=True)
         self.tau_w = self._number("tau_w", tau_w, 0.0, strict=True)

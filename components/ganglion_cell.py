@@ -14,7 +14,8 @@ from .numpy_component import NumpyComponent
 __all__ = ["FILTERS", "RetinalGanglionCell"]
 
 FILTERS = ("identity", "gaussian", "difference_of_gaussian", "DoG", "ratio_of_gaussian", "RoG")
-"""filter_type names (ngc-learn's; any other name gives the identity filter there, and is refused here)."""
+"""filter_type names (ngc-learn's; None is the identity filter too, as there; any other name gives the identity
+filter there, and is refused here)."""
 
 
 def _gaussian(patch_shape, sigma, dtype):
@@ -57,14 +58,17 @@ class RetinalGanglionCell(NumpyComponent):
 
     Args:
         name: the cells' name.
-        filter_type: one of FILTERS (ngc-learn has no default; "identity" is its fallback).
+        filter_type: one of FILTERS, or None for the identity (ngc-learn has no default; "identity" is its
+            fallback, which pc_reconstruction's None reaches).
         area_shape: (ix, iy), the image.
         n_cells: number of cells (patches).
         patch_shape: (px, py), each receptive field.
         step_shape: (sx, sy), the offset between neighbouring patches.
         batch_size: images per batch (default 1).
-        sigma: the gaussians' standard deviation (> 0; default 1).
+        sigma: the gaussians' standard deviation (> 0 for the gaussian filters, unused by the identity;
+            default 1).
         dtype: "float32" (default) or "float64".
+        key: ngc-learn's random key: accepted and unused (the cell draws no random numbers).
     """
 
     PER_SAMPLE: ClassVar[frozenset] = frozenset({"inputs", "outputs"})
@@ -75,22 +79,24 @@ class RetinalGanglionCell(NumpyComponent):
             "state": {"filter": "(px, py) receptive-field filter"},
             "outputs": {"outputs": "(batch_size, n_cells * px * py) filtered patches minus their mean"},
         },
-        "arguments": {"filter_type": f"one of {list(FILTERS)}", "area_shape": "(ix, iy)", "n_cells": "patches",
+        "arguments": {"filter_type": f"one of {list(FILTERS)} or None", "area_shape": "(ix, iy)", "n_cells": "patches",
                       "patch_shape": "(px, py)", "step_shape": "(sx, sy)", "batch_size": "batch rows (1)",
-                      "sigma": "gaussian standard deviation (1)", "dtype": "float32 or float64"},
+                      "sigma": "gaussian standard deviation (1)", "dtype": "float32 or float64",
+                      "key": "ngc-learn's random key (unused)"},
     }
 
     def __init__(self, name, filter_type, area_shape, n_cells, patch_shape, step_shape, batch_size=1, sigma=1.0,
-                 dtype="float32"):
+                 dtype="float32", key=None):
         super().__init__(name, dtype)
         self.owner = f"RetinalGanglionCell {name!r}"
-        if filter_type not in FILTERS:
+        self._unused_key(key)
+        if filter_type is not None and filter_type not in FILTERS:
             raise self._error(f"filter_type={filter_type!r}; expected one of {list(FILTERS)}")
-        for key, value, low in (("area_shape", area_shape, 1), ("patch_shape", patch_shape, 1),
-                                ("step_shape", step_shape, 0)):
+        for setting, value, low in (("area_shape", area_shape, 1), ("patch_shape", patch_shape, 1),
+                                    ("step_shape", step_shape, 0)):
             if not (isinstance(value, (list, tuple)) and len(value) == 2
                     and all(isinstance(n, int) and not isinstance(n, bool) and n >= low for n in value)):
-                raise self._error(f"{key}={value!r} must be two ints >= {low}")
+                raise self._error(f"{setting}={value!r} must be two ints >= {low}")
         (ix, iy), (px, py), (sx, sy) = area_shape, patch_shape, step_shape
         if px > ix or py > iy:
             raise self._error(f"patch_shape={tuple(patch_shape)} is larger than area_shape={tuple(area_shape)}")
@@ -99,7 +105,7 @@ class RetinalGanglionCell(NumpyComponent):
             raise self._error(f"n_cells={n_cells!r}: area {tuple(area_shape)}, patches {tuple(patch_shape)} and "
                               f"steps {tuple(step_shape)} give {patches} patches")
         self._check_population(n_cells, batch_size)
-        self.sigma = self._number("sigma", sigma, 0.0, strict=True)
+        self.sigma = self._number("sigma", sigma, 0.0, strict=filter_type in FILTERS[1:])
         self.filter_type, self.n_cells, self.batch_size = filter_type, n_cells, batch_size
         self.area_shape, self.patch_shape, self.step_shape = tuple(area_shape), tuple(patch_shape), tuple(step_shape)
         self.input_shape = (batch_size, ix, iy)

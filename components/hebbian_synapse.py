@@ -163,9 +163,10 @@ class HebbianSynapse(LearningSynapse):
     def __init__(self, name, shape, eta=0.0, weight_init=None, bias_init=None, w_bound=1.0, is_nonnegative=False,
                  prior=("constant", 0.0), sign_value=1.0, optim_type="sgd", optim_kwargs=None, pre_wght=1.0,
                  post_wght=1.0, p_conn=1.0, g_conduct_factor=1.0, batch_size=1, seed=0, dtype="float32", key=None,
-                 in_place=False):
+                 in_place=False, resist_scale=None):
         super().__init__(name, shape, weight_init=weight_init, bias_init=bias_init, g_conduct_factor=g_conduct_factor,
-                         p_conn=p_conn, batch_size=batch_size, seed=seed, dtype=dtype, key=key)
+                         p_conn=p_conn, batch_size=batch_size, seed=seed, dtype=dtype, key=key,
+                         resist_scale=resist_scale)
         self._check_finite(w_bound=w_bound, sign_value=sign_value, pre_wght=pre_wght, post_wght=post_wght)
         if w_bound < 0:
             raise self._error(f"w_bound={w_bound!r} must be >= 0 (0: no bound)")

@@ -239,6 +239,15 @@ class NumpyComponent(Component):
             raise self._error(f"{name}={_describe_key(value)} {reason}") from None
         return self.seed
 
+    def _unused_key(self, key):
+        """Check ngc-learn's ``key`` of a component that draws no random numbers (ngc-learn's takes one for
+        every component): validated as :func:`seed_from` does, then unused, and not recorded by ``to_json``."""
+        if key is not None:
+            try:
+                seed_from(key)
+            except ValueError as reason:
+                raise self._error(f"key={_describe_key(key)} {reason}") from None
+
     def _random_key(self, seed, key):
         """The initial state of the component's random stream for ``seed`` or ``key`` (see :meth:`_seed` and
         :mod:`ngc_optim.spike_kernels`)."""
@@ -248,9 +257,10 @@ class NumpyComponent(Component):
         """The constructor's arguments for ngcsimlib's ``Context.load``, all by keyword and JSON-safe: NumPy
         numbers and arrays as Python numbers and lists, tuples as lists, and ngc-learn's ``key`` as the
         ``seed`` it gave (so a loaded context draws the same values)."""
-        arguments = inspect.signature(type(self).__init__).bind(self, *self._args, **self._kwargs).arguments
+        signature = inspect.signature(type(self).__init__)
+        arguments = signature.bind(self, *self._args, **self._kwargs).arguments
         arguments.pop("self")
-        if arguments.pop("key", None) is not None:
+        if arguments.pop("key", None) is not None and "seed" in signature.parameters:
             arguments["seed"] = self.seed
         return {"args": [], "kwargs": {name: _plain(value) for name, value in arguments.items()}}
 

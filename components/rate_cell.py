@@ -63,7 +63,7 @@ class RateCell(NumpyComponent):
         n_units: number of units.
         tau_m: membrane time constant (> 0), or 0 for a stateless cell.
         prior: (name, gamma): "gaussian", "laplacian", "cauchy" or "exp" and the leak strength (default
-            ("gaussian", 0)).
+            ("gaussian", 0)); a name of None is "gaussian", as in ngc-learn (pc_reconstruction's (None, 0)).
         threshold: (name, lmbda): "none", "soft_threshold" (ISTA's) or "cauchy_threshold" and its strength,
             applied to z after each stateful step (default ("none", 0)). ngc-learn 3.2.3's cauchy_threshold
             fails when called; this one follows its documented formula.
@@ -82,6 +82,7 @@ class RateCell(NumpyComponent):
         Wl_eta, Wl_opt_type, Wl_prior: Wl's eta, optim_type and prior when adaptive (defaults 0, "sgd",
             (None, 0)).
         dtype: "float32" (default) or "float64".
+        key: ngc-learn's random key: accepted and unused (the cell draws no random numbers).
     """
 
     PER_SAMPLE: ClassVar[frozenset] = frozenset({"j", "j_td", "z", "zF"})
@@ -94,7 +95,7 @@ class RateCell(NumpyComponent):
             "outputs": {"zF": "fx(z) * output_scale", "zF_lat": "fx_lat(z) * output_scale (use_lateral only)"},
         },
         "arguments": {"n_units": "number of units", "tau_m": "time constant, 0 for stateless",
-                      "prior": "(gaussian|laplacian|cauchy|exp, gamma)",
+                      "prior": "(gaussian|laplacian|cauchy|exp|None, gamma)",
                       "threshold": "(none|soft_threshold|cauchy_threshold, lmbda)", "act_fx": f"one of {sorted(ACTIVATIONS)}",
                       "output_scale": "zF gain (1)", "integration_type": "euler or midpoint",
                       "batch_size": "batch rows (1)", "resist_scale": "gain on j (1)", "shape": "None only",
@@ -102,7 +103,8 @@ class RateCell(NumpyComponent):
                       "adaptive_lateral": "Wl learns (False)", "exc_inh": "Wl's diagonal, off-diagonal (0, 0)",
                       "n_patch": "Wl's patches (1)", "fx_lat": "lateral activation (act_fx)",
                       "Wl_eta": "Wl's eta (0)", "Wl_opt_type": "Wl's optimizer (sgd)",
-                      "Wl_prior": "Wl's prior (None, 0)", "dtype": "float32 or float64"},
+                      "Wl_prior": "Wl's prior (None, 0)", "dtype": "float32 or float64",
+                      "key": "ngc-learn's random key (unused)"},
     }
     LATERAL: ClassVar[frozenset] = frozenset({"j_lat", "zF_lat"})
     """The compartments a cell with lateral pressure adds (one row per sample)."""
@@ -110,8 +112,11 @@ class RateCell(NumpyComponent):
     def __init__(self, name, n_units, tau_m, prior=("gaussian", 0.0), act_fx="identity", output_scale=1.0,
                  threshold=("none", 0.0), integration_type="euler", batch_size=1, resist_scale=1.0, shape=None,
                  is_stateful=True, use_lateral=False, adaptive_lateral=False, exc_inh=(0.0, 0.0), n_patch=1,
-                 fx_lat=None, Wl_eta=0.0, Wl_opt_type="sgd", Wl_prior=(None, 0.0), dtype="float32"):
+                 fx_lat=None, Wl_eta=0.0, Wl_opt_type="sgd", Wl_prior=(None, 0.0), dtype="float32", key=None):
         super().__init__(name, dtype)
+        self._unused_key(key)
+        if isinstance(prior, (list, tuple)) and len(prior) == 2 and prior[0] is None:
+            prior = ("gaussian", prior[1])
         self._check_population(n_units, batch_size)
         if shape is not None:
             raise self._error(f"shape={shape!r}: only 2-D (batch_size, n_units) cells are supported (shape=None)")
@@ -132,9 +137,9 @@ class RateCell(NumpyComponent):
             raise self._error(f"act_fx={act_fx!r}; expected one of {sorted(ACTIVATIONS)}")
         if integration_type not in _INTEGRATORS:
             raise self._error(f"integration_type={integration_type!r}; expected one of {_INTEGRATORS}")
-        for key, value in (("output_scale", output_scale), ("resist_scale", resist_scale)):
+        for setting, value in (("output_scale", output_scale), ("resist_scale", resist_scale)):
             if not (isinstance(value, (int, float)) and np.isfinite(value)):
-                raise self._error(f"{key}={value!r} must be a finite number")
+                raise self._error(f"{setting}={value!r} must be a finite number")
         self.n_units = n_units
         self.batch_size = batch_size
         self.tau_m = float(tau_m) if is_stateful else 0.0

@@ -198,9 +198,9 @@ class TraceSTDPSynapse(LearningSynapse):
 
     def __init__(self, name, shape, A_plus, A_minus, eta=1.0, mu=0.0, pretrace_target=0.0, weight_init=None,
                  g_conduct_factor=1.0, p_conn=1.0, w_bound=1.0, tau_w=0.0, optim_type="sgd", optim_kwargs=None,
-                 batch_size=1, seed=0, dtype="float32", key=None, in_place=False):
+                 batch_size=1, seed=0, dtype="float32", key=None, in_place=False, resist_scale=None):
         super().__init__(name, shape, weight_init=weight_init, g_conduct_factor=g_conduct_factor, p_conn=p_conn,
-                         batch_size=batch_size, seed=seed, dtype=dtype, key=key)
+                         batch_size=batch_size, seed=seed, dtype=dtype, key=key, resist_scale=resist_scale)
         self._check_finite(A_plus=A_plus, A_minus=A_minus, mu=mu, pretrace_target=pretrace_target,
                            w_bound=w_bound, tau_w=tau_w)
         for setting, value, valid, rule in (("A_minus", A_minus, A_minus >= 0, ">= 0"), ("mu", mu, mu >= 0, ">= 0"),

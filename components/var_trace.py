@@ -63,12 +63,13 @@ class VarTrace(NumpyComponent):
                       "a_delta": "increment, <= 0: set to P_scale", "P_scale": "set value (1)",
                       "gamma_tr": "decay factor (1)", "decay_type": f"one of {DECAY_TYPES}",
                       "n_nearest_spikes": "k-nearest trace (0: off)", "batch_size": "batch rows (1)",
-                      "dtype": "float32 or float64"},
+                      "dtype": "float32 or float64", "key": "ngc-learn's random key (unused)"},
     }
 
     def __init__(self, name, n_units, tau_tr, a_delta, P_scale=1.0, gamma_tr=1.0, decay_type="exp",
-                 n_nearest_spikes=0, batch_size=1, dtype="float32"):
+                 n_nearest_spikes=0, batch_size=1, dtype="float32", key=None):
         super().__init__(name, dtype)
+        self._unused_key(key)
         self._set_population(n_units, batch_size)
         self.tau_tr = self._number("tau_tr", tau_tr, 0.0, strict=True)
         self.a_delta = self._number("a_delta", a_delta)

@@ -35,7 +35,6 @@ over the recorded steps to a few 1e-6."""
 DIFFERENT_BY_DESIGN = {
     "hebbian/prior_L2_uppercase": "ngc-learn matches prior names case-sensitively there and applies none",
     "hebbian/mask": "a mask array argument; our mask is the fixed p_conn connectivity",
-    "hebbian/resist_scale_alias": "ngc-learn's deprecated alias of g_conduct_factor",
 }
 HEBBIAN = sorted(case for case in CASES if case.startswith("hebbian/") and case not in DIFFERENT_BY_DESIGN)
 _names = itertools.count()
@@ -78,11 +77,10 @@ def test_hebbian_synapse_matches_ngclearn(case):
 UNSUPPORTED = {
     "rate/stateless_flag",
     "rate/heun_is_rk4", "rate/rk4_is_euler", "gaussian/sigma_vector", "dense/gate_mask",
-    "dense/bias_resist_scale_alias",
 }
 """Recorded ngc-learn behaviours our components do not take: the is_stateful flag, integration names
-ngc-learn maps to other integrators, a vector sigma, a mask array, and the deprecated resist_scale alias
-(each is refused with a ValueError or TypeError instead)."""
+ngc-learn maps to other integrators, a vector sigma and a mask array (each is refused with a ValueError or
+TypeError instead)."""
 
 
 def recorded(prefix):
