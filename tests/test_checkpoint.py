@@ -357,3 +357,42 @@ def test_file_mode_is_that_of_a_normal_file_or_of_the_file_replaced(tmp_path):
         assert (tmp_path / "new.h5").stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(umask)
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def h5py_arrays(path):
+    """Every dataset of ``path`` as h5py reads it (HDF5's own filters: an independent reader), by path."""
+    arrays = {}
+    with h5py.File(path, "r") as file:
+        file.visititems(lambda name, node: arrays.__setitem__(name, node[()])
+                        if isinstance(node, h5py.Dataset) else None)
+    return arrays
+
+
+def flat(tree, prefix=""):
+    """The arrays of a nested dict by their slash-joined paths."""
+    arrays = {}
+    for name, value in tree.items():
+        if isinstance(value, dict):
+            arrays.update(flat(value, f"{prefix}{name}/"))
+        else:
+            arrays[prefix + name] = value
+    return arrays
+
+
+@pytest.mark.parametrize("name", ["v1_optimizers.h5", "v1_optimizers_gzip.h5"])
+def test_version_1_files_still_load(name):
+    checkpoint = load_checkpoint(DATA / name)
+    expected = h5py_arrays(DATA / name)
+    loaded = flat(checkpoint.params)
+    for group, (_, state) in checkpoint.optimizers.items():
+        for slot, arrays in state.state_dict().items():
+            if slot != "count":
+                loaded.update({f"{group}/optimizer/{slot}/{n}": a for n, a in arrays.items()})
+    assert_identical(loaded, {key: np.asarray(value) for key, value in expected.items()})
+    assert (checkpoint.step, checkpoint.metadata) == (3, {"note": "format 1"})
+    assert [(group, optimizer.name, state.count) for group, (optimizer, state) in
+            sorted(checkpoint.optimizers.items())] == [("W1", "adam", 3), ("W2", "nag", 3)]
+    assert checkpoint.params["counts"].dtype == np.int32 and checkpoint.params["flag"].shape == ()
