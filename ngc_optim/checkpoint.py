@@ -92,6 +92,56 @@ class Checkpoint:
         self.metadata = metadata
         self.ngc_optim_version = ngc_optim_version
 
+    def restore(self, params, optimizers=None, *, cast=False):
+        """Copy what was read into existing arrays and optimizer states, strictly (see :func:`restore_checkpoint`).
+
+        Raises:
+            CheckpointError: anything that does not match, named with the file and entry; nothing is changed.
+        """
+        path = self.path
+        optimizers = optimizers or {}
+        targets = {(group, name): array for group, name, array in _flatten(path, params)}
+        sources = {(group, name): array for group, name, array in _flatten(path, self.params)}
+        missing = sorted(_join(*key) for key in targets.keys() - sources.keys())
+        unexpected = sorted(_join(*key) for key in sources.keys() - targets.keys())
+        if missing or unexpected:
+            raise CheckpointError(f"{path}: parameters do not match: missing in the file {missing}, "
+                                  f"unexpected in the file {unexpected}")
+        copies = []
+        for key, target in targets.items():
+            if not target.flags.writeable:
+                raise CheckpointError(f"{path}: {_join(*key)!r} is read-only here")
+            copies.append((target, _converted(path, repr(_join(*key)), sources[key], target, cast)))
+        missing = sorted(optimizers.keys() - self.optimizers.keys())
+        unexpected = sorted(self.optimizers.keys() - optimizers.keys())
+        if missing or unexpected:
+            raise CheckpointError(f"{path}: optimizers do not match: missing in the file {missing}, "
+                                  f"unexpected in the file {unexpected}")
+        loads = []
+        for group, (optimizer, state) in optimizers.items():
+            stored, stored_state = self.optimizers[group]
+            where = f"optimizer of group {group!r}"
+            if type(stored) is not type(optimizer) or type(state) is not optimizer.State:
+                raise CheckpointError(f"{path}: {where} is {stored.name} in the file, {optimizer.name} here")
+            ours, theirs = optimizer.get_hyperparameters(), stored.get_hyperparameters()
+            differing = sorted(key for key in ours if ours[key] != theirs[key])
+            if differing:
+                raise CheckpointError(f"{path}: {where}: hyperparameters differ: " + ", ".join(
+                    f"{k}={theirs[k]!r} in the file, {ours[k]!r} here" for k in differing))
+            if state.shapes != stored_state.shapes:
+                raise CheckpointError(f"{path}: {where} covers {stored_state.shapes} in the file, "
+                                      f"{state.shapes} here")
+            data = stored_state.state_dict()
+            own = state.state_dict()
+            for slot in state.slot_names:
+                data[slot] = {name: _converted(path, f"{where} {slot}[{name!r}]", array, own[slot][name], cast)
+                              for name, array in data[slot].items()}
+            loads.append((state, data, where))
+        for target, source in copies:
+            np.copyto(target, source)
+        for state, data, where in loads:
+            state.load_state_dict(data, what=f"{path}: {where}")
+
     def __repr__(self):
         return (f"Checkpoint({str(self.path)!r}, step={self.step}, groups={sorted(self.params)}, "
                 f"optimizers={sorted(self.optimizers)})")
@@ -529,46 +579,5 @@ def restore_checkpoint(path, params, optimizers=None, *, cast=False):
         CheckpointError: anything that does not match, named with the file and entry.
     """
     checkpoint = load_checkpoint(path)
-    path = checkpoint.path
-    optimizers = optimizers or {}
-    targets = {(group, name): array for group, name, array in _flatten(path, params)}
-    sources = {(group, name): array for group, name, array in _flatten(path, checkpoint.params)}
-    missing = sorted(_join(*key) for key in targets.keys() - sources.keys())
-    unexpected = sorted(_join(*key) for key in sources.keys() - targets.keys())
-    if missing or unexpected:
-        raise CheckpointError(f"{path}: parameters do not match: missing in the file {missing}, "
-                              f"unexpected in the file {unexpected}")
-    copies = []
-    for key, target in targets.items():
-        if not target.flags.writeable:
-            raise CheckpointError(f"{path}: {_join(*key)!r} is read-only here")
-        copies.append((target, _converted(path, repr(_join(*key)), sources[key], target, cast)))
-    missing = sorted(optimizers.keys() - checkpoint.optimizers.keys())
-    unexpected = sorted(checkpoint.optimizers.keys() - optimizers.keys())
-    if missing or unexpected:
-        raise CheckpointError(f"{path}: optimizers do not match: missing in the file {missing}, "
-                              f"unexpected in the file {unexpected}")
-    loads = []
-    for group, (optimizer, state) in optimizers.items():
-        stored, stored_state = checkpoint.optimizers[group]
-        where = f"optimizer of group {group!r}"
-        if type(stored) is not type(optimizer) or type(state) is not optimizer.State:
-            raise CheckpointError(f"{path}: {where} is {stored.name} in the file, {optimizer.name} here")
-        ours, theirs = optimizer.get_hyperparameters(), stored.get_hyperparameters()
-        differing = sorted(key for key in ours if ours[key] != theirs[key])
-        if differing:
-            raise CheckpointError(f"{path}: {where}: hyperparameters differ: "
-                                  + ", ".join(f"{k}={theirs[k]!r} in the file, {ours[k]!r} here" for k in differing))
-        if state.shapes != stored_state.shapes:
-            raise CheckpointError(f"{path}: {where} covers {stored_state.shapes} in the file, {state.shapes} here")
-        data = stored_state.state_dict()
-        own = state.state_dict()
-        for slot in state.slot_names:
-            data[slot] = {name: _converted(path, f"{where} {slot}[{name!r}]", array, own[slot][name], cast)
-                          for name, array in data[slot].items()}
-        loads.append((state, data, where))
-    for target, source in copies:
-        np.copyto(target, source)
-    for state, data, where in loads:
-        state.load_state_dict(data, what=f"{path}: {where}")
+    checkpoint.restore(params, optimizers, cast=cast)
     return checkpoint
