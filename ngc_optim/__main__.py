@@ -25,7 +25,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _one_line(message):
-    return " ".join(str(message).split())
+    """``message`` on one line, control characters (a NUL in a path, say) escaped."""
+    text = " ".join(str(message).split())
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
 def _parser():

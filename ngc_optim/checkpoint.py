@@ -503,6 +503,8 @@ def load_checkpoint(path):
             format version, or is damaged (a checksum or structure error).
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a directory, not a checkpoint file")
     try:
         file = h5py.File(path, "r")
     except FileNotFoundError:

@@ -135,8 +135,9 @@ def load_sweep(path):
         label = "_".join(f"{_label(key)}={_label(value)}" for key, value in point.items())
         point_name = (f"{index:0{width}d}" + (f"_{label}" if label else ""))[:POINT_NAME_LENGTH]
         where = f"{path}: point {point_name}"
+        overrides = {**_apply(base, point, where), "name": point_name}
         try:
-            config = load_config(overrides={**_apply(base, point, where), "name": point_name})
+            config = load_config(overrides=overrides)
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
         points.append(Point(point_name, point, config))

@@ -165,8 +165,8 @@ def _check(config):
         sizes = config["sizes"]
         if not (isinstance(sizes, list) and len(sizes) >= 2):
             raise ConfigError(f"sizes={sizes!r}: expected a list of at least two positive integers")
-        for size in sizes:
-            _positive_int("sizes", size)
+        for index, size in enumerate(sizes):
+            _positive_int(f"sizes[{index}]", size)
     for key in POSITIVE_INTS:
         if key in config:
             _positive_int(key, config[key])
@@ -350,11 +350,25 @@ def _saved_config(path):
 def _saved_model(checkpoint, config):
     """(the model saved in ``checkpoint``, the data of ``config``, which must fit its inputs)."""
     model = model_class(config).from_checkpoint(checkpoint)
-    data = load_data(config)
+    arguments = model_arguments(config)
+    differing = sorted(key for key, value in arguments.items()
+                       if key in model.config and _json_value(value) != _json_value(model.config[key]))
+    if differing:
+        raise CheckpointError(f"{checkpoint.path}: its training config and its model differ in "
+                              f"{', '.join(differing)}")
+    try:
+        data = load_data(config)
+    except ConfigError as error:
+        raise ConfigError(f"{checkpoint.path}: {error}") from None
     if model.sizes[0] != data.n_features:
         raise ConfigError(f"data={config['data']!r}: {data.n_features} features; the saved model takes "
                           f"{model.sizes[0]}")
     return model, data
+
+
+def _json_value(value):
+    """``value`` as JSON data reads it back (tuples as lists, integral floats as ints compare equal anyway)."""
+    return json.loads(json.dumps(value))
 
 
 def make_directory(runs, name):

@@ -232,3 +232,185 @@ def test_fuzz_cases_cover_every_kind_of_damage():
                                                 np.random.default_rng(0))}
     assert labels == {"flip anywhere", "flip in metadata", "truncate", "zero a page", "flip in a 0-d dataset",
                       "zero data or a chunk", "copy a chunk over another"}
+
+
+PCN_CONFIG = {"sizes": [64, 8, 10], "T": 2, "epochs": 1, "batch_size": 100}
+SNN_CONFIG = {"model": "snn", "n_exc": 4, "T": 5, "epochs": 1}
+GENERATIVE_CONFIG = {"model": "generative", "sizes": [64, 8], "T": 2, "epochs": 1, "batch_size": 100}
+HUGE = [2**40, 10**30, 2**63]
+BAD_NAMES = [".", "..", "", "a/b", "a\\b", "a\x00b", "x" * 300, "-x", ".hidden", "a b", 5, None, ["pcn"]]
+BAD_VALUES = {
+    "name": BAD_NAMES,
+    "model": ["vae", 1, None, ["pcn"], {"pcn": 1}],
+    "sizes": [[64], [], [64, 0, 10], *([64, size, 10] for size in HUGE), [64, 8, 2**40], [64, 8.5, 10],
+              [64, True, 10], "64,10", [63, 8, 10], None, [[64], 10]],
+    "T": [0, -1, *HUGE, 1.5, True, "3", None, [3]],
+    "batch_size": [0, -5, *HUGE, 10**6, 1.5, "1", None, [100]],
+    "epochs": [0, -1, 1.5, "1", None, True, [1]],
+    "optimizer": [["adam"], "lbfgs", 1, None, {"name": "adam"}, "ADAM"],
+    "eta": [-1, "0.1", None, True, [0.1], float("inf"), float("nan")],
+    "optim_kwargs": [[], "beta1", {"beta1": 3}, {"lr": 1}, {"beta1": [0.9]}, {"beta1": None}, None],
+    "act_fx": [["tanh"], "tan", 1, None, {"tanh": 1}],
+    "dt": [0, -1, "1", None, float("inf")],
+    "tau_m": [0, -1, None, [1]],
+    "seed": [-1, 1.5, "0", None, True],
+    "split_seed": [-1, 1.5, None, "0"],
+    "data": ["mnist", "missing.npz", {"idx": [1, 2, 3, 4]}, {"idx": ["a"]}, 5, None, "a\x00b.npz", ["digits"],
+             {"idx": ["a\x00", "b", "c", "d"]}],
+    "bogus": [1],
+}
+SNN_BAD_VALUES = {"n_exc": [0, -1, *HUGE, 1.5, ["4"]], "T": [0, *HUGE], "w_ie": ["strong", None], "max_freq": [0, -1],
+                  "batch_size": [10], "sizes": [[64, 10]]}
+GENERATIVE_BAD_VALUES = {"prior": [["cauchy", 0.1], ["laplacian", -1], "laplacian", [], ["laplacian", True],
+                                   [["laplacian"], 0.1]],
+                         "w_bound": [-1, "1", None], "normalize": ["yes", 1, None], "sizes": [[64, 2**40]]}
+BAD_FILES = [b"\xff\xfe{}", "{\"T\": \"\u00e9\"}".encode("latin-1"), b"[" * 100_000, b"{\"T\": " + b"9" * 5000 + b"}",
+             b"", b"[]", b"3", b"\"pcn\"", b"null", b"{\"T\": 3", b"{'T': 3}"]
+BAD_FLAGS = [["--T", "0"], ["--T", str(2**40)], ["--batch-size", str(10**30)], ["--epochs", "-1"], ["--eta", "nan"],
+             ["--eta", "-1"], ["--optimizer", "lbfgs"], ["--name", ".."], ["--name", "a/b"], ["--name", "x" * 300],
+             ["--model", "vae"], ["--seed", "1.5"], ["--seed", "9" * 5000], ["--data", "missing.npz"],
+             ["--runs", "/dev/null/x"], ["--config", "/nonexistent.json"], ["--config", "/"], ["--bogus"]]
+
+
+def cli_cases(tmp_path, rng):
+    """(label, argv) of bad ``ngc-optim train`` inputs: each bad value of each key, files that are not configs,
+    bad flags, and seeded random garbage and truncations of a good config."""
+    def config_file(content):
+        path = tmp_path / f"config{next(counter)}.json"
+        path.write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
+        return str(path)
+
+    counter = iter(range(10**6))
+    for base, table in ((PCN_CONFIG, BAD_VALUES), (SNN_CONFIG, SNN_BAD_VALUES),
+                        (GENERATIVE_CONFIG, GENERATIVE_BAD_VALUES)):
+        for key, values in table.items():
+            for value in values:
+                yield f"{base.get('model', 'pcn')} {key}={value!r:.40}", ["--config", config_file({**base, key: value})]
+    for content in BAD_FILES:
+        yield f"file {content[:20]!r}", ["--config", config_file(content)]
+    for flags in BAD_FLAGS:
+        yield f"flags {flags!r:.60}", ["--config", config_file(PCN_CONFIG), *flags]
+    text = json.dumps(PCN_CONFIG).encode()
+    for _ in range(10):
+        yield "random bytes", ["--config", config_file(rng.bytes(int(rng.integers(1, 64))))]
+        yield "truncated", ["--config", config_file(text[:int(rng.integers(len(text) - 1))])]
+
+
+def sweep_cases(tmp_path):
+    """(label, sweep file content) of bad sweeps."""
+    base = {"base": PCN_CONFIG}
+    yield "name ..", {**base, "name": "..", "grid": {"eta": [0.1]}}
+    yield "name .", {**base, "name": ".", "grid": {"eta": [0.1]}}
+    for name in BAD_NAMES[2:]:
+        yield f"name {name!r:.30}", {**base, "name": name, "grid": {"eta": [0.1]}}
+    yield "optimizer.name list", {**base, "grid": {"optimizer.name": [["adam"]]}}
+    yield "act_fx list", {**base, "points": [{"act_fx": ["tanh"]}]}
+    yield "empty", {**base, "grid": {}}
+    yield "points not objects", {**base, "points": [1]}
+    yield "grid not lists", {**base, "grid": {"eta": 0.1}}
+    yield "huge T", {**base, "grid": {"T": [2**40]}}
+    yield "huge sizes", {**base, "points": [{"sizes": [64, 10**30, 10]}]}
+    yield "batch above samples", {**base, "grid": {"batch_size": [10**5]}}
+    yield "unknown setting", {**base, "grid": {"bogus": [1]}}
+    yield "name setting", {**base, "grid": {"name": ["x"]}}
+    yield "missing base", {"base": "missing.json", "grid": {"eta": [0.1]}}
+    yield "base with NUL", {"base": "a\x00b", "grid": {"eta": [0.1]}}
+    (tmp_path / "latin.json").write_bytes(b"\xff{}")
+    yield "base not UTF-8", {"base": "latin.json", "grid": {"eta": [0.1]}}
+    yield "base a list", {"base": [1], "grid": {"eta": [0.1]}}
+    yield "not UTF-8", b"\xff\xfe"
+    yield "deep", b"{\"grid\": " + b"[" * 100_000
+    yield "long number", b"{\"grid\": {\"T\": [" + b"7" * 5000 + b"]}}"
+    yield "a list", [1]
+
+
+def assert_refused(label, argv, capsys, runs, failures, naming=""):
+    """Run ``argv``; record in ``failures`` unless it exits 2 with one line on stderr (containing ``naming``),
+    no traceback, no ``runs``."""
+    from ngc_optim.__main__ import main
+
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    except Exception as error:  # noqa: BLE001 (any exception is the failure being looked for)
+        code = f"{type(error).__name__}: {error}"
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    if code != 2 or len(lines) != 1 or "Traceback" in captured.err or not lines[0].startswith("ngc-optim") \
+            or naming not in lines[0] or runs.exists():
+        failures.append((label, code, captured.err[-300:], runs.exists()))
+
+
+def test_bad_train_inputs_exit_2_with_one_line_and_no_run_directory(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    failures = []
+    cases = list(cli_cases(tmp_path, np.random.default_rng(SEED)))
+    for label, argv in cases:
+        runs_flag = [] if "--runs" in argv else ["--runs", str(runs)]
+        assert_refused(label, ["train", *argv, *runs_flag, "--no-progress"], capsys, runs, failures)
+    assert not failures, failures
+    assert len(cases) > 150
+
+
+def test_bad_sweeps_exit_2_with_one_line_and_no_run_directory(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    failures = []
+    cases = list(sweep_cases(tmp_path))
+    for index, (label, content) in enumerate(cases):
+        path = tmp_path / f"sweep{index}.json"
+        path.write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
+        assert_refused(label, ["sweep", str(path), "--runs", str(runs), "--no-progress"], capsys, runs, failures)
+    assert not failures, failures
+
+
+def foreign_checkpoints(tmp_path):
+    """(label, path) of files that ``evaluate`` and ``--resume`` must refuse: valid HDF5 but not theirs, and
+    files that are not checkpoints at all."""
+    model = tmp_path / "model.h5"
+    pcn_checkpoint(model)
+    real = load_checkpoint(model)
+    good = {**real.metadata, "train": {**checkpoint_train_config()}}
+    variants = {
+        "metadata [1]": [1], "metadata null": None, "metadata a string": "PCN", "no train": real.metadata,
+        "train a list": {**good, "train": [1]}, "train of no kind": {**good, "train": {"model": ["pcn"]}},
+        "train with a bad value": {**good, "train": {**good["train"], "T": "3"}},
+        "train with a huge size": {**good, "train": {**good["train"], "sizes": [64, 2**40, 10]}},
+        "model of another kind": {**good, "model": "GenerativePCN"},
+        "config a list": {**good, "config": [1]},
+        "config huge": {**good, "config": {**good["config"], "sizes": [8, 2**40, 3]}},
+        "config that builds nothing": {**good, "config": {**good["config"], "bogus": 1}},
+        "epoch not the step": {**good, "epoch": 7},
+        "history not a list": {**good, "history": 3},
+        "rng not a state": {**good, "rng": {"bit_generator": "PCG64"}},
+        "no rng": {key: value for key, value in good.items() if key != "rng"},
+        "data of another width": {**good, "train": {**good["train"], "sizes": [64, 6, 3]}},
+    }
+    for label, metadata in variants.items():
+        path = tmp_path / f"{label.replace(' ', '_')}.h5"
+        save_checkpoint(path, real.params, real.optimizers, step=real.step, metadata=metadata)
+        yield label, path
+    (tmp_path / "text.h5").write_text("not HDF5")
+    yield "text", tmp_path / "text.h5"
+    yield "directory", tmp_path
+    yield "missing", tmp_path / "missing.h5"
+    with h5py.File(tmp_path / "plain.h5", "w") as file:
+        file["x"] = np.ones(3)
+    yield "plain HDF5", tmp_path / "plain.h5"
+
+
+def checkpoint_train_config():
+    from ngc_optim.training import DEFAULTS
+
+    return {**DEFAULTS, "sizes": [8, 6, 3], "T": 2, "batch_size": 4, "eta": 0.01, "seed": 1}
+
+
+def test_evaluate_and_resume_refuse_checkpoints_not_theirs_naming_the_file(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    failures = []
+    for label, path in foreign_checkpoints(tmp_path):
+        for argv in (["evaluate", str(path)], ["train", "--resume", str(path), "--runs", str(runs), "--no-progress"]):
+            assert_refused(f"{argv[0]} {label}", argv, capsys, runs, failures, naming=str(path))
+    assert not failures, failures
