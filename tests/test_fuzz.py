@@ -414,3 +414,53 @@ def test_evaluate_and_resume_refuse_checkpoints_not_theirs_naming_the_file(tmp_p
         for argv in (["evaluate", str(path)], ["train", "--resume", str(path), "--runs", str(runs), "--no-progress"]):
             assert_refused(f"{argv[0]} {label}", argv, capsys, runs, failures, naming=str(path))
     assert not failures, failures
+
+
+def model_checkpoints(tmp_path):
+    """{class: path of a checkpoint its save wrote} for each model."""
+    from ngc_optim.models import DiehlCookSNN, GenerativePCN
+
+    paths = {PCN: tmp_path / "pcn.h5", GenerativePCN: tmp_path / "generative.h5", DiehlCookSNN: tmp_path / "snn.h5"}
+    pcn_checkpoint(paths[PCN])
+    GenerativePCN((8, 5), T=2, batch_size=4).save(paths[GenerativePCN])
+    snn = DiehlCookSNN(8, 4, T=3)
+    snn.labels = np.array([0, 1, 1, 2])
+    snn.save(paths[DiehlCookSNN])
+    return paths
+
+
+def test_every_model_refuses_checkpoints_not_its_own_naming_the_file_and_the_problem(tmp_path):
+    paths = model_checkpoints(tmp_path)
+    for cls, path in paths.items():
+        real = load_checkpoint(path)
+        metadata = real.metadata
+        config = metadata["config"]
+        variants = {
+            "[1]": ([1], "its metadata is list, not an object"), "null": (None, "its metadata is null"),
+            "other model": ({**metadata, "model": "Other"}, r"\(model='Other'\)"),
+            "no config": ({k: v for k, v in metadata.items() if k != "config"}, "its metadata has no config"),
+            "config list": ({**metadata, "config": [1]}, "its config is list, not an object"),
+            "unknown argument": ({**metadata, "config": {**config, "bogus": 1}}, "its config does not build one"),
+            "bad argument": ({**metadata, "config": {**config, "T": -1}}, r"T=-1"),
+            "epoch": ({**metadata, "epoch": 9}, r"epoch=9 \(step \d+\)"),
+            "history": ({**metadata, "history": {}}, "its history is not a list of one object per epoch"),
+            "rng": ({**metadata, "rng": [1]}, "its shuffling RNG state is not one"),
+        }
+        if cls is PCN:
+            variants["huge"] = ({**metadata, "config": {**config, "sizes": [8, 2**40, 3]}}, r"needs about .* GiB")
+        else:
+            variants["huge"] = ({**metadata, "config": {**config, "T": 2**50}}, r"needs about .* GiB")
+        if "labels" in metadata:
+            variants["labels"] = ({**metadata, "labels": [0, 1]}, "its labels are not one class")
+        for label, (bad, message) in variants.items():
+            target = tmp_path / "bad.h5"
+            save_checkpoint(target, real.params, real.optimizers, step=real.step, metadata=bad)
+            with pytest.raises(CheckpointError, match=message) as error:
+                cls.load(target)
+            assert str(target) in str(error.value), (cls.MODEL, label)
+        for other, other_path in paths.items():
+            if other is not cls:
+                with pytest.raises(CheckpointError, match=rf"not a {cls.MODEL} checkpoint \(model='{other.MODEL}'\)"):
+                    cls.load(other_path)
+        loaded = cls.load(path)
+        assert loaded.epoch == real.step and loaded.config == config
