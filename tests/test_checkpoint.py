@@ -428,3 +428,27 @@ def test_version_1_files_still_load(name):
     assert [(group, optimizer.name, state.count) for group, (optimizer, state) in
             sorted(checkpoint.optimizers.items())] == [("W1", "adam", 3), ("W2", "nag", 3)]
     assert checkpoint.params["counts"].dtype == np.int32 and checkpoint.params["flag"].shape == ()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda file: file.attrs.__setitem__("metadata", '{"epoch": 3}'), "attributes or structure do not match"),
+    (lambda file: file["W1/optimizer"].attrs.__setitem__("count", 4), "attributes or structure do not match"),
+    (lambda file: file.move("W1/biases", "W1/biases2"), "attributes or structure do not match"),
+    (lambda file: file.create_dataset("extra", data=np.ones(2)), "attributes or structure do not match"),
+    (lambda file: file["W1/weights"].attrs.__setitem__("note", "x"), "attributes or structure do not match"),
+    (lambda file: file["W1/weights"].__setitem__((0, 0), 7.0), r"dataset /W1/weights: its contents do not match"),
+    (lambda file: file.attrs.__setitem__("format_version", 1), "format version 1 with a digest"),
+    (lambda file: file.attrs.__delitem__("digest"), "/ has no attribute 'digest'"),
+    (lambda file: file["W2/weights"].attrs.__delitem__("digest"), "attributes or structure do not match"),
+], ids=["metadata", "count", "renamed", "added", "attribute added", "data", "version 1", "no digest",
+        "no dataset digest"])
+def test_edits_through_hdf5_are_refused(edit, message, tmp_path):
+    params, updates = problem()
+    optimizers = make_optimizers("adam", {}, params)
+    run(optimizers, params, updates[:3])
+    save_checkpoint(tmp_path / "c.h5", params, optimizers, step=3, metadata={"epoch": 1})
+    with h5py.File(tmp_path / "c.h5", "r+") as file:
+        edit(file)
+    with pytest.raises(CheckpointError, match=message) as error:
+        load_checkpoint(tmp_path / "c.h5")
+    assert str(tmp_path / "c.h5") in str(error.value)
