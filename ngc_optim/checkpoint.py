@@ -32,7 +32,6 @@ being restored untouched.
 import json
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
@@ -55,6 +54,10 @@ LIBVER = ("v110", "v110")
 """HDF5 file format 1.10: checksummed object headers, superblock and chunk indexes (fixed and extensible
 arrays, version 2 B-trees), readable by every HDF5 from 1.10 (2018) on, h5py 2.8+ and h5dump included."""
 _CHUNK_BYTES = 4 * 2**20
+_BLOCK_BYTES = 2**20
+"""Arrays are written, read and hashed in blocks of this size (which stay in the 1 MiB L2 cache per core
+measured here; 1 MiB blocks read and hashed 192 MB in 57 ms, reading alone through HDF5 took 55 ms and
+reading then hashing 75 ms)."""
 _COMPRESSION = {None: {}, "gzip": {"compression": "gzip", "compression_opts": 4}, "lzf": {"compression": "lzf"}}
 
 
@@ -194,12 +197,47 @@ def _chunks(array):
     return (-(-rows // count), *array.shape[1:])
 
 
-def _write_array(group, name, array, compression):
-    """One dataset: contiguous (the array's bytes as they are) unless compressed, which needs chunks."""
-    if compression is None or array.size == 0 or array.ndim == 0:
-        return group.create_dataset(name, data=array)
-    return group.create_dataset(name, data=np.ascontiguousarray(array), chunks=_chunks(array), fletcher32=True,
-                                **_COMPRESSION[compression])
+def _write_array(group, name, array, compression, raw):
+    """One dataset, and its digest.
+
+    Non-empty arrays of at least one dimension are contiguous unless compressed: HDF5 allocates their space
+    and ``raw`` (the file, open for writing) writes their bytes there block by block, each block hashed while
+    it is in the cache. Compression needs chunks (and HDF5's filters); 0-d and empty arrays go through HDF5.
+    """
+    if array.size == 0 or array.ndim == 0:
+        return group.create_dataset(name, data=array), array_digest(array)
+    if compression is not None:
+        contiguous = np.ascontiguousarray(array)
+        return group.create_dataset(name, data=contiguous, chunks=_chunks(array), fletcher32=True,
+                                    **_COMPRESSION[compression]), array_digest(contiguous)
+    layout = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    layout.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    layout.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+    dataset = group.create_dataset(name, shape=array.shape, dtype=array.dtype, dcpl=layout)
+    offset = dataset.id.get_offset()
+    if offset is None:
+        dataset[...] = array
+        return dataset, array_digest(array)
+    return dataset, _transfer(raw, offset, np.ascontiguousarray(array), write=True)
+
+
+def _transfer(raw, offset, array, write):
+    """Write the bytes of the contiguous ``array`` to the file ``raw`` at ``offset`` (or read them into it),
+    in blocks of _BLOCK_BYTES, hashing each block while it is in the cache; returns the digest (as
+    :func:`array_digest`), or None if the file ends before the array does."""
+    view = memoryview(array.reshape(-1).view(np.uint8))
+    digest = xxhash.xxh3_128()
+    raw.seek(offset)
+    for start in range(0, len(view), _BLOCK_BYTES):
+        block = view[start:start + _BLOCK_BYTES]
+        done = 0
+        while done < len(block):
+            count = raw.write(block[done:]) if write else raw.readinto(block[done:])
+            if not count:
+                return None
+            done += count
+        digest.update(block)
+    return digest.hexdigest()
 
 
 def _plain_attribute(path, node, key):
@@ -297,16 +335,12 @@ def save_checkpoint(path, params, optimizers=None, *, step=None, metadata=None, 
     if not directory.is_dir():
         raise CheckpointError(f"{path}: directory {str(directory)!r} does not exist")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(handle)
     try:
-        with ThreadPoolExecutor(max_workers=1) as hasher, h5py.File(temporary, "w", libver=LIBVER) as file:
-            _write_file(file, entries, optimizers, hyperparameters, metadata_json, step, compression, hasher)
-        os.chmod(temporary, _file_mode(path))
-        descriptor = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        with open(handle, "r+b", buffering=0) as raw:
+            with h5py.File(temporary, "w", libver=LIBVER) as file:
+                _write_file(file, entries, optimizers, hyperparameters, metadata_json, step, compression, raw)
+            os.chmod(temporary, _file_mode(path))
+            os.fsync(raw.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -314,13 +348,13 @@ def save_checkpoint(path, params, optimizers=None, *, step=None, metadata=None, 
     _fsync_directory(directory)
 
 
-def _write_file(file, entries, optimizers, hyperparameters, metadata_json, step, compression, hasher):
-    """Everything :func:`save_checkpoint` writes into the open ``file``; a worker thread of ``hasher``
-    computes each array's digest while this thread writes the arrays."""
+def _write_file(file, entries, optimizers, hyperparameters, metadata_json, step, compression, raw):
+    """Everything :func:`save_checkpoint` writes into the open ``file`` (``raw``: the same file, for the
+    arrays' bytes)."""
     written = []
 
     def write(group, name, array):
-        written.append((_write_array(group, name, array, compression), hasher.submit(array_digest, array)))
+        written.append(_write_array(group, name, array, compression, raw))
 
     file.attrs["format"] = FORMAT
     file.attrs["format_version"] = FORMAT_VERSION
@@ -344,7 +378,7 @@ def _write_file(file, entries, optimizers, hyperparameters, metadata_json, step,
             for name, array in data[slot].items():
                 write(slot_group, name, array)
     for dataset, digest in written:
-        dataset.attrs[DIGEST] = digest.result()
+        dataset.attrs[DIGEST] = digest
     file.attrs[DIGEST] = _listing_digest(file.filename, file)
 
 
@@ -396,41 +430,49 @@ def _json_attribute(path, node, key):
 
 
 class _DatasetReader:
-    """Reads datasets; for format 2 it also checks each one's bytes against its ``digest`` attribute, hashing
-    one dataset in a worker thread while this thread reads the next (call :meth:`verify` at the end)."""
+    """Reads datasets; for format 2 it also checks each one's bytes against its ``digest`` attribute (call
+    :meth:`verify` once all are read). A contiguous array's bytes are read from the file ``raw`` straight
+    into the result, block by block, each block hashed while it is in the cache."""
 
-    def __init__(self, path, version, hasher):
+    def __init__(self, path, version, raw):
         self.path = path
         self.digests = version >= 2
-        self.hasher = hasher
-        self.pending = []
+        self.raw = raw
+        self.mismatches = []
 
     def __call__(self, dataset):
         try:
-            if self.digests and dataset.chunks is None and dataset.size \
-                    and dataset.id.get_storage_size() != dataset.size * dataset.dtype.itemsize:
-                raise CheckpointError(f"{self.path}: dataset {dataset.name} stores "
-                                      f"{dataset.id.get_storage_size()} bytes for its {dataset.dtype}"
-                                      f"{list(dataset.shape)} (damaged file)")
-            if dataset.chunks is None and dataset.size and dataset.shape:
-                array = np.empty(dataset.shape, dataset.dtype)
-                dataset.read_direct(array)
-            else:
-                array = np.asarray(dataset[()])
+            array, digest = self._read(dataset)
         except (OSError, ValueError, TypeError, MemoryError) as error:
             raise CheckpointError(f"{self.path}: dataset {dataset.name} cannot be read (damaged file?): "
                                   f"{error}") from None
-        if self.digests:
-            stored = _attribute(self.path, dataset, DIGEST, str)
-            self.pending.append((dataset.name, stored, self.hasher.submit(array_digest, array)))
+        if self.digests and digest != _attribute(self.path, dataset, DIGEST, str):
+            self.mismatches.append(dataset.name)
         return array
 
+    def _read(self, dataset):
+        if not self.digests:
+            return np.asarray(dataset[()]), None
+        if dataset.chunks is not None or dataset.size == 0 or dataset.ndim == 0 or dataset.dtype.kind not in "biuf":
+            array = np.asarray(dataset[()])
+            return array, array_digest(array)
+        stored, expected = dataset.id.get_storage_size(), dataset.size * dataset.dtype.itemsize
+        offset = dataset.id.get_offset()
+        if stored != expected or offset is None:
+            raise CheckpointError(f"{self.path}: dataset {dataset.name} stores {stored} bytes for its "
+                                  f"{dataset.dtype}{list(dataset.shape)} (damaged file)")
+        array = np.empty(dataset.shape, dataset.dtype)
+        digest = _transfer(self.raw, offset, array, write=False)
+        if digest is None:
+            raise CheckpointError(f"{self.path}: dataset {dataset.name} ends past the end of the file "
+                                  f"(truncated file)")
+        return array, digest
+
     def verify(self):
-        """Raise CheckpointError for the first dataset read whose bytes do not match its digest."""
-        for name, stored, digest in self.pending:
-            if digest.result() != stored:
-                raise CheckpointError(f"{self.path}: dataset {name}: its contents do not match their digest "
-                                      f"(damaged file)")
+        """Raise CheckpointError naming the first dataset read whose bytes do not match its digest."""
+        if self.mismatches:
+            raise CheckpointError(f"{self.path}: dataset {self.mismatches[0]}: its contents do not match their "
+                                  f"digest (damaged file)")
 
 
 def _read_group(path, group, optimizer_nodes, read):
@@ -538,13 +580,16 @@ def _read_checkpoint(path, file):
     written_by = _attribute(path, file, "ngc_optim_version", str)
     metadata = _json_attribute(path, file, "metadata")
     step = _attribute(path, file, "step", int) if "step" in file.attrs else None
+    if file.userblock_size:
+        raise CheckpointError(f"{path}: has a user block of {file.userblock_size} bytes, which checkpoints "
+                              f"never have (damaged file)")
     optimizer_nodes = {}
-    with ThreadPoolExecutor(max_workers=1) as hasher:
-        read = _DatasetReader(path, version, hasher)
+    with open(path, "rb", buffering=0) as raw:
+        read = _DatasetReader(path, version, raw)
         params = _read_group(path, file, optimizer_nodes, read)
         optimizers = {group: _read_optimizer(path, group, node, params, read)
                       for group, node in optimizer_nodes.items()}
-        read.verify()
+    read.verify()
     return Checkpoint(path, params, optimizers, step, metadata, written_by)
 
 
