@@ -14,7 +14,8 @@ In short::
 Each dataset's ``digest`` is the XXH3-128 hash of its bytes; the root's
 ``digest`` is the XXH3-128 hash of a canonical listing of every group and
 dataset (path, dtype, shape) and every attribute value in the file, the
-datasets' digests included. Loading verifies both before anything is returned,
+datasets' digests included. Uncompressed arrays are contiguous datasets whose
+bytes ngc_optim writes and reads itself, hashing each 1 MiB block as it passes. Loading verifies both before anything is returned,
 so a damaged byte anywhere that decides what is loaded (data, attributes,
 structure) raises :class:`CheckpointError`, wherever HDF5's own checksums do not
 reach. The file uses the HDF5 1.10 format, whose object headers, chunk indexes
@@ -260,21 +261,29 @@ def _plain_attribute(path, node, key):
 
 
 def _listing_digest(path, file):
-    """The digest of the file's listing: every group and dataset (path, dtype, shape) with its attributes."""
-    nodes = [file]
-    file.visititems(lambda name, node: nodes.append(node))
+    """The digest of the file's listing: every group and dataset (path, dtype, shape) with its attributes,
+    found as the reader finds them (by following the links of each group from the root)."""
     listing = []
-    for node in nodes:
-        attributes = {key: _plain_attribute(path, node, key) for key in node.attrs
-                      if not (node.name == "/" and key == DIGEST)}
-        if isinstance(node, h5py.Dataset):
-            listing.append([node.name, "dataset", node.dtype.str, list(node.shape), attributes])
-        elif isinstance(node, h5py.Group):
-            listing.append([node.name, "group", attributes])
-        else:
-            raise CheckpointError(f"{path}: {node.name} is neither a group nor a dataset")
+
+    def walk(name, group):
+        listing.append([name, "group", _plain_attributes(path, group, skip=DIGEST if name == "/" else None)])
+        for child, node in group.items():
+            child_name = f"{name.rstrip('/')}/{child}"
+            if isinstance(node, h5py.Group):
+                walk(child_name, node)
+            elif isinstance(node, h5py.Dataset):
+                listing.append([child_name, "dataset", node.dtype.str, list(node.shape),
+                                _plain_attributes(path, node)])
+            else:
+                raise CheckpointError(f"{path}: {child_name} is neither a group nor a dataset")
+
+    walk("/", file)
     text = json.dumps(sorted(listing), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return xxhash.xxh3_128_hexdigest(text.encode("ascii"))
+
+
+def _plain_attributes(path, node, skip=None):
+    return {key: _plain_attribute(path, node, key) for key in node.attrs if key != skip}
 
 
 def _json(path, what, value):

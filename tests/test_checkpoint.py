@@ -452,3 +452,11 @@ def test_edits_through_hdf5_are_refused(edit, message, tmp_path):
     with pytest.raises(CheckpointError, match=message) as error:
         load_checkpoint(tmp_path / "c.h5")
     assert str(tmp_path / "c.h5") in str(error.value)
+
+
+def test_a_link_added_to_an_existing_array_is_refused(tmp_path):
+    save_checkpoint(tmp_path / "c.h5", {"W1": {"weights": np.ones((2, 2))}})
+    with h5py.File(tmp_path / "c.h5", "r+") as file:
+        file["W2"] = h5py.SoftLink("/W1")
+    with pytest.raises(CheckpointError, match="attributes or structure do not match"):
+        load_checkpoint(tmp_path / "c.h5")
