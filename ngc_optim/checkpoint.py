@@ -572,6 +572,10 @@ def load_checkpoint(path):
         raise CheckpointError(f"{path}: damaged file, cannot be read: {type(error).__name__}: {error}") from None
 
 
+def _identity(status):
+    return status.st_dev, status.st_ino
+
+
 def _read_checkpoint(path, file):
     if _attribute(path, file, "format", str) != FORMAT:
         raise CheckpointError(f"{path}: not an {FORMAT} file")
@@ -594,6 +598,8 @@ def _read_checkpoint(path, file):
                               f"never have (damaged file)")
     optimizer_nodes = {}
     with open(path, "rb", buffering=0) as raw:
+        if _identity(os.fstat(raw.fileno())) != _identity(os.fstat(file.id.get_vfd_handle())):
+            raise CheckpointError(f"{path}: replaced while being read (by a save?); load it again")
         read = _DatasetReader(path, version, raw)
         params = _read_group(path, file, optimizer_nodes, read)
         optimizers = {group: _read_optimizer(path, group, node, params, read)
