@@ -312,7 +312,10 @@ def _check_optimizers(path, params, optimizers):
 
 
 def save_checkpoint(path, params, optimizers=None, *, step=None, metadata=None, compression=None):
-    """Write ``params`` and optimizer state to the HDF5 file ``path``, atomically.
+    """Write ``params`` and optimizer state to the HDF5 file ``path`` (format 2), atomically.
+
+    Each array is stored with the digest of its bytes, and the file with the digest of its listing
+    (docs/checkpoint-format.md), which :func:`load_checkpoint` verifies.
 
     Args:
         path: destination file; replaced as a whole only once the new file is complete.
@@ -551,7 +554,7 @@ def load_checkpoint(path):
 
     Raises:
         CheckpointError: the file is missing, is not such a checkpoint, has a newer
-            format version, or is damaged (a checksum or structure error).
+            format version, or is damaged: a digest (format 2), checksum or structure error.
     """
     path = Path(path)
     if path.is_dir():
