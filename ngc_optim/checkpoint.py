@@ -241,9 +241,19 @@ def _transfer(raw, offset, array, write):
     return digest.hexdigest()
 
 
-def _plain_attribute(path, node, key):
-    """The attribute ``key`` of ``node`` as a str or int (the kinds a checkpoint holds)."""
+def _plain_attribute(path, node, key, fixed):
+    """The attribute ``key`` of ``node`` as a str or int (the kinds a checkpoint holds).
+
+    ``fixed`` (format 2) refuses a variable-length value without reading it: format 2 stores none, and HDF5
+    reads them from its global heap, which has no checksum, and on which one damaged length field made HDF5
+    loop forever.
+    """
+    if key not in node.attrs:
+        raise CheckpointError(f"{path}: {node.name} has no attribute {key!r}")
     try:
+        if fixed and node.attrs.get_id(key).dtype.kind == "O":
+            raise CheckpointError(f"{path}: attribute {key!r} of {node.name} has a variable-length type, which "
+                                  f"format 2 never writes (damaged file)")
         value = node.attrs[key]
     except (OSError, KeyError, ValueError, TypeError) as error:
         raise CheckpointError(f"{path}: attribute {key!r} of {node.name} cannot be read: {error}") from None
@@ -258,6 +268,13 @@ def _plain_attribute(path, node, key):
         return value
     raise CheckpointError(f"{path}: attribute {key!r} of {node.name} is a {type(value).__name__}; "
                           f"expected a string or an integer")
+
+
+def _set_text(node, key, text):
+    """Store ``text`` as a fixed-length UTF-8 string attribute (in the checksummed object header, or in the
+    checksummed dense attribute storage when large), never in HDF5's global heap."""
+    encoded = text.encode("utf-8")
+    node.attrs.create(key, data=np.bytes_(encoded), dtype=h5py.string_dtype("utf-8", max(1, len(encoded))))
 
 
 def _listing_digest(path, file):
@@ -283,7 +300,7 @@ def _listing_digest(path, file):
 
 
 def _plain_attributes(path, node, skip=None):
-    return {key: _plain_attribute(path, node, key) for key in node.attrs if key != skip}
+    return {key: _plain_attribute(path, node, key, fixed=True) for key in node.attrs if key != skip}
 
 
 def _json(path, what, value):
@@ -368,30 +385,30 @@ def _write_file(file, entries, optimizers, hyperparameters, metadata_json, step,
     def write(group, name, array):
         written.append(_write_array(group, name, array, compression, raw))
 
-    file.attrs["format"] = FORMAT
+    _set_text(file, "format", FORMAT)
     file.attrs["format_version"] = FORMAT_VERSION
-    file.attrs["ngc_optim_version"] = _version()
-    file.attrs["metadata"] = metadata_json
+    _set_text(file, "ngc_optim_version", _version())
+    _set_text(file, "metadata", metadata_json)
     if step is not None:
         file.attrs["step"] = int(step)
     for group, name, array in entries:
         write(file.require_group(group) if group else file, name, array)
     for group, (optimizer, state) in optimizers.items():
         node = file.require_group(_join(group, OPTIMIZER_GROUP))
-        node.attrs["optimizer"] = optimizer.name
-        node.attrs["hyperparameters"] = hyperparameters[group]
+        _set_text(node, "optimizer", optimizer.name)
+        _set_text(node, "hyperparameters", hyperparameters[group])
         node.attrs["count"] = int(state.count)
-        node.attrs["param_names"] = json.dumps(list(state.param_names))
+        _set_text(node, "param_names", json.dumps(list(state.param_names)))
         data = state.state_dict()
         dtypes = {str(a.dtype) for slot in state.slot_names for a in data[slot].values()}
-        node.attrs["dtype"] = dtypes.pop() if len(dtypes) == 1 else ""
+        _set_text(node, "dtype", dtypes.pop() if len(dtypes) == 1 else "")
         for slot in state.slot_names:
             slot_group = node.create_group(slot)
             for name, array in data[slot].items():
                 write(slot_group, name, array)
     for dataset, digest in written:
-        dataset.attrs[DIGEST] = digest
-    file.attrs[DIGEST] = _listing_digest(file.filename, file)
+        _set_text(dataset, DIGEST, digest)
+    _set_text(file, DIGEST, _listing_digest(file.filename, file))
 
 
 def _file_mode(path):
@@ -417,24 +434,17 @@ def _fsync_directory(directory):
         os.close(descriptor)
 
 
-def _attribute(path, node, key, kind):
-    try:
-        value = node.attrs[key]
-    except KeyError:
-        raise CheckpointError(f"{path}: {node.name} has no attribute {key!r}") from None
-    except OSError as error:
-        raise CheckpointError(f"{path}: attribute {key!r} of {node.name} cannot be read: {error}") from None
-    if kind is str and isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if kind is int and isinstance(value, np.integer):
-        value = int(value)
-    if not isinstance(value, kind) or isinstance(value, bool):
+def _attribute(path, node, key, kind, fixed):
+    """The attribute ``key`` of ``node``, which must be a ``kind`` (str or int); ``fixed``: as
+    :func:`_plain_attribute`."""
+    value = _plain_attribute(path, node, key, fixed)
+    if not isinstance(value, kind):
         raise CheckpointError(f"{path}: attribute {key!r} of {node.name} is {value!r}; expected {kind.__name__}")
     return value
 
 
-def _json_attribute(path, node, key):
-    text = _attribute(path, node, key, str)
+def _json_attribute(path, node, key, fixed):
+    text = _attribute(path, node, key, str, fixed)
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
@@ -458,7 +468,7 @@ class _DatasetReader:
         except (OSError, ValueError, TypeError, MemoryError) as error:
             raise CheckpointError(f"{self.path}: dataset {dataset.name} cannot be read (damaged file?): "
                                   f"{error}") from None
-        if self.digests and digest != _attribute(self.path, dataset, DIGEST, str):
+        if self.digests and digest != _attribute(self.path, dataset, DIGEST, str, fixed=True):
             self.mismatches.append(dataset.name)
         return array
 
@@ -508,20 +518,21 @@ def _read_group(path, group, optimizer_nodes, read):
 
 def _read_optimizer(path, group, node, params, read):
     where = f"{path}: optimizer of group {group!r}"
-    name = _attribute(path, node, "optimizer", str)
+    fixed = read.digests
+    name = _attribute(path, node, "optimizer", str, fixed)
     if name not in OPTIMIZERS:
         raise CheckpointError(f"{where}: unknown optimizer {name!r}")
-    hyperparameters = _json_attribute(path, node, "hyperparameters")
+    hyperparameters = _json_attribute(path, node, "hyperparameters", fixed)
     if not isinstance(hyperparameters, dict):
         raise CheckpointError(f"{where}: hyperparameters are not a JSON object")
     try:
         optimizer = OPTIMIZERS[name](**hyperparameters)
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{where}: invalid hyperparameters: {error}") from None
-    count = _attribute(path, node, "count", int)
+    count = _attribute(path, node, "count", int, fixed)
     if count < 0:
         raise CheckpointError(f"{where}: count={count} is negative")
-    param_names = _json_attribute(path, node, "param_names")
+    param_names = _json_attribute(path, node, "param_names", fixed)
     arrays = _nested_get(params, group) or {}
     if not isinstance(param_names, list) or not all(isinstance(n, str) and isinstance(arrays.get(n), np.ndarray)
                                                    for n in param_names):
@@ -580,22 +591,25 @@ def _identity(status):
 
 
 def _read_checkpoint(path, file):
-    if _attribute(path, file, "format", str) != FORMAT:
+    if "format" not in file.attrs:
+        raise CheckpointError(f"{path}: / has no attribute 'format' (not an {FORMAT} file)")
+    version = _attribute(path, file, "format_version", int, fixed=True)
+    fixed = version >= 2
+    if _attribute(path, file, "format", str, fixed) != FORMAT:
         raise CheckpointError(f"{path}: not an {FORMAT} file")
-    version = _attribute(path, file, "format_version", int)
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{path}: format version {version} is newer than this ngc_optim "
                               f"reads ({FORMAT_VERSION}); upgrade ngc-optim")
     if version not in READABLE_VERSIONS:
         raise CheckpointError(f"{path}: format version {version} is not one of {list(READABLE_VERSIONS)}")
     if version >= 2:
-        if _listing_digest(path, file) != _attribute(path, file, DIGEST, str):
+        if _listing_digest(path, file) != _attribute(path, file, DIGEST, str, fixed):
             raise CheckpointError(f"{path}: its attributes or structure do not match its digest (damaged file)")
     elif DIGEST in file.attrs:
         raise CheckpointError(f"{path}: format version 1 with a digest (damaged file)")
-    written_by = _attribute(path, file, "ngc_optim_version", str)
-    metadata = _json_attribute(path, file, "metadata")
-    step = _attribute(path, file, "step", int) if "step" in file.attrs else None
+    written_by = _attribute(path, file, "ngc_optim_version", str, fixed)
+    metadata = _json_attribute(path, file, "metadata", fixed)
+    step = _attribute(path, file, "step", int, fixed) if "step" in file.attrs else None
     if file.userblock_size:
         raise CheckpointError(f"{path}: has a user block of {file.userblock_size} bytes, which checkpoints "
                               f"never have (damaged file)")

@@ -115,14 +115,15 @@ def test_file_is_self_describing_for_plain_h5py(tmp_path):
     run(optimizers, params, updates[:3])
     save_checkpoint(tmp_path / "c.h5", params, optimizers, step=3, metadata={"note": "x"})
     with h5py.File(tmp_path / "c.h5", "r") as file:
-        assert file.attrs["format"] == FORMAT and file.attrs["format_version"] == 2
-        assert file.attrs["ngc_optim_version"] == ngc_optim.__version__
+        assert file.attrs["format"] == FORMAT.encode() and file.attrs["format_version"] == 2
+        assert file.attrs["ngc_optim_version"] == ngc_optim.__version__.encode()
         assert file.attrs["step"] == 3 and json.loads(file.attrs["metadata"]) == {"note": "x"}
         node = file["W1/optimizer"]
-        assert node.attrs["optimizer"] == "adam" and node.attrs["count"] == 3
+        assert node.attrs["optimizer"] == b"adam" and node.attrs["count"] == 3
         assert json.loads(node.attrs["hyperparameters"])["eta"] == 0.01
-        assert node.attrs["dtype"] == "float32"
+        assert node.attrs["dtype"] == b"float32"
         assert json.loads(node.attrs["param_names"]) == ["weights", "biases"]
+        assert tuple(h5py.check_string_dtype(file.attrs.get_id("metadata").dtype)) == ("utf-8", 13)
         np.testing.assert_array_equal(file["W1/optimizer/g2/weights"][()], optimizers["W1"][1].g2["weights"])
         np.testing.assert_array_equal(file["W2/weights"][()], params["W2"]["weights"])
         assert file.id.get_create_plist().get_version()[0] == 3, "superblock of the HDF5 1.10 format"
@@ -140,20 +141,20 @@ def documented_digests(file):
     """Each dataset's digest and the root digest, computed with xxhash as docs/checkpoint-format.md says."""
     import xxhash
 
-    datasets = {name: xxhash.xxh3_128_hexdigest(np.ascontiguousarray(file[name][()]).tobytes())
+    datasets = {name: xxhash.xxh3_128_hexdigest(np.ascontiguousarray(file[name][()]).tobytes()).encode()
                 for name in file_datasets(file)}
     names = []
     file.visit(names.append)
     listing = []
     for node in [file] + [file[name] for name in names]:
-        attributes = {key: int(value) if isinstance(value, np.integer) else value
+        attributes = {key: int(value) if isinstance(value, np.integer) else value.decode()
                       for key, value in node.attrs.items() if not (node.name == "/" and key == "digest")}
         if isinstance(node, h5py.Dataset):
             listing.append([node.name, "dataset", node.dtype.str, list(node.shape), attributes])
         else:
             listing.append([node.name, "group", attributes])
     text = json.dumps(sorted(listing), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return datasets, xxhash.xxh3_128_hexdigest(text.encode("ascii"))
+    return datasets, xxhash.xxh3_128_hexdigest(text.encode("ascii")).encode()
 
 
 @pytest.mark.parametrize("compression", ["gzip", "lzf"])
@@ -431,16 +432,17 @@ def test_version_1_files_still_load(name):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda file: file.attrs.__setitem__("metadata", '{"epoch": 3}'), "attributes or structure do not match"),
+    (lambda file: file.attrs.__setitem__("metadata", np.bytes_(b'{"epoch": 3}')), "attributes or structure do not match"),
+    (lambda file: file.attrs.__setitem__("metadata", '{"epoch": 1}'), "'metadata' of / has a variable-length type"),
     (lambda file: file["W1/optimizer"].attrs.__setitem__("count", 4), "attributes or structure do not match"),
     (lambda file: file.move("W1/biases", "W1/biases2"), "attributes or structure do not match"),
     (lambda file: file.create_dataset("extra", data=np.ones(2)), "attributes or structure do not match"),
-    (lambda file: file["W1/weights"].attrs.__setitem__("note", "x"), "attributes or structure do not match"),
+    (lambda file: file["W1/weights"].attrs.__setitem__("note", np.bytes_(b"x")), "attributes or structure do not match"),
     (lambda file: file["W1/weights"].__setitem__((0, 0), 7.0), r"dataset /W1/weights: its contents do not match"),
     (lambda file: file.attrs.__setitem__("format_version", 1), "format version 1 with a digest"),
     (lambda file: file.attrs.__delitem__("digest"), "/ has no attribute 'digest'"),
     (lambda file: file["W2/weights"].attrs.__delitem__("digest"), "attributes or structure do not match"),
-], ids=["metadata", "count", "renamed", "added", "attribute added", "data", "version 1", "no digest",
+], ids=["metadata", "variable-length metadata", "count", "renamed", "added", "attribute added", "data", "version 1", "no digest",
         "no dataset digest"])
 def test_edits_through_hdf5_are_refused(edit, message, tmp_path):
     params, updates = problem()

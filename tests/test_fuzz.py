@@ -221,7 +221,8 @@ def test_a_model_loads_only_an_intact_checkpoint_of_its_own(tmp_path):
     offset = data.find(b'"epoch": 1')
     data[offset + 9] ^= 0x02
     (tmp_path / "epoch.h5").write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match=r"epoch.h5: its attributes or structure do not match its digest"):
+    with pytest.raises(CheckpointError, match=r"epoch.h5: (its attributes or structure do not match its digest|"
+                                              r"damaged file, .*incorrect metadata checksum)"):
         PCN.load(tmp_path / "epoch.h5")
     assert PCN.load(path).epoch == 1
 
