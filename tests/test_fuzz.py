@@ -8,6 +8,7 @@ chunk zeroed; a dataset or chunk copied over another of the same size (a misdire
 exactly what was saved (the damage hit bytes nothing reads): never different values, never another error.
 """
 
+import faulthandler
 import json
 
 import h5py
@@ -22,6 +23,9 @@ from ngc_optim.checkpoint import CheckpointError, load_checkpoint, save_checkpoi
 
 SEED = 19
 CASES_PER_KIND = 64
+HANG_SECONDS = 120
+"""A kind's corruptions taking longer than this end the process with its stack (HDF5 has looped forever on a
+damaged global heap): a hang fails loudly instead of stalling the suite."""
 
 
 def optimizer_checkpoint(path, compression=None, rows=6):
@@ -200,11 +204,15 @@ def test_damaged_checkpoints_are_refused_or_load_unchanged(kind, tmp_path):
     original = flat(load_checkpoint(path))
     rng = np.random.default_rng([SEED, len(kind)])
     results = {}
-    for index, (label, damaged) in enumerate(corruptions(data, storage(path), rng)):
-        target = tmp_path / f"damaged-{index}.h5"
-        target.write_bytes(damaged)
-        results.setdefault(label, []).append(outcome(target, original))
-        target.unlink()
+    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True)
+    try:
+        for index, (label, damaged) in enumerate(corruptions(data, storage(path), rng)):
+            target = tmp_path / f"damaged-{index}.h5"
+            target.write_bytes(damaged)
+            results.setdefault(label, []).append(outcome(target, original))
+            target.unlink()
+    finally:
+        faulthandler.cancel_dump_traceback_later()
     wrong = {label: [r for r in found if r not in ("error", "same")] for label, found in results.items()}
     assert not any(wrong.values()), wrong
     refused = {label: found.count("error") for label, found in results.items()}
