@@ -241,20 +241,28 @@ def _transfer(raw, offset, array, write):
     return digest.hexdigest()
 
 
-def _plain_attribute(path, node, key, fixed):
-    """The attribute ``key`` of ``node`` as a str or int (the kinds a checkpoint holds).
+def _plain_attribute(path, node, key, fixed, attrs=None):
+    """The attribute ``key`` of ``node`` as a str or int (the kinds a checkpoint holds); ``attrs``: the node's
+    ``attrs`` if at hand.
 
     ``fixed`` (format 2) refuses a variable-length value without reading it: format 2 stores none, and HDF5
     reads them from its global heap, which has no checksum, and on which one damaged length field made HDF5
     loop forever.
     """
-    if key not in node.attrs:
+    attrs = node.attrs if attrs is None else attrs
+    if key not in attrs:
         raise CheckpointError(f"{path}: {node.name} has no attribute {key!r}")
     try:
-        if fixed and node.attrs.get_id(key).dtype.kind == "O":
-            raise CheckpointError(f"{path}: attribute {key!r} of {node.name} has a variable-length type, which "
-                                  f"format 2 never writes (damaged file)")
-        value = node.attrs[key]
+        if fixed:
+            attribute = attrs.get_id(key)
+            if attribute.dtype.kind == "O":
+                raise CheckpointError(f"{path}: attribute {key!r} of {node.name} has a variable-length type, "
+                                      f"which format 2 never writes (damaged file)")
+            value = np.empty(attribute.shape, attribute.dtype)
+            attribute.read(value)
+            value = value[()]
+        else:
+            value = attrs[key]
     except (OSError, KeyError, ValueError, TypeError) as error:
         raise CheckpointError(f"{path}: attribute {key!r} of {node.name} cannot be read: {error}") from None
     if isinstance(value, bytes):
@@ -277,30 +285,31 @@ def _set_text(node, key, text):
     node.attrs.create(key, data=np.bytes_(encoded), dtype=h5py.string_dtype("utf-8", max(1, len(encoded))))
 
 
-def _listing_digest(path, file):
-    """The digest of the file's listing: every group and dataset (path, dtype, shape) with its attributes,
-    found as the reader finds them (by following the links of each group from the root)."""
-    listing = []
+def _listing(path, file):
+    """(digest of the file's listing, {path: {attribute: value}}): the listing holds every group and dataset
+    (path, dtype, shape) with its attributes, found as the reader finds them (following the links of each
+    group from the root); the root's own digest is left out of the listing, not of the values."""
+    listing, values = [], {}
+
+    def attributes(name, node):
+        attrs = node.attrs
+        values[name] = {key: _plain_attribute(path, node, key, True, attrs) for key in attrs}
+        return {key: value for key, value in values[name].items() if not (name == "/" and key == DIGEST)}
 
     def walk(name, group):
-        listing.append([name, "group", _plain_attributes(path, group, skip=DIGEST if name == "/" else None)])
+        listing.append([name, "group", attributes(name, group)])
         for child, node in group.items():
             child_name = f"{name.rstrip('/')}/{child}"
             if isinstance(node, h5py.Group):
                 walk(child_name, node)
             elif isinstance(node, h5py.Dataset):
-                listing.append([child_name, "dataset", node.dtype.str, list(node.shape),
-                                _plain_attributes(path, node)])
+                listing.append([child_name, "dataset", node.dtype.str, list(node.shape), attributes(child_name, node)])
             else:
                 raise CheckpointError(f"{path}: {child_name} is neither a group nor a dataset")
 
     walk("/", file)
     text = json.dumps(sorted(listing), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return xxhash.xxh3_128_hexdigest(text.encode("ascii"))
-
-
-def _plain_attributes(path, node, skip=None):
-    return {key: _plain_attribute(path, node, key, fixed=True) for key in node.attrs if key != skip}
+    return xxhash.xxh3_128_hexdigest(text.encode("ascii")), values
 
 
 def _json(path, what, value):
@@ -408,7 +417,7 @@ def _write_file(file, entries, optimizers, hyperparameters, metadata_json, step,
                 write(slot_group, name, array)
     for dataset, digest in written:
         _set_text(dataset, DIGEST, digest)
-    _set_text(file, DIGEST, _listing_digest(file.filename, file))
+    _set_text(file, DIGEST, _listing(file.filename, file)[0])
 
 
 def _file_mode(path):
@@ -434,21 +443,36 @@ def _fsync_directory(directory):
         os.close(descriptor)
 
 
-def _attribute(path, node, key, kind, fixed):
-    """The attribute ``key`` of ``node``, which must be a ``kind`` (str or int); ``fixed``: as
-    :func:`_plain_attribute`."""
-    value = _plain_attribute(path, node, key, fixed)
-    if not isinstance(value, kind):
-        raise CheckpointError(f"{path}: attribute {key!r} of {node.name} is {value!r}; expected {kind.__name__}")
-    return value
+class _Attributes:
+    """The attribute values the reader uses: for format 2 those its listing digest covered (read once, so the
+    values verified are the values used), for format 1 read from the file as asked."""
 
+    def __init__(self, path, values=None):
+        self.path = path
+        self.values = values
 
-def _json_attribute(path, node, key, fixed):
-    text = _attribute(path, node, key, str, fixed)
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        raise CheckpointError(f"{path}: attribute {key!r} of {node.name} is not valid JSON") from None
+    def get(self, node, key, kind):
+        """The attribute ``key`` of ``node``, which must be a ``kind`` (str or int)."""
+        if self.values is None:
+            value = _plain_attribute(self.path, node, key, fixed=False)
+        elif key in self.values.get(node.name, {}):
+            value = self.values[node.name][key]
+        else:
+            raise CheckpointError(f"{self.path}: {node.name} has no attribute {key!r}")
+        if not isinstance(value, kind):
+            raise CheckpointError(f"{self.path}: attribute {key!r} of {node.name} is {value!r}; expected "
+                                  f"{kind.__name__}")
+        return value
+
+    def has(self, node, key):
+        return key in node.attrs if self.values is None else key in self.values.get(node.name, {})
+
+    def json(self, node, key):
+        """The JSON data of the string attribute ``key`` of ``node``."""
+        try:
+            return json.loads(self.get(node, key, str))
+        except (ValueError, RecursionError):
+            raise CheckpointError(f"{self.path}: attribute {key!r} of {node.name} is not valid JSON") from None
 
 
 class _DatasetReader:
@@ -456,10 +480,11 @@ class _DatasetReader:
     :meth:`verify` once all are read). A contiguous array's bytes are read from the file ``raw`` straight
     into the result, block by block, each block hashed while it is in the cache."""
 
-    def __init__(self, path, version, raw):
+    def __init__(self, path, version, raw, attributes):
         self.path = path
         self.digests = version >= 2
         self.raw = raw
+        self.attributes = attributes
         self.mismatches = []
 
     def __call__(self, dataset):
@@ -468,7 +493,7 @@ class _DatasetReader:
         except (OSError, ValueError, TypeError, MemoryError) as error:
             raise CheckpointError(f"{self.path}: dataset {dataset.name} cannot be read (damaged file?): "
                                   f"{error}") from None
-        if self.digests and digest != _attribute(self.path, dataset, DIGEST, str, fixed=True):
+        if self.digests and digest != self.attributes.get(dataset, DIGEST, str):
             self.mismatches.append(dataset.name)
         return array
 
@@ -518,21 +543,21 @@ def _read_group(path, group, optimizer_nodes, read):
 
 def _read_optimizer(path, group, node, params, read):
     where = f"{path}: optimizer of group {group!r}"
-    fixed = read.digests
-    name = _attribute(path, node, "optimizer", str, fixed)
+    attributes = read.attributes
+    name = attributes.get(node, "optimizer", str)
     if name not in OPTIMIZERS:
         raise CheckpointError(f"{where}: unknown optimizer {name!r}")
-    hyperparameters = _json_attribute(path, node, "hyperparameters", fixed)
+    hyperparameters = attributes.json(node, "hyperparameters")
     if not isinstance(hyperparameters, dict):
         raise CheckpointError(f"{where}: hyperparameters are not a JSON object")
     try:
         optimizer = OPTIMIZERS[name](**hyperparameters)
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{where}: invalid hyperparameters: {error}") from None
-    count = _attribute(path, node, "count", int, fixed)
+    count = attributes.get(node, "count", int)
     if count < 0:
         raise CheckpointError(f"{where}: count={count} is negative")
-    param_names = _json_attribute(path, node, "param_names", fixed)
+    param_names = attributes.json(node, "param_names")
     arrays = _nested_get(params, group) or {}
     if not isinstance(param_names, list) or not all(isinstance(n, str) and isinstance(arrays.get(n), np.ndarray)
                                                    for n in param_names):
@@ -593,9 +618,10 @@ def _identity(status):
 def _read_checkpoint(path, file):
     if "format" not in file.attrs:
         raise CheckpointError(f"{path}: / has no attribute 'format' (not an {FORMAT} file)")
-    version = _attribute(path, file, "format_version", int, fixed=True)
-    fixed = version >= 2
-    if _attribute(path, file, "format", str, fixed) != FORMAT:
+    version = _plain_attribute(path, file, "format_version", fixed=True)
+    if not isinstance(version, int):
+        raise CheckpointError(f"{path}: attribute 'format_version' of / is {version!r}; expected int")
+    if _plain_attribute(path, file, "format", fixed=version >= 2) != FORMAT:
         raise CheckpointError(f"{path}: not an {FORMAT} file")
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{path}: format version {version} is newer than this ngc_optim "
@@ -603,13 +629,17 @@ def _read_checkpoint(path, file):
     if version not in READABLE_VERSIONS:
         raise CheckpointError(f"{path}: format version {version} is not one of {list(READABLE_VERSIONS)}")
     if version >= 2:
-        if _listing_digest(path, file) != _attribute(path, file, DIGEST, str, fixed):
+        digest, values = _listing(path, file)
+        attributes = _Attributes(path, values)
+        if digest != attributes.get(file, DIGEST, str):
             raise CheckpointError(f"{path}: its attributes or structure do not match its digest (damaged file)")
     elif DIGEST in file.attrs:
         raise CheckpointError(f"{path}: format version 1 with a digest (damaged file)")
-    written_by = _attribute(path, file, "ngc_optim_version", str, fixed)
-    metadata = _json_attribute(path, file, "metadata", fixed)
-    step = _attribute(path, file, "step", int, fixed) if "step" in file.attrs else None
+    else:
+        attributes = _Attributes(path)
+    written_by = attributes.get(file, "ngc_optim_version", str)
+    metadata = attributes.json(file, "metadata")
+    step = attributes.get(file, "step", int) if attributes.has(file, "step") else None
     if file.userblock_size:
         raise CheckpointError(f"{path}: has a user block of {file.userblock_size} bytes, which checkpoints "
                               f"never have (damaged file)")
@@ -617,7 +647,7 @@ def _read_checkpoint(path, file):
     with open(path, "rb", buffering=0) as raw:
         if _identity(os.fstat(raw.fileno())) != _identity(os.fstat(file.id.get_vfd_handle())):
             raise CheckpointError(f"{path}: replaced while being read (by a save?); load it again")
-        read = _DatasetReader(path, version, raw)
+        read = _DatasetReader(path, version, raw, attributes)
         params = _read_group(path, file, optimizer_nodes, read)
         optimizers = {group: _read_optimizer(path, group, node, params, read)
                       for group, node in optimizer_nodes.items()}

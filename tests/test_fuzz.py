@@ -1,7 +1,8 @@
 """Seeded fuzzing: damaged checkpoints of every kind are refused or load unchanged; bad CLI input exits 2.
 
 Checkpoint kinds: optimizer states (Adam and NAG groups, 0-d, int and bool arrays), a gzip checkpoint of
-many chunks, an lzf one, ``PCN.save`` and ``HebbianSynapse.save``. Corruptions: a bit flipped anywhere, in
+many chunks, an lzf one, one whose metadata (over 64 KiB) HDF5 keeps in dense attribute storage, ``PCN.save``
+and ``HebbianSynapse.save``. Corruptions: a bit flipped anywhere, in
 the file's metadata (outside the arrays' bytes), in an attribute's text or in a 0-d dataset; a dataset or
 chunk zeroed; a dataset or chunk copied over another of the same size (a misdirected write); an aligned
 4 KiB page zeroed; the file cut short. Each damaged file must raise CheckpointError naming it, or load
@@ -28,7 +29,7 @@ HANG_SECONDS = 120
 damaged global heap): a hang fails loudly instead of stalling the suite."""
 
 
-def optimizer_checkpoint(path, compression=None, rows=6):
+def optimizer_checkpoint(path, compression=None, rows=6, metadata=None):
     rng = np.random.default_rng(SEED)
     params = {"W1": {"weights": rng.standard_normal((rows, 4)).astype(np.float32),
                      "biases": rng.standard_normal((1, 4)).astype(np.float32)},
@@ -42,7 +43,7 @@ def optimizer_checkpoint(path, compression=None, rows=6):
         for group, (optimizer, state) in optimizers.items():
             optimizer.step(params[group], {n: rng.standard_normal(a.shape).astype(a.dtype)
                                            for n, a in params[group].items()}, state)
-    save_checkpoint(path, params, optimizers, step=3, metadata={"epoch": 1, "note": "fuzz"},
+    save_checkpoint(path, params, optimizers, step=3, metadata=metadata or {"epoch": 1, "note": "fuzz"},
                     compression=compression)
 
 
@@ -76,6 +77,8 @@ KINDS = {
     "optimizers": optimizer_checkpoint,
     "gzip_chunks": lambda path: chunked_checkpoint(path, "gzip"),
     "lzf_chunks": lambda path: chunked_checkpoint(path, "lzf"),
+    "dense_attributes": lambda path: optimizer_checkpoint(path, metadata={
+        "epoch": 1, "note": "fuzz", "history": [{"epoch": k, "loss": 1 / (k + 1)} for k in range(3000)]}),
     "pcn": pcn_checkpoint,
     "hebbian": hebbian_checkpoint,
 }
