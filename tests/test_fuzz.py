@@ -1,12 +1,16 @@
-"""Seeded fuzzing: damaged checkpoints of every kind are refused or load unchanged; bad CLI input exits 2.
+"""Seeded fuzzing: damaged checkpoints are refused or load unchanged; bad command-line input exits 2.
 
-Checkpoint kinds: optimizer states (Adam and NAG groups, 0-d, int and bool arrays), a gzip checkpoint of
-many chunks, an lzf one, one whose metadata (over 64 KiB) HDF5 keeps in dense attribute storage, ``PCN.save``
-and ``HebbianSynapse.save``. Corruptions: a bit flipped anywhere, in
-the file's metadata (outside the arrays' bytes), in an attribute's text or in a 0-d dataset; a dataset or
-chunk zeroed; a dataset or chunk copied over another of the same size (a misdirected write); an aligned
-4 KiB page zeroed; the file cut short. Each damaged file must raise CheckpointError naming it, or load
-exactly what was saved (the damage hit bytes nothing reads): never different values, never another error.
+Checkpoints (64 corruptions of each of 6 kinds): optimizer states (Adam and NAG groups, 0-d, int and bool
+arrays), gzip and lzf checkpoints of many chunks, one whose metadata (over 64 KiB) HDF5 keeps in dense
+attribute storage, ``PCN.save`` and ``HebbianSynapse.save``. Corruptions: a bit flipped anywhere, in the
+file's metadata (outside the arrays' bytes), in an attribute's text or in a 0-d dataset; a dataset or chunk
+zeroed; a dataset or chunk copied over another of the same size (a misdirected write); an aligned 4 KiB page
+zeroed; the file cut short. Each damaged file must raise CheckpointError naming it, or load exactly what was
+saved (the damage hit bytes nothing reads): never different values, never another error.
+
+Command line: bad values of every config key of each kind of model, files that are not configs, bad flags,
+seeded garbage, bad sweep files, and checkpoints that ``evaluate`` and ``--resume`` must refuse. Each must
+exit 2 with one line on stderr, no traceback and no run directory.
 """
 
 import faulthandler
