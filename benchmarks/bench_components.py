@@ -21,8 +21,10 @@ ufuncs, the optimizer's NumPy twin from ``bench_optim.py``, the clip), which is
 checked at start-up to reproduce the synapse bit for bit. ``matmul`` is the
 Hebbian product alone (``(pre * pre_wght).T @ (post * post_wght)``), which both
 compute the same way; subtracting it leaves the element-wise part, fused into one
-pass over W in ours. The per-call overhead of evolve is reported separately, from
-a 2x2 synapse.
+pass over W in ours. ``in-place`` is the same synapse built with ``in_place=True``
+(ours writes the new weights into other arrays, ngc-learn's value semantics:
+``ours/ip`` is the cost of that). The per-call overhead of evolve is reported
+separately, from a 2x2 synapse.
 
 Part 3, ``TraceSTDPSynapse.evolve`` (float32, 784x1000, batch 1, SGD, A_plus 0.01,
 A_minus 0.005, pretrace_target 0.1, w_bound 1; mu 0 and mu 0.5) through
@@ -136,7 +138,7 @@ class NumpyHebbian:
         self.rule.numpy_fn(self.biases, d_biases, *self.bias_state, *self.bias_scratch, *self.rule.numpy_scalars)
 
 
-def hebbian(shape, name):
+def hebbian(shape, name, in_place=False):
     """A HebbianSynapse with ``name``'s default hyperparameters, random pre and post, and its evolve process."""
     optimizer = ngc_optim.get_optimizer(name)
     kwargs = {key: value for key, value in optimizer.get_hyperparameters().items()
@@ -144,7 +146,8 @@ def hebbian(shape, name):
     with Context(f"hebb{next(_names)}"):
         synapse = HebbianSynapse("W", shape, eta=optimizer.eta, optim_type=name, optim_kwargs=kwargs,
                                  weight_init={"dist": "uniform", "amin": -0.5, "amax": 0.5},
-                                 bias_init={"dist": "constant", "value": 0.0}, batch_size=BATCH, **SETTINGS)
+                                 bias_init={"dist": "constant", "value": 0.0}, batch_size=BATCH, in_place=in_place,
+                                 **SETTINGS)
         evolve = MethodProcess("evolve") >> synapse.evolve
     rng = np.random.default_rng(1)
     synapse.pre.set(rng.standard_normal((BATCH, shape[0])).astype(np.float32))
@@ -172,22 +175,25 @@ def bench_hebbian(budget, min_repeats, names):
     for name in names:
         check_twin(rules[name])
     print("\n== HebbianSynapse.evolve, float32, batch 50 (ms per call; ratios NumPy / ours) ==")
-    print(f"{'shape':<10} {'optimizer':<9} {'ours':>8} {'numpy':>8} {'np/ours':>8} {'matmul':>8} "
-          f"{'ours-mm':>8} {'np-mm':>8} {'elementwise np/ours':>20}")
+    print("ours: new weights in other arrays (ngc-learn's values, the default); in-place: in_place=True")
+    print(f"{'shape':<10} {'optimizer':<9} {'ours':>8} {'in-place':>8} {'ours/ip':>8} {'numpy':>8} {'np/ours':>8} "
+          f"{'matmul':>8} {'ours-mm':>8} {'np-mm':>8} {'elementwise np/ours':>20}")
     for shape in SHAPES:
         for name in names:
             synapse, evolve = hebbian(shape, name)
+            _, evolve_in_place = hebbian(shape, name, in_place=True)
             twin = NumpyHebbian(rules[name], synapse)
-            samples = measure([Batch(run_process, (evolve,)), Batch(twin.step, ()), Batch(matmul, (synapse,))],
-                              budget, min_repeats)
-            ours, numpy_, product = (statistics.median(s) for s in samples)
+            samples = measure([Batch(run_process, (evolve,)), Batch(twin.step, ()), Batch(matmul, (synapse,)),
+                               Batch(run_process, (evolve_in_place,))], budget, min_repeats)
+            ours, numpy_, product, in_place = (statistics.median(s) for s in samples)
             ours_rest = [a - b for a, b in zip(samples[0], samples[2])]
             numpy_rest = [a - b for a, b in zip(samples[1], samples[2])]
-            print(f"{shape[0]}x{shape[1]:<5} {name:<9} {ours * 1e3:8.3f} {numpy_ * 1e3:8.3f} "
+            print(f"{shape[0]}x{shape[1]:<5} {name:<9} {ours * 1e3:8.3f} {in_place * 1e3:8.3f} "
+                  f"{paired_ratio(samples[0], samples[3]):7.3f}x {numpy_ * 1e3:8.3f} "
                   f"{paired_ratio(samples[1], samples[0]):7.2f}x {product * 1e3:8.3f} "
                   f"{statistics.median(ours_rest) * 1e3:8.3f} {statistics.median(numpy_rest) * 1e3:8.3f} "
                   f"{paired_ratio(numpy_rest, ours_rest):19.2f}x")
-            del synapse, evolve, twin
+            del synapse, evolve, evolve_in_place, twin
     synapse, evolve = hebbian((2, 2), "adam")
     state, pre, post = synapse.opt_params.get(), synapse.pre.get(), synapse.post.get()
     weights, biases, mask = synapse.weights.get(), synapse.biases.get(), synapse.mask.get()

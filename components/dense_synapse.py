@@ -110,6 +110,12 @@ class DenseSynapse(NumpyComponent):
         self.connectivity = mask
         """The 0/1 connectivity drawn for p_conn at construction (the mask's initial value)."""
 
+    def _rebatch(self, batch_size):
+        super()._rebatch(batch_size)
+        self.input_shape = (batch_size, self.shape[0])
+        if hasattr(self, "plan"):
+            self.plan = type(self.plan)(self)
+
     @compilable
     def advance_state(self):
         self.outputs.set(_transmit(self.name, self.input_shape, self.inputs.get(), self.weights.get(),

@@ -47,6 +47,10 @@ class ErrorCell(NumpyComponent):
         self.ones = np.ones(self.shape, self.dtype)
         self.zero = self._zeros(())
 
+    def _rebatch(self, batch_size):
+        super()._rebatch(batch_size)
+        self.ones = np.ones(self.shape, self.dtype)
+
     def _error_steps(self, rows_kernel, loss_kernel, prediction, parameter, derivative, constants=()):
         """``advance_state``'s steps: ``rows_kernel`` of (prediction, target, parameter, modulator, mask,
         *constants) giving (derivative, dtarget) row by row, ``loss_kernel`` of (prediction, target, parameter,

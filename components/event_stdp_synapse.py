@@ -48,6 +48,7 @@ class EventSTDPSynapse(DenseSynapse):
     """
 
     PER_SAMPLE: ClassVar[frozenset] = DenseSynapse.PER_SAMPLE | {"pre_tols", "postSpike"}
+    FIXED_BATCH: ClassVar[str] = "ngc-learn's rule takes one sample per step (batch_size 1)"
     SPEC: ClassVar[dict] = {
         "summary": "EventSTDPSynapse: DenseSynapse whose weights follow event-driven postsynaptic STDP, "
                    "W = clip(W + eta * dW, 0.01, w_bound)",

@@ -52,6 +52,8 @@ class ExpKernel(NumpyComponent):
                       "dtype": "float32 or float64"},
     }
 
+    FIXED_BATCH: ClassVar[str] = "its window of spike times keeps the batch size it was built with"
+
     def __init__(self, name, n_units, dt, tau_w=500.0, nu=4.0, batch_size=1, dtype="float32"):
         super().__init__(name, dtype)
         self._set_population(n_units, batch_size)

@@ -108,6 +108,10 @@ class RetinalGanglionCell(NumpyComponent):
                                   display_name="Filter")
         self.outputs = Compartment(self._zeros((batch_size, n_cells * px * py)), display_name="Filtered patches")
 
+    def _rebatch(self, batch_size):
+        super()._rebatch(batch_size)
+        self.input_shape = (batch_size, *self.area_shape)
+
     @compilable
     def advance_state(self, t):
         self.outputs.set(_ganglion(self.owner, self.input_shape, self.inputs.get(), self.filter.get(),

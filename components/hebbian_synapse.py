@@ -46,6 +46,7 @@ class _Plan(SynapsePlan):
                          synapse.has_bias)
         self.rows, self.columns = synapse.shape
         self.batch = synapse.batch_size
+        self.has_bias = synapse.has_bias
         self.opt_params = synapse.opt_params
 
     def adjustments(self, pre, post, weights):
@@ -58,12 +59,19 @@ class _Plan(SynapsePlan):
         return outer_blocks(self.rows, self.columns, batch)
 
     def evolve(self, state, pre, post, weights, biases, mask):
-        """One step: W and b (and the optimizer state) in place; returns (dW, db)."""
+        """One step (the optimizer state in place); returns (W, b, dW, db), the new W and b in the arrays of
+        :meth:`outputs`."""
         self.checked(pre=pre, post=post, weights=weights, biases=biases)
-        self.writable(weights=weights, biases=biases)
+        if self.has_bias:
+            out, biases_out = self.outputs(weights=weights, biases=biases)
+        else:
+            (out,), biases_out = self.outputs(weights=weights), biases
         scalars = self.optimizer.advance(state)
-        return self.evolve_kernel(pre, post, weights, biases, mask, self.settings, self.blocks(pre.shape[0]),
-                                  self.slots(state), self.slots(state, "biases"), scalars)
+        d_weights, d_biases = self.evolve_kernel(pre, post, weights, out, biases, biases_out, mask, self.settings,
+                                                 self.blocks(pre.shape[0]), self.slots(state),
+                                                 self.slots(state, "biases"), scalars)
+        self.replaced(weights=weights, biases=biases)
+        return out, biases_out, d_weights, d_biases
 
     def adjustment_blocks(self, state):
         """calc_update's compiled step's blocks, at each call (see :class:`ngc_optim.circuit.Binding`)."""
@@ -113,9 +121,13 @@ class HebbianSynapse(LearningSynapse):
         optim_type: any optimizer of ngc_optim (default "sgd").
         optim_kwargs: its other hyperparameters, e.g. {"beta1": 0.9} (default none).
         pre_wght, post_wght: scale pre and post (default 1).
+        in_place: update the weights and biases in the arrays the state holds (default False: new arrays, as
+            ngc-learn's values; see :class:`LearningSynapse`).
     """
 
     PER_SAMPLE: ClassVar[frozenset] = DenseSynapse.PER_SAMPLE | {"pre", "post"}
+    PRIORS: ClassVar[dict] = PRIORS
+    """The prior names the synapse takes -> the penalty each applies (None: none)."""
     RULES: ClassVar[dict] = HEBBIAN
     """Optimizer kernel name -> the fused kernel of the synapse's rule (see :mod:`ngc_optim.hebbian_kernels`)."""
     KERNELS: ClassVar[tuple] = (HEBBIAN_EVOLVE, HEBBIAN_STEP)
@@ -134,12 +146,14 @@ class HebbianSynapse(LearningSynapse):
         "arguments": {**DenseSynapse.SPEC["arguments"], "eta": "step size (0)", "w_bound": "bound (1)",
                       "is_nonnegative": "clip at 0 (False)", "prior": "(name, lmbda)", "sign_value": "sign (1)",
                       "optim_type": f"one of {sorted(OPTIMIZERS)}", "optim_kwargs": "hyperparameters",
-                      "pre_wght": "pre scale (1)", "post_wght": "post scale (1)"},
+                      "pre_wght": "pre scale (1)", "post_wght": "post scale (1)",
+                      "in_place": "update W and b in place (False)"},
     }
 
     def __init__(self, name, shape, eta=0.0, weight_init=None, bias_init=None, w_bound=1.0, is_nonnegative=False,
                  prior=("constant", 0.0), sign_value=1.0, optim_type="sgd", optim_kwargs=None, pre_wght=1.0,
-                 post_wght=1.0, p_conn=1.0, g_conduct_factor=1.0, batch_size=1, seed=0, dtype="float32", key=None):
+                 post_wght=1.0, p_conn=1.0, g_conduct_factor=1.0, batch_size=1, seed=0, dtype="float32", key=None,
+                 in_place=False):
         super().__init__(name, shape, weight_init=weight_init, bias_init=bias_init, g_conduct_factor=g_conduct_factor,
                          p_conn=p_conn, batch_size=batch_size, seed=seed, dtype=dtype, key=key)
         self._check_finite(w_bound=w_bound, sign_value=sign_value, pre_wght=pre_wght, post_wght=post_wght)
@@ -147,6 +161,7 @@ class HebbianSynapse(LearningSynapse):
             raise self._error(f"w_bound={w_bound!r} must be >= 0 (0: no bound)")
         self.prior, self.lmbda, self.l1_ratio = self._parse_prior(prior)
         self._set_optimizer(optim_type, eta, optim_kwargs)
+        self._set_in_place(in_place)
         self.w_bound = float(w_bound)
         self.low = 0.0 if is_nonnegative else -self.w_bound
         self.sign_value = float(sign_value)
@@ -164,9 +179,9 @@ class HebbianSynapse(LearningSynapse):
         if not (isinstance(prior, (list, tuple)) and len(prior) == 2):
             raise self._error(f"prior={prior!r} must be (name, lmbda)")
         name, lmbda = prior
-        kind = None if name is None else PRIORS.get(str(name).lower(), "unknown")
+        kind = None if name is None else self.PRIORS.get(str(name).lower(), "unknown")
         if kind == "unknown":
-            raise self._error(f"unknown prior {name!r}; expected one of {sorted(PRIORS)}")
+            raise self._error(f"unknown prior {name!r}; expected one of {sorted(self.PRIORS)}")
         if kind == "l1l2":
             if not (isinstance(lmbda, (list, tuple)) and len(lmbda) == 2):
                 raise self._error(f"prior {name!r} takes [scale, l1_ratio], got {lmbda!r}")
@@ -179,7 +194,7 @@ class HebbianSynapse(LearningSynapse):
         plan = self.plan
         return [Step(plan.step_kernel, ("pre", "post", "weights", "biases", "mask"), ("dWeights", "dBiases"),
                      constants=(plan.settings, self.optimizer.step_constants), binding=Binding(plan.bound),
-                     in_place=("weights", "biases"))]
+                     in_place=("weights", "biases"), copied=not self.in_place)]
 
     def _steps_calc_update(self):
         return [Step(hebbian_adjustments, ("pre", "post", "weights"), ("dWeights", "dBiases"),
@@ -197,8 +212,15 @@ class HebbianSynapse(LearningSynapse):
 
     @compilable
     def evolve(self, dt):
-        d_weights, d_biases = self.plan.evolve(self.opt_params.get(), self.pre.get(), self.post.get(),
-                                               self.weights.get(), self.biases.get(), self.mask.get())
+        self._evolve()
+
+    def _evolve(self):
+        """evolve's body (ngc-learn's HebbianPatchedSynapse.evolve takes no dt)."""
+        weights, biases, d_weights, d_biases = self.plan.evolve(self.opt_params.get(), self.pre.get(),
+                                                                self.post.get(), self.weights.get(),
+                                                                self.biases.get(), self.mask.get())
+        self.weights.set(weights)
+        self.biases.set(biases)
         self.dWeights.set(d_weights)
         self.dBiases.set(d_biases)
 

@@ -3,6 +3,7 @@
 import numpy as np
 from ngcsimlib.compartment import Compartment
 
+from ngc_optim.buffers import Spares
 from ngc_optim.optim import get_optimizer
 
 from .dense_synapse import DenseSynapse
@@ -27,6 +28,8 @@ class SynapsePlan:
         self.optimizer = synapse.optimizer
         self.kernel = kernels[synapse.optimizer.kernel.name]
         self.masked = synapse.masked
+        self.in_place = synapse.in_place
+        self.spares = Spares()
 
     def checked(self, **arrays):
         """Raise ValueError naming the synapse unless each array has its shape and the synapse's dtype."""
@@ -45,6 +48,20 @@ class SynapsePlan:
         dtype = state.arrays(state.param_names[0])[0].dtype if state.slot_names else np.float32
         return tuple(np.empty(0, dtype) for _ in state.slot_names)
 
+    def outputs(self, **arrays):
+        """The arrays to write the new values of ``arrays`` (name -> current value) into: the same ones when the
+        synapse updates in place (after checking they can be), else others (see :mod:`ngc_optim.buffers`)."""
+        if self.in_place:
+            self.writable(**arrays)
+            return tuple(arrays.values())
+        return tuple(self.spares.take(name, array) for name, array in arrays.items())
+
+    def replaced(self, **arrays):
+        """Keep the values new ones replaced (name -> old value) for later :meth:`outputs`."""
+        if not self.in_place:
+            for name, array in arrays.items():
+                self.spares.put(name, array)
+
     def writable(self, **arrays):
         """Raise ValueError naming the synapse unless each array can be updated in place through a flat view."""
         for name, array in arrays.items():
@@ -60,6 +77,12 @@ class LearningSynapse(DenseSynapse):
     an :class:`ngc_optim.optim.OptimizerState`) then lives in the compartment
     ``opt_params``, as ngc-learn's, also reachable as ``opt_state``, and is saved
     with the compartments, in the checkpoint's optimizer group.
+
+    As in ngc-learn, a value read from a compartment never changes afterwards: evolve writes the new weights
+    and biases into other arrays, in the same single pass (:mod:`ngc_optim.buffers`). ``in_place=True``
+    updates the arrays the state holds instead (for memory-bound users; then ``W.weights.get()`` changes with
+    each evolve). The optimizer's state object (``opt_params``) is updated in place either way; copy it
+    with ``state_dict`` to keep a snapshot.
     """
 
     def _check_finite(self, **values):
@@ -67,6 +90,12 @@ class LearningSynapse(DenseSynapse):
         for key, value in values.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
                 raise self._error(f"{key}={value!r} must be a finite number")
+
+    def _set_in_place(self, in_place):
+        """Whether evolve writes the new weights (and biases) over the arrays the state holds."""
+        if not isinstance(in_place, bool):
+            raise self._error(f"in_place={in_place!r} must be True or False")
+        self.in_place = in_place
 
     def _set_optimizer(self, optim_type, eta, optim_kwargs):
         """The optimizer ``optim_type`` with step size ``eta``, and its fresh state in ``opt_params``."""

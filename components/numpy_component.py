@@ -30,7 +30,7 @@ from ngcsimlib.global_state import stateManager
 
 from ngc_optim.cell_kernels import affine, filled, scaled
 from ngc_optim.checkpoint import restore_checkpoint, save_checkpoint
-from ngc_optim.circuit import Step
+from ngc_optim.circuit import Step, shapes_changed
 from ngc_optim.spike_kernels import seed_state
 
 __all__ = ["DTYPES", "NumpyComponent", "seed_from"]
@@ -91,6 +91,25 @@ class NumpyComponent(Component):
     SPEC: ClassVar[dict] = {"summary": "", "compartments": {}, "arguments": {}}
     PER_SAMPLE: ClassVar[frozenset] = frozenset()
     """Compartments that hold one row per sample of the batch (see :class:`ngc_optim.circuit.Step`'s rows)."""
+    BATCHED: ClassVar[frozenset] = frozenset()
+    """Compartments besides PER_SAMPLE whose first axis is the batch (resized with it)."""
+    FIXED_BATCH: ClassVar[str] = ""
+    """Why the component cannot take another batch size (empty: it can)."""
+
+    @property
+    def batch_size(self):
+        """Samples per batch. Set to another value, the component is resized at the next run of a process
+        (or ``reset``) that calls it, as ngc-learn's pc_reconstruction does (see :meth:`resize_batch`)."""
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, value):
+        self._batch_size = value
+        if "built_batch" not in self.__dict__:
+            self.built_batch = value
+            """The batch size the compartments hold."""
+        elif value != self.built_batch:
+            shapes_changed()
 
     def __init__(self, name, dtype="float32"):
         if dtype not in DTYPES:
@@ -115,6 +134,83 @@ class NumpyComponent(Component):
         self.batch_size = batch_size
         self.shape = (batch_size, n_units)
         self.owner = f"{type(self).__name__} {self.name!r}"
+
+    def per_sample_keys(self):
+        """The state keys the per-sample compartments read (their own, or those they are wired to; not
+        operations)."""
+        targets = (getattr(self, name).target for name in sorted(self.PER_SAMPLE))
+        return tuple(target for target in targets if isinstance(target, str))
+
+    def resize_batch(self, batch_size, keep_rows=True):
+        """Take batches of ``batch_size`` samples, as ngc-learn's compartments take the batch size JAX
+        broadcasts them to. Each compartment with a batch axis keeps a value that already has batch_size
+        rows (clamped data); one with a single row, or rows all equal (a reset state), has that row
+        repeated (its first row with ``keep_rows=False``, before a reset that sets them anyway); what
+        depends on the batch size (shapes, plans) follows (:meth:`_rebatch`).
+
+        Raises:
+            ValueError: naming the component: batch_size is not a positive int, the component takes one
+                batch size only, or a compartment holds different rows of another batch size (samples that
+                no new row can stand for: reset before clamping a batch of another size).
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size <= 0:
+            raise self._error(f"batch_size={batch_size!r} must be a positive int")
+        batch_size = int(batch_size)
+        if batch_size == self.built_batch == self._batch_size:
+            return
+        if self.FIXED_BATCH:
+            raise self._error(f"cannot take batches of {batch_size}: {self.FIXED_BATCH}")
+        values = {}
+        for name in sorted(self.PER_SAMPLE | self.BATCHED):
+            compartment = getattr(self, name)
+            value = stateManager.from_global_key(compartment.root)
+            if value.shape[0] == batch_size:
+                continue
+            if keep_rows and compartment.target == compartment.root and value.shape[0] > 1 \
+                    and not (value == value[:1]).all():
+                raise self._error(f"{name} holds {value.shape[0]} different samples; reset before clamping a "
+                                  f"batch of {batch_size}")
+            values[compartment.root] = np.repeat(value[:1], batch_size, axis=0)
+        self._rebatch(batch_size)
+        stateManager.set_state(values)
+        self._refresh_compiled()
+        shapes_changed()
+
+    def _held(self):
+        """Components this one holds and drives from its own methods (ngc-learn's RateCell's lateral synapse)."""
+        return ()
+
+    def compile(self):
+        """ngcsimlib's compile; then the compiled methods also see the names a held component's compiled
+        methods use (ngcsimlib inlines those methods' code but not the globals of their module)."""
+        super().compile()
+        for held in self._held():
+            names = {}
+            for value in list(vars(held).values()):
+                names.update(getattr(getattr(value, "compiled", None), "namespace", {}))
+            for value in list(vars(self).values()):
+                namespace = getattr(getattr(value, "compiled", None), "namespace", None)
+                if namespace is not None:
+                    for key, name in names.items():
+                        namespace.setdefault(key, name)
+
+    def _refresh_compiled(self):
+        """Give ngcsimlib's compiled methods the attributes' current values (they hold the attributes they
+        read, shapes and plans, as globals named <context path>_<attribute>; a held component's too)."""
+        owners = [(f"{owner.context_path.replace(':', '_')}_", owner) for owner in (self, *self._held())]
+        for value in list(vars(self).values()):
+            compiled = getattr(value, "compiled", None)
+            for key in getattr(compiled, "extra_globals", ()):
+                for prefix, owner in owners:
+                    if key.startswith(prefix) and hasattr(owner, key[len(prefix):]):
+                        compiled.namespace[key] = getattr(owner, key[len(prefix):])
+
+    def _rebatch(self, batch_size):
+        """Set what depends on the batch size (subclasses add theirs): batch_size, built_batch, and a
+        population's shape (batch_size, n_units)."""
+        self._batch_size = self.built_batch = batch_size
+        if hasattr(self, "n_units"):
+            self.shape = (batch_size, self.n_units)
 
     def _number(self, key, value, low=None, strict=False):
         """``value`` as a float, after checking that it is a finite number (not a bool) and, when ``low`` is

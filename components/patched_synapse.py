@@ -16,7 +16,7 @@ from ngc_optim.hebbian_kernels import (
 )
 
 from .dense_synapse import DenseSynapse, _transmit
-from .hebbian_synapse import HebbianSynapse
+from .hebbian_synapse import PRIORS, HebbianSynapse
 from .initializers import initialize, validate
 
 __all__ = ["HebbianPatchedSynapse", "StaticPatchedSynapse", "patched_weights"]
@@ -189,12 +189,15 @@ class HebbianPatchedSynapse(_Patched, HebbianSynapse):
     Args:
         name, shape, n_sub_models, stride_shape, weight_init, bias_init, resist_scale, p_conn, batch_size, seed,
             key, dtype: as :class:`StaticPatchedSynapse`.
-        eta, w_bound, is_nonnegative, prior, sign_value, optim_type, optim_kwargs, pre_wght, post_wght: as
-            :class:`HebbianSynapse`.
+        eta, w_bound, is_nonnegative, prior, sign_value, optim_type, optim_kwargs, pre_wght, post_wght,
+            in_place: as :class:`HebbianSynapse`.
         block_mask: a 0/1 array of shape (shape[0] + 2 s0, shape[1] + 2 s1), or None (default).
     """
 
     PER_SAMPLE: ClassVar[frozenset] = HebbianSynapse.PER_SAMPLE | {"post_in", "pre_out"}
+    PRIORS: ClassVar[dict] = {**PRIORS, "gaussian": None, "laplacian": None}
+    """ngc-learn's HebbianPatchedSynapse applies l1/lasso, l2/ridge and l1l2/elastic_net only: its other names
+    (gaussian, laplacian, constant) add no prior, unlike HebbianSynapse's gaussian (l2) and laplacian (l1)."""
     RULES: ClassVar[dict] = HEBBIAN_PATCHED
     KERNELS: ClassVar[tuple] = (HEBBIAN_PATCHED_EVOLVE, HEBBIAN_PATCHED_STEP)
     SPEC: ClassVar[dict] = {
@@ -212,13 +215,13 @@ class HebbianPatchedSynapse(_Patched, HebbianSynapse):
     def __init__(self, name, shape, n_sub_models=1, stride_shape=(0, 0), eta=0.0, weight_init=None, bias_init=None,
                  block_mask=None, w_bound=1.0, is_nonnegative=False, prior=(None, 0.0), sign_value=1.0,
                  optim_type="sgd", pre_wght=1.0, post_wght=1.0, p_conn=1.0, resist_scale=1.0, batch_size=1,
-                 optim_kwargs=None, seed=0, dtype="float32", key=None):
+                 optim_kwargs=None, seed=0, dtype="float32", key=None, in_place=False):
         full = _full_shape(f"HebbianPatchedSynapse {name!r}", shape, n_sub_models, stride_shape)
         super().__init__(name, full, eta=eta, weight_init={"dist": "constant", "value": 0.0}, bias_init=bias_init,
                          w_bound=w_bound, is_nonnegative=is_nonnegative, prior=prior, sign_value=sign_value,
                          optim_type=optim_type, optim_kwargs=optim_kwargs, pre_wght=pre_wght, post_wght=post_wght,
                          p_conn=p_conn, g_conduct_factor=resist_scale, batch_size=batch_size, seed=seed,
-                         dtype=dtype, key=key)
+                         dtype=dtype, key=key, in_place=in_place)
         self.owner = f"HebbianPatchedSynapse {name!r}"
         self._lay_out(n_sub_models, stride_shape, weight_init, p_conn, block_mask)
         self._set_optimizer(optim_type, eta, optim_kwargs)
@@ -230,6 +233,11 @@ class HebbianPatchedSynapse(_Patched, HebbianSynapse):
                                               self.mask.get())
         self.dWeights.set(d_weights)
         self.dBiases.set(d_biases)
+
+    @compilable
+    def evolve(self):
+        """One learning step (HebbianSynapse's, without dt, as ngc-learn's)."""
+        self._evolve()
 
     def _steps_calc_update(self):
         return [Step(patched_adjustments, ("pre", "post", "weights", "mask"), ("dWeights", "dBiases"),

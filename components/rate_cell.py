@@ -7,10 +7,11 @@ from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
 from ngc_optim.cell_kernels import ACTIVATIONS as _KERNEL_ACTIVATIONS
-from ngc_optim.cell_kernels import LEAKS, RATE_CARRIED, RATE_STEPS, THRESHOLDS
-from ngc_optim.circuit import Step
+from ngc_optim.cell_kernels import LEAKS, RATE_CARRIED, RATE_STEPS, THRESHOLDS, rate_lateral_step
+from ngc_optim.circuit import Step, held_steps
 
 from .numpy_component import NumpyComponent
+from .patched_synapse import HebbianPatchedSynapse, StaticPatchedSynapse
 
 __all__ = ["ACTIVATIONS", "RateCell"]
 
@@ -20,15 +21,19 @@ ACTIVATIONS = tuple(_KERNEL_ACTIVATIONS)
 _INTEGRATORS = ("euler", "midpoint", "rk2")
 
 
-def _rate_advance(owner, shape, dtype, kernel, z, j, j_td, dt, constants):
-    """The cell's step through its Numba kernel, after checking the shapes of z, j and j_td."""
-    if z.shape != shape or j.shape != shape or j_td.shape != shape:
-        raise ValueError(f"{owner}: z {z.shape}, j {j.shape} and j_td {j_td.shape} must be {shape}")
-    return kernel(np.asarray(z, dtype), np.asarray(j, dtype), np.asarray(j_td, dtype), dt, *constants)
+def _rate_advance(owner, shape, dtype, kernel, z, j, j_td, dt, constants, *lateral):
+    """The cell's step through its Numba kernel, after checking the shapes of z, j and j_td (and j_lat, the one
+    array of ``lateral`` when the cell has lateral pressure)."""
+    arrays = (z, j, j_td, *lateral)
+    if any(array.shape != shape for array in arrays):
+        found = ", ".join(f"{name} {array.shape}" for name, array in zip(("z", "j", "j_td", "j_lat"), arrays))
+        raise ValueError(f"{owner}: {found} must be {shape}")
+    arrays = tuple(np.asarray(array, dtype) for array in arrays)
+    return kernel(*arrays[:3], *arrays[3:], dt, *constants)
 
 
 class RateCell(NumpyComponent):
-    """A graded rate cell, as ngc-learn's RateCell (without laterals, thresholds or patches).
+    """A graded rate cell, as ngc-learn's RateCell.
 
     Stateful (tau_m > 0), with j modulated by the activation's derivative at the current z:
 
@@ -39,9 +44,19 @@ class RateCell(NumpyComponent):
     z <- threshold(z):  none; soft_threshold, max(z - lmbda, 0) - max(-z - lmbda, 0); cauchy_threshold,
          (z + r)/2 where z >= lmbda, (z - r)/2 where z <= -lmbda, else 0, r = sqrt(max(z**2 - lmbda, 0))
 
-    Stateless (tau_m = 0): z = j + j_td. In both cases zF = fx(z) * output_scale.
+    Stateless (tau_m = 0, or is_stateful False): z = j + j_td. In both cases zF = fx(z) * output_scale.
     Unlike ngc-learn, the modulated j is not written back into the j compartment
     (when j is wired, that would write into the compartment it is wired from).
+
+    With ``use_lateral`` (ngc-learn's lateral pressure), the cell holds a synapse ``Wl`` (n_units x
+    n_units, ``n_patch`` patches along the diagonal, exc on the diagonal and inh off it: a
+    StaticPatchedSynapse, or with ``adaptive_lateral`` a HebbianPatchedSynapse with Wl_eta, Wl_opt_type,
+    Wl_prior and sign_value 1) wired zF_lat -> Wl.inputs, Wl.outputs -> j_lat (and zF_lat -> Wl.pre, Wl.post
+    when adaptive). Each step first transmits (j_lat = zF_lat @ Wl, from the last step's zF_lat), then
+
+    j' = j * dfx(z) * resist_scale + j_lat * dfx_lat(z) * resist_scale;   zF_lat = fx_lat(z) * output_scale
+
+    (fx_lat = act_fx unless given); ``evolve`` steps Wl when adaptive, ``reset`` resets it.
 
     Args:
         name: the cell's name.
@@ -57,6 +72,15 @@ class RateCell(NumpyComponent):
         integration_type: "euler" (default) or "midpoint" ("rk2").
         batch_size: rows of every (batch_size, n_units) compartment (default 1).
         resist_scale: multiplies the modulated j (default 1).
+        shape: ngc-learn's 3-D cell shape: None only (default).
+        is_stateful: False runs the cell stateless whatever tau_m (default True).
+        use_lateral: lateral pressure through a held synapse Wl (default False).
+        adaptive_lateral: Wl learns (HebbianPatchedSynapse; default False: StaticPatchedSynapse).
+        exc_inh: (exc, inh), Wl's initial diagonal and off-diagonal values (default (0, 0)).
+        n_patch: patches of Wl along its diagonal, dividing n_units (default 1).
+        fx_lat: the activation of the lateral pressure, one of ACTIVATIONS (default act_fx).
+        Wl_eta, Wl_opt_type, Wl_prior: Wl's eta, optim_type and prior when adaptive (defaults 0, "sgd",
+            (None, 0)).
         dtype: "float32" (default) or "float64".
     """
 
@@ -64,21 +88,37 @@ class RateCell(NumpyComponent):
     SPEC: ClassVar[dict] = {
         "summary": "RateCell: tau_m dz/dt = -gamma*leak(z) + (j*dfx(z)*resist_scale + j_td); zF = fx(z)*output_scale",
         "compartments": {
-            "inputs": {"j": "bottom-up pressure", "j_td": "top-down pressure"},
+            "inputs": {"j": "bottom-up pressure", "j_td": "top-down pressure",
+                       "j_lat": "lateral pressure, Wl.outputs (use_lateral only)"},
             "state": {"z": "rate activity (pre-activation)"},
-            "outputs": {"zF": "fx(z) * output_scale"},
+            "outputs": {"zF": "fx(z) * output_scale", "zF_lat": "fx_lat(z) * output_scale (use_lateral only)"},
         },
         "arguments": {"n_units": "number of units", "tau_m": "time constant, 0 for stateless",
                       "prior": "(gaussian|laplacian|cauchy|exp, gamma)",
                       "threshold": "(none|soft_threshold|cauchy_threshold, lmbda)", "act_fx": f"one of {sorted(ACTIVATIONS)}",
                       "output_scale": "zF gain (1)", "integration_type": "euler or midpoint",
-                      "batch_size": "batch rows (1)", "resist_scale": "gain on j (1)", "dtype": "float32 or float64"},
+                      "batch_size": "batch rows (1)", "resist_scale": "gain on j (1)", "shape": "None only",
+                      "is_stateful": "False: stateless (True)", "use_lateral": "lateral pressure (False)",
+                      "adaptive_lateral": "Wl learns (False)", "exc_inh": "Wl's diagonal, off-diagonal (0, 0)",
+                      "n_patch": "Wl's patches (1)", "fx_lat": "lateral activation (act_fx)",
+                      "Wl_eta": "Wl's eta (0)", "Wl_opt_type": "Wl's optimizer (sgd)",
+                      "Wl_prior": "Wl's prior (None, 0)", "dtype": "float32 or float64"},
     }
+    LATERAL: ClassVar[frozenset] = frozenset({"j_lat", "zF_lat"})
+    """The compartments a cell with lateral pressure adds (one row per sample)."""
 
     def __init__(self, name, n_units, tau_m, prior=("gaussian", 0.0), act_fx="identity", output_scale=1.0,
-                 threshold=("none", 0.0), integration_type="euler", batch_size=1, resist_scale=1.0, dtype="float32"):
+                 threshold=("none", 0.0), integration_type="euler", batch_size=1, resist_scale=1.0, shape=None,
+                 is_stateful=True, use_lateral=False, adaptive_lateral=False, exc_inh=(0.0, 0.0), n_patch=1,
+                 fx_lat=None, Wl_eta=0.0, Wl_opt_type="sgd", Wl_prior=(None, 0.0), dtype="float32"):
         super().__init__(name, dtype)
         self._check_population(n_units, batch_size)
+        if shape is not None:
+            raise self._error(f"shape={shape!r}: only 2-D (batch_size, n_units) cells are supported (shape=None)")
+        for flag, value in (("is_stateful", is_stateful), ("use_lateral", use_lateral),
+                            ("adaptive_lateral", adaptive_lateral)):
+            if not isinstance(value, bool):
+                raise self._error(f"{flag}={value!r} must be True or False")
         if not (isinstance(tau_m, (int, float)) and np.isfinite(tau_m) and tau_m >= 0):
             raise self._error(f"tau_m={tau_m!r} must be >= 0 (0: stateless)")
         if not (isinstance(prior, (list, tuple)) and len(prior) == 2 and prior[0] in LEAKS
@@ -97,7 +137,7 @@ class RateCell(NumpyComponent):
                 raise self._error(f"{key}={value!r} must be a finite number")
         self.n_units = n_units
         self.batch_size = batch_size
-        self.tau_m = float(tau_m)
+        self.tau_m = float(tau_m) if is_stateful else 0.0
         self.gamma = float(prior[1])
         self.threshold = (threshold[0], float(threshold[1]))
         self.kind = (act_fx, prior[0], "euler" if integration_type == "euler" else "midpoint")
@@ -113,20 +153,102 @@ class RateCell(NumpyComponent):
         self.j_td = Compartment(self._zeros((batch_size, n_units)), display_name="top-down pressure")
         self.z = Compartment(self._zeros((batch_size, n_units)), display_name="rate activity")
         self.zF = Compartment(self._zeros((batch_size, n_units)), display_name="transformed rate activity")
+        self.use_lateral, self.adaptive_lateral = use_lateral, adaptive_lateral
+        self.Wl = None
+        if use_lateral:
+            self._lay_lateral(act_fx if fx_lat is None else fx_lat, exc_inh, n_patch, Wl_eta, Wl_opt_type, Wl_prior)
+
+    def _lay_lateral(self, fx_lat, exc_inh, n_patch, eta, optim_type, prior):
+        """The lateral synapse Wl and the compartments j_lat, zF_lat (see the class)."""
+        if fx_lat not in ACTIVATIONS:
+            raise self._error(f"fx_lat={fx_lat!r}; expected one of {sorted(ACTIVATIONS)}")
+        if not (isinstance(exc_inh, (list, tuple)) and len(exc_inh) == 2
+                and all(isinstance(value, (int, float)) and np.isfinite(value) for value in exc_inh)):
+            raise self._error(f"exc_inh={exc_inh!r} must be two finite numbers (exc, inh)")
+        self.lateral_kernel = rate_lateral_step(self.kind, fx_lat)
+        self.PER_SAMPLE = RateCell.PER_SAMPLE | self.LATERAL
+        init = {"dist": "diag_offdiag", "on_diag": float(exc_inh[0]), "off_diag": float(exc_inh[1])}
+        shape = (self.n_units, self.n_units)
+        if self.adaptive_lateral:
+            self.Wl = HebbianPatchedSynapse(f"Wl_{self.name}", shape, n_sub_models=n_patch, eta=eta,
+                                            weight_init=init, prior=prior, sign_value=1.0, optim_type=optim_type,
+                                            batch_size=self.batch_size, dtype=self.dtype.name)
+        else:
+            self.Wl = StaticPatchedSynapse(f"Wl_{self.name}", shape, n_sub_models=n_patch, weight_init=init,
+                                           batch_size=self.batch_size, dtype=self.dtype.name)
+        self.j_lat = Compartment(self._zeros(self.shape), display_name="lateral pressure")
+        self.zF_lat = Compartment(self._zeros(self.shape), display_name="fx_lat(z) * output_scale")
+
+    def compile(self):
+        """Wire the lateral synapse (zF_lat -> Wl.inputs, Wl.outputs -> j_lat; zF_lat -> Wl.pre and Wl.post when
+        it learns) and compile it again with that wiring, as ngc-learn's RateCell does; then compile."""
+        if self.use_lateral:
+            self.zF_lat >> self.Wl.inputs
+            self.Wl.outputs >> self.j_lat
+            if self.adaptive_lateral:
+                self.zF_lat >> self.Wl.pre
+                self.zF_lat >> self.Wl.post
+            self.Wl.compile()
+        super().compile()
+
+    def _held(self):
+        return (self.Wl,) if self.use_lateral else ()
+
+    def _rebatch(self, batch_size):
+        super()._rebatch(batch_size)
+        if self.use_lateral:
+            self.Wl.resize_batch(batch_size, keep_rows=False)
+
+    def save(self, directory):
+        """Save the cell (and its lateral synapse, to ``<directory>/Wl_<name>.h5``)."""
+        super().save(directory)
+        if self.use_lateral:
+            self.Wl.save(directory)
+
+    def load(self, directory):
+        """Load what :meth:`save` wrote."""
+        super().load(directory)
+        if self.use_lateral:
+            self.Wl.load(directory)
 
     @compilable
     def advance_state(self, dt):
-        z, zF = _rate_advance(self.owner, self.shape, self.dtype, self.kernel, self.z.get(), self.j.get(),
-                              self.j_td.get(), dt, self.constants)
+        if self.use_lateral:
+            self.Wl.advance_state()
+            z, zF, zF_lat = _rate_advance(self.owner, self.shape, self.dtype, self.lateral_kernel, self.z.get(),
+                                          self.j.get(), self.j_td.get(), dt, self.constants, self.j_lat.get())
+            self.zF_lat.set(zF_lat)
+        else:
+            z, zF = _rate_advance(self.owner, self.shape, self.dtype, self.kernel, self.z.get(), self.j.get(),
+                                  self.j_td.get(), dt, self.constants)
         self.z.set(z)
         self.zF.set(zF)
 
     def _steps_advance_state(self):
+        if self.use_lateral:
+            return [*held_steps(self.Wl.compiled_steps("advance_state"), "Wl"),
+                    Step(self.lateral_kernel, ("z", "j", "j_td", "j_lat"), ("z", "zF", "zF_lat"), keywords=("dt",),
+                         constants=self.constants, rows=("z", "j", "j_td", "j_lat", "zF", "zF_lat"))]
         return [Step(self.kernel, ("z", "j", "j_td"), ("z", "zF"), keywords=("dt",),
                      constants=self.constants, rows=("z", "j", "j_td", "zF"), carry=RATE_CARRIED[self.kind] if self.tau_m > 0 else ())]
 
+    @compilable
+    def evolve(self):
+        """Step the lateral synapse when it learns (adaptive_lateral); nothing otherwise, as ngc-learn's."""
+        if self.use_lateral and self.adaptive_lateral:
+            self.Wl.evolve()
+
+    def _steps_evolve(self):
+        if self.use_lateral and self.adaptive_lateral:
+            return held_steps(self.Wl.compiled_steps("evolve"), "Wl")
+        return []
+
     def _steps_reset(self):
-        return self._set_to(("j", "j_td", "z", "zF"), unwired=("j", "j_td"))
+        steps = self._set_to(("j", "j_td", "z", "zF"), unwired=("j", "j_td"))
+        if self.use_lateral:
+            steps += [*held_steps(self.Wl.compiled_steps("reset"), "Wl"), *self._set_to(("zF_lat", "j_lat"),
+                                                                                       unwired=("j_lat",))]
+        return steps
 
     @compilable
     def reset(self):
@@ -137,3 +259,8 @@ class RateCell(NumpyComponent):
             self.j_td.set(self.j_td.get() * 0)
         self.z.set(self.z.get() * 0)
         self.zF.set(self.zF.get() * 0)
+        if self.use_lateral:
+            self.Wl.reset()
+            self.zF_lat.set(self.zF_lat.get() * 0)
+            if not self.j_lat.targeted:
+                self.j_lat.set(self.j_lat.get() * 0)

@@ -1,5 +1,6 @@
 """TraceSTDPSynapse: a dense synapse that learns by trace-based STDP through an ngc_optim optimizer."""
 
+import sys
 from typing import ClassVar
 
 import numpy as np
@@ -34,14 +35,14 @@ class _Plan(SynapsePlan):
         depressing = synapse.A_minus > 0.0
         self.sparse = (synapse.batch_size == 1 and synapse.optimizer.name == "sgd" and synapse.tau_w == 0.0
                        and not weighted and not self.masked)
-        size = synapse.shape if self.sparse else (0, 0)
+        self.events_size = synapse.shape if self.sparse else (0, 0)
 
         def scratch(needed):
             return np.empty(synapse.shape if needed else (0, 0), self.dtype)
 
-        self.scratch = (scratch(depressing), np.zeros(size, self.dtype), np.empty(size[0], np.int64),
-                        np.empty(size[1], np.int64), np.full(2, -1, np.int64), scratch(weighted),
-                        scratch(weighted and depressing))
+        self.common = (scratch(depressing), scratch(weighted), scratch(weighted and depressing))
+        self.events = [self._events(), self._events()]
+        self.last = 0
         self.bounded = None
         dtype = self.dtype.type
         self.step_settings = (settings, dtype(synapse.pretrace_target), dtype(synapse.w_bound), dtype(synapse.mu),
@@ -51,17 +52,38 @@ class _Plan(SynapsePlan):
         self.weights_shape, self.batch = synapse.shape, synapse.batch_size
         self.opt_params, self.weights = synapse.opt_params, synapse.weights
 
+    def _events(self):
+        """The event-driven step's dW and bookkeeping (see hebbian_kernels.stdp_sgd_events): d, rows, cols,
+        counts."""
+        size = self.events_size
+        return np.zeros(size, self.dtype), np.empty(size[0], np.int64), np.empty(size[1], np.int64), \
+            np.full(2, -1, np.int64)
+
+    def scratch(self):
+        """The kernel's scratch for one call (hebbian_kernels._stdp_evolve's order). The event-driven step
+        writes dW into one of two sets of arrays, not the one handed out last time (which the state holds as
+        dWeights); a set still held elsewhere is replaced, so a dWeights read with ``.get()`` never changes."""
+        index = 1 - self.last
+        if sys.getrefcount(self.events[index][0]) > 2:  # the set's tuple, getrefcount's argument
+            self.events[index] = self._events()
+        self.last = index
+        depression, potentiating, depressing = self.common
+        return depression, *self.events[index], potentiating, depressing
+
     def evolve(self, state, pre_spike, post_spike, pre_trace, post_trace, weights, mask):
-        """One step: W (and the optimizer state) in place; returns dW."""
+        """One step (the optimizer state in place); returns (W, dW), the new W in the array of
+        :meth:`outputs`."""
         self.checked(preSpike=pre_spike, postSpike=post_spike, preTrace=pre_trace, postTrace=post_trace,
                      weights=weights)
-        self.writable(weights=weights)
+        (out,) = self.outputs(weights=weights)
         scalars = self.optimizer.advance(state)
         bounded = self._bounded(weights)
-        d_weights = self.evolve_kernel(pre_spike, post_spike, pre_trace, post_trace, weights, mask, self.step_settings,
-                                       self.scratch, self.blocks(), bounded, self.slots(state), scalars)
-        self._keep_bounded(weights, bounded)
-        return d_weights
+        d_weights = self.evolve_kernel(pre_spike, post_spike, pre_trace, post_trace, weights, out, mask,
+                                       self.step_settings, self.scratch(), self.blocks(), bounded, self.slots(state),
+                                       scalars)
+        self._keep_bounded(out, bounded)
+        self.replaced(weights=weights)
+        return out, d_weights
 
     def blocks(self):
         """The blocks each product is split into (see cell_kernels.outer_blocks)."""
@@ -85,7 +107,7 @@ class _Plan(SynapsePlan):
             optimizer_state.count = int(count[0])
             self._keep_bounded(weights, bounded)
 
-        return (count, self.scratch, self.blocks(), bounded, self.slots(optimizer_state)), finish
+        return (count, self.scratch(), self.blocks(), bounded, self.slots(optimizer_state)), finish
 
 
 class TraceSTDPSynapse(LearningSynapse):
@@ -120,8 +142,8 @@ class TraceSTDPSynapse(LearningSynapse):
     updates only the rows of the presynaptic units that spiked and the columns of
     the postsynaptic ones (dW is 0 elsewhere), with the same bits, once the weights
     are known to lie in [0, w_bound]: each weights array set from outside is
-    checked once (edit weights by setting a new array, not in place). ``dWeights``
-    is then one array, updated in place from step to step.
+    checked once (edit weights by setting a new array, not in place); its dW is
+    kept in one of two arrays, each cleared where it was last written.
 
     Args:
         name, shape, weight_init, p_conn, g_conduct_factor, batch_size, seed, dtype: as :class:`DenseSynapse`.
@@ -134,6 +156,8 @@ class TraceSTDPSynapse(LearningSynapse):
         tau_w: time constant of the weight decay (>= 0; default 0: none).
         optim_type: any optimizer of ngc_optim (default "sgd").
         optim_kwargs: its other hyperparameters, e.g. {"beta1": 0.9} (default none).
+        in_place: update the weights in the array the state holds (default False: a new array, as ngc-learn's
+            values; see :class:`LearningSynapse`).
 
     Raises:
         ValueError: a bad argument, or at evolve a spike or trace of the wrong shape or dtype (naming the
@@ -162,12 +186,12 @@ class TraceSTDPSynapse(LearningSynapse):
         | {"A_plus": "potentiation strength", "A_minus": "depression strength (>= 0)", "eta": "step size (1)",
            "mu": "weight-dependence power (0)", "pretrace_target": "x_tar (0)", "w_bound": "upper bound (1)",
            "tau_w": "weight decay time constant (0: none)", "optim_type": f"one of {sorted(OPTIMIZERS)}",
-           "optim_kwargs": "hyperparameters"},
+           "optim_kwargs": "hyperparameters", "in_place": "update W in place (False)"},
     }
 
     def __init__(self, name, shape, A_plus, A_minus, eta=1.0, mu=0.0, pretrace_target=0.0, weight_init=None,
                  g_conduct_factor=1.0, p_conn=1.0, w_bound=1.0, tau_w=0.0, optim_type="sgd", optim_kwargs=None,
-                 batch_size=1, seed=0, dtype="float32", key=None):
+                 batch_size=1, seed=0, dtype="float32", key=None, in_place=False):
         super().__init__(name, shape, weight_init=weight_init, g_conduct_factor=g_conduct_factor, p_conn=p_conn,
                          batch_size=batch_size, seed=seed, dtype=dtype, key=key)
         self._check_finite(A_plus=A_plus, A_minus=A_minus, mu=mu, pretrace_target=pretrace_target,
@@ -180,6 +204,7 @@ class TraceSTDPSynapse(LearningSynapse):
         self.A_plus, self.A_minus, self.mu = float(A_plus), float(A_minus), float(mu)
         self.pretrace_target, self.w_bound, self.tau_w = float(pretrace_target), float(w_bound), float(tau_w)
         self._set_optimizer(optim_type, eta, optim_kwargs)
+        self._set_in_place(in_place)
         pre, post = self.input_shape, (batch_size, self.shape[1])
         self.preSpike = Compartment(self._zeros(pre))
         self.postSpike = Compartment(self._zeros(post))
@@ -190,15 +215,17 @@ class TraceSTDPSynapse(LearningSynapse):
 
     @compilable
     def evolve(self):
-        d_weights = self.plan.evolve(self.opt_params.get(), self.preSpike.get(), self.postSpike.get(),
-                                     self.preTrace.get(), self.postTrace.get(), self.weights.get(), self.mask.get())
+        weights, d_weights = self.plan.evolve(self.opt_params.get(), self.preSpike.get(), self.postSpike.get(),
+                                              self.preTrace.get(), self.postTrace.get(), self.weights.get(),
+                                              self.mask.get())
+        self.weights.set(weights)
         self.dWeights.set(d_weights)
 
     def _steps_evolve(self):
         plan = self.plan
         return [Step(plan.step_kernel, ("preSpike", "postSpike", "preTrace", "postTrace", "weights", "mask"),
                      ("dWeights",), constants=(plan.step_settings, self.optimizer.step_constants),
-                     binding=Binding(plan.bound), in_place=("weights",))]
+                     binding=Binding(plan.bound), in_place=("weights",), copied=not self.in_place)]
 
     def _steps_reset(self):
         spikes = ("preSpike", "postSpike", "preTrace", "postTrace")

@@ -26,6 +26,8 @@ variable start index does not vectorise (Numba's negative-index wraparound
 check stays in it).
 """
 
+import functools
+
 import numpy as np
 from numba import njit, prange
 from numba.core import types as numba_types
@@ -40,7 +42,7 @@ __all__ = ["ACTIVATIONS", "BERNOULLI_EPS", "LEAKS", "RATE_CARRIED", "RATE_INTO",
            "gaussian_error_loss", "gaussian_error_rows", "gaussian_error_step", "gaussian_into",
            "gaussian_loss", "gaussian_rows", "laplacian_error_loss", "laplacian_error_rows",
            "laplacian_error_step", "laplacian_loss", "laplacian_rows", "outer_blocks", "outer_into",
-           "product_into", "scaled", "specialised", "sum_of_squares", "summed_outer", "tanh", "transmit",
+           "product_into", "rate_lateral_step", "scaled", "specialised", "sum_of_squares", "summed_outer", "tanh", "transmit",
            "transmit_into", "transposed_transmit", "zero_d"]
 
 LEAKS = ("gaussian", "laplacian", "cauchy", "exp")
@@ -160,7 +162,8 @@ ACTIVATIONS = {
 
 
 FX, FX_DERIVATIVE = ACTIVATIONS["identity"]
-LEAK, MIDPOINT, STORED_SLOPE = 0, False, False
+FX_LATERAL, FX_LATERAL_DERIVATIVE = ACTIVATIONS["identity"]
+LEAK, MIDPOINT, STORED_SLOPE, LATERAL = 0, False, False, False
 INTO = None
 """The settings of the rate-cell loops below (and INTO, the loop a driver calls); each compiled copy binds its
 own (see specialised)."""
@@ -192,7 +195,8 @@ def _thresholded(z, code, lmbda, zero, one, half):
     return z
 
 
-def _rate_into(z, j, j_td, out_z, out_f, fx_prime, dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda):
+def _rate_into(z, j, j_td, j_lat, out_z, out_f, out_lat, fx_prime, dt, tau_m, gamma, output_scale, resist_scale,
+               threshold, lmbda):
     """One rate-cell step on flat arrays of one size, into out_z and out_f (out_z may be z):
 
     tau_m > 0:  p = j * fx'(z) * resist_scale + j_td;  tau_m dz/dt = -gamma * leak(z) + p,
@@ -201,6 +205,10 @@ def _rate_into(z, j, j_td, out_z, out_f, fx_prime, dt, tau_m, gamma, output_scal
                 LEAKS[LEAK]; then z' = threshold(z') (THRESHOLDS[threshold], strength lmbda; see _thresholded).
     tau_m == 0: z' = j + j_td.
     zF = fx(z') * output_scale.
+
+    With LATERAL bound true (ngc-learn's lateral pressure), p = (j * fx'(z) * resist_scale + j_lat *
+    fx_lat'(z) * resist_scale) + j_td when stateful, and out_lat = fx_lat(z') * output_scale (FX_LATERAL);
+    otherwise j_lat and out_lat are not touched.
 
     With STORED_SLOPE bound true (a loop stepping one cell repeatedly), fx'(z) is read from ``fx_prime``
     and fx'(z') written there, computed with fx(z') (one evaluation of, e.g., tanh instead of two);
@@ -218,7 +226,10 @@ def _rate_into(z, j, j_td, out_z, out_f, fx_prime, dt, tau_m, gamma, output_scal
         rate = dtype(1.0 / tau_m)
         for i in range(z.size):
             zi = z[i]
-            pressure = j[i] * (fx_prime[i] if STORED_SLOPE else FX_DERIVATIVE(zi, zero, one, slope)) * resist + j_td[i]
+            pressure = j[i] * (fx_prime[i] if STORED_SLOPE else FX_DERIVATIVE(zi, zero, one, slope)) * resist
+            if LATERAL:
+                pressure = pressure + j_lat[i] * FX_LATERAL_DERIVATIVE(zi, zero, one, slope) * resist
+            pressure = pressure + j_td[i]
             velocity = (-_leak(zi, LEAK, one, two) * gamma_ + pressure) * rate
             if MIDPOINT:
                 halfway = zi + velocity * half
@@ -229,19 +240,32 @@ def _rate_into(z, j, j_td, out_z, out_f, fx_prime, dt, tau_m, gamma, output_scal
             out_f[i] = FX(zi, zero, one, slope) * scale
             if STORED_SLOPE:
                 fx_prime[i] = FX_DERIVATIVE(zi, zero, one, slope)
+            if LATERAL:
+                out_lat[i] = FX_LATERAL(zi, zero, one, slope) * scale
     else:
         for i in range(z.size):
             zi = j[i] + j_td[i]
             out_z[i] = zi
             out_f[i] = FX(zi, zero, one, slope) * scale
+            if LATERAL:
+                out_lat[i] = FX_LATERAL(zi, zero, one, slope) * scale
 
 
 def _rate_step(z, j, j_td, dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda):
     """One step of a rate cell (see _rate_into): (z', fx(z') * output_scale), new arrays."""
     new_z, new_f = np.empty_like(z), np.empty_like(z)
-    INTO(z.ravel(), j.ravel(), j_td.ravel(), new_z.ravel(), new_f.ravel(), z.ravel(), dt, tau_m, gamma, output_scale,
-         resist_scale, threshold, lmbda)
+    INTO(z.ravel(), j.ravel(), j_td.ravel(), z.ravel(), new_z.ravel(), new_f.ravel(), new_f.ravel(), z.ravel(), dt,
+         tau_m, gamma, output_scale, resist_scale, threshold, lmbda)
     return new_z, new_f
+
+
+def _rate_step_lateral(z, j, j_td, j_lat, dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda):
+    """One step of a rate cell with lateral pressure j_lat (see _rate_into, LATERAL): (z', fx(z') *
+    output_scale, fx_lat(z') * output_scale), new arrays."""
+    new_z, new_f, new_lat = np.empty_like(z), np.empty_like(z), np.empty_like(z)
+    INTO(z.ravel(), j.ravel(), j_td.ravel(), j_lat.ravel(), new_z.ravel(), new_f.ravel(), new_lat.ravel(),
+         z.ravel(), dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda)
+    return new_z, new_f, new_lat
 
 
 def _rate_slope(z, tau_m, gamma, output_scale, resist_scale, threshold, lmbda):
@@ -259,22 +283,22 @@ def _rate_step_carried(z, j, j_td, fx_prime, dt, tau_m, gamma, output_scale, res
     """_rate_step reading fx'(z) from ``fx_prime`` and leaving fx'(z') there (INTO bound to a STORED_SLOPE
     copy of _rate_into)."""
     new_z, new_f = np.empty_like(z), np.empty_like(z)
-    INTO(z.ravel(), j.ravel(), j_td.ravel(), new_z.ravel(), new_f.ravel(), fx_prime.ravel(), dt, tau_m, gamma,
-         output_scale, resist_scale, threshold, lmbda)
+    INTO(z.ravel(), j.ravel(), j_td.ravel(), z.ravel(), new_z.ravel(), new_f.ravel(), new_f.ravel(), fx_prime.ravel(),
+         dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda)
     return new_z, new_f
 
 
-def specialised(func, act_fx, leak, integration, parallel=False, inline="never", **bindings):
+def specialised(func, act_fx, leak, integration, parallel=False, inline="never", suffix="", **bindings):
     """A compiled copy of ``func`` with the activation (FX, FX_DERIVATIVE), leak (LAPLACIAN), integration
     (MIDPOINT) and any other global names in ``bindings`` bound as constants (so its loops have no branch on
-    them), under its own name (so its own cache entry: bindings set to True, and ``parallel``, are part of
-    the name); ``parallel`` compiles its ``prange`` loops."""
+    them), under its own name (so its own cache entry: bindings set to True, ``parallel`` and ``suffix``
+    are part of the name); ``parallel`` compiles its ``prange`` loops."""
     fx, derivative = ACTIVATIONS[act_fx]
     namespace = {**func.__globals__, "FX": fx, "FX_DERIVATIVE": derivative, "LEAK": LEAKS.index(leak),
                  "MIDPOINT": integration == "midpoint", **bindings}
     flags = "".join(f"_{key.lower()}" for key, value in bindings.items() if value is True)
     flags += "_parallel" if parallel else ""
-    name = f"{func.__name__}_{act_fx}_{leak}_{integration}{flags}"
+    name = f"{func.__name__}_{act_fx}_{leak}_{integration}{flags}{suffix}"
     return njit(**config.jit_options(parallel), inline=inline)(renamed(func, name, namespace))
 
 
@@ -295,6 +319,17 @@ RATE_CARRIED = {kind: (specialised(_rate_slope, *kind), specialised(_rate_step_c
 :class:`ngc_optim.circuit.Step`): ``start(z, tau_m, gamma, output_scale, resist_scale) -> fx'(z)`` and
 ``step(z, j, j_td, fx_prime, dt, ...) -> (z', zF)``, which reads fx'(z) from fx_prime and writes fx'(z')
 there, computed with fx(z') (one tanh per value instead of two); the bits of RATE_STEPS."""
+
+
+@functools.cache
+def rate_lateral_step(kind, fx_lat):
+    """The kernel ``(z, j, j_td, j_lat, dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda) ->
+    (z', zF, zF_lat)`` of a rate cell of ``kind`` (act_fx, leak, integration) with lateral pressure through
+    the activation ``fx_lat`` (see _rate_into); compiled the first time it is asked for."""
+    lateral, lateral_derivative = ACTIVATIONS[fx_lat]
+    into = specialised(_rate_into, *kind, inline="always", suffix=f"_{fx_lat}", LATERAL=True, FX_LATERAL=lateral,
+                       FX_LATERAL_DERIVATIVE=lateral_derivative)
+    return specialised(_rate_step_lateral, *kind, suffix=f"_{fx_lat}", INTO=into)
 
 
 @njit(**config.jit_options(False), inline="always")

@@ -14,7 +14,8 @@ of compartments is computed where it is read, as ngcsimlib does).
 
 Each step is ``outputs = kernel(*reads, *keywords, *constants, *bound)``:
 
-* ``reads``: compartments of the component, by attribute name;
+* ``reads``: compartments of the component, by attribute name (a dotted name, ``Wl.outputs``, reaches a
+  compartment of a component the component holds);
 * ``keywords``: the process's keywords (``dt``, ``t``), from the row of the step;
 * ``constants``: fixed values (numbers, tuples of numbers, arrays the component holds);
 * ``bound``: values taken from the state at each call (an optimizer's count and
@@ -56,9 +57,11 @@ from ngcsimlib.global_state import stateManager
 from ngcsimlib.operations import BaseOp, Product, Summation
 
 from . import config, threads
+from .buffers import Spares
 from .cell_kernels import block_start
 
-__all__ = ["Binding", "Circuit", "CircuitUnavailable", "Step", "cache_directory"]
+__all__ = ["Binding", "Circuit", "CircuitUnavailable", "ShapeMismatch", "Step", "cache_directory", "held_steps",
+           "shapes_changed", "shapes_generation"]
 
 _OPERATORS = {Summation: " + ", Product: " * "}
 
@@ -84,7 +87,7 @@ class Step(NamedTuple):
     constants: tuple = ()
     binding: Binding = None
     in_place: tuple = ()
-    """Reads the kernel updates in place: they must be writable C-contiguous arrays, never copied."""
+    """Reads the kernel updates in place: they must be writable C-contiguous arrays."""
     rows: tuple = ()
     """Compartments (reads and writes) of one row per sample of the batch, for a step that computes each row
     on its own: on a block of the rows it gives those rows of the whole batch's result, bit for bit (every
@@ -94,6 +97,41 @@ class Step(NamedTuple):
     it as ``carried(*reads, scratch, *keywords, *constants)``, with ``scratch = start(first read, *constants)``
     computed once before the loop: what the kernel keeps from one row for the next (a rate cell's fx'(z')),
     updated in place; the same bits as ``kernel``."""
+    copied: bool = True
+    """The in_place reads are copied once per call of the circuit (into arrays kept from call to call when
+    nothing else holds them: :mod:`ngc_optim.buffers`), so that a value read before never changes; False
+    updates the arrays the state holds (a synapse's ``in_place`` opt-in)."""
+
+
+_generation = [0]
+
+
+def shapes_changed():
+    """Tell every circuit that compartments changed shape (a component was resized): each is built again
+    before its next call (:attr:`Circuit.stale`)."""
+    _generation[0] += 1
+
+
+def shapes_generation():
+    """How many times compartments changed shape (see :func:`shapes_changed`)."""
+    return _generation[0]
+
+
+class ShapeMismatch(ValueError):
+    """A compartment's value has another shape than the circuit was built for (``got`` and ``expected``)."""
+
+    def __init__(self, message, got, expected):
+        super().__init__(message)
+        self.got, self.expected = got, expected
+
+
+def held_steps(steps, attribute):
+    """``steps`` of a component held by another as ``attribute``, as steps of the holder (compartment names
+    prefixed ``attribute.``)."""
+    def names(values):
+        return tuple(None if name is None else f"{attribute}.{name}" for name in values)
+    return [step._replace(reads=names(step.reads), writes=names(step.writes), in_place=names(step.in_place),
+                          rows=names(step.rows)) for step in steps]
 
 
 class CircuitUnavailable(Exception):
@@ -173,6 +211,7 @@ class Circuit:
 
     def __init__(self, name, calls, keywords, watched):
         self.name = name
+        self._generation = _generation[0]
         self.keywords = tuple(sorted(keywords))
         columns = [list(keywords).index(word) for word in self.keywords]
         self._columns = None if columns == sorted(columns) else np.array(columns, np.intp)
@@ -188,7 +227,7 @@ class Circuit:
             for step in steps:
                 reads = []
                 for attribute in step.reads:
-                    compartment = getattr(component, attribute)
+                    compartment = operator.attrgetter(attribute)(component)
                     where = f"{owner}.{attribute}"
                     reads.append(_expression(compartment.target, variables, where))
                     own = _own_value(compartment)
@@ -205,7 +244,7 @@ class Circuit:
                     if attribute is None:
                         writes.append(None)
                         continue
-                    compartment = getattr(component, attribute)
+                    compartment = operator.attrgetter(attribute)(component)
                     if not isinstance(compartment.target, str):
                         raise CircuitUnavailable(f"{owner}.{attribute} is written but wired from an operation")
                     own = _own_value(compartment)
@@ -225,6 +264,9 @@ class Circuit:
         self._expected = [(expected[key][0].shape, expected[key][0].dtype) for key in self.keys]
         self._in_place = {call.reads[call.step.reads.index(attribute)] for call in self._calls
                           for attribute in call.step.in_place}
+        self._copied = tuple(sorted({int(call.reads[call.step.reads.index(attribute)][1:]) for call in self._calls
+                                     if call.step.copied for attribute in call.step.in_place}))
+        self._spares = Spares()
         written = [name for call in self._calls for name in call.writes if name is not None]
         self._written = tuple(dict.fromkeys(written))
         self._written_keys = tuple(self.keys[int(name[1:])] for name in self._written)
@@ -250,6 +292,11 @@ class Circuit:
         self._state_values = operator.itemgetter(*self.keys) if len(self.keys) > 1 else \
             (lambda state, key=self.keys[0]: (state[key],))
         self._blocks = {}
+
+    @property
+    def stale(self):
+        """Whether compartments changed shape since the circuit was built (see :func:`shapes_changed`)."""
+        return self._generation != _generation[0]
 
     def _writers(self, name):
         """The calls that write the variable ``name`` (or update it in place)."""
@@ -436,7 +483,8 @@ class Circuit:
                                  f"C-contiguous {dtype} array, got {_describe(value)}")
             value = np.array(value, dtype, order="C")
         if value.shape != shape:
-            raise ValueError(f"process {self.name!r}: {key} has shape {value.shape}; expected {shape}")
+            raise ShapeMismatch(f"process {self.name!r}: {key} has shape {value.shape}; expected {shape}",
+                                value.shape, shape)
         return value
 
     def _call(self, function, arguments):
@@ -494,12 +542,20 @@ class Circuit:
 
     def __call__(self, state, rows, blocks=None):
         """Run the circuit over ``rows`` (a float64 (steps, keywords) array, the process's keyword order)
-        from ``state`` (a dict, not changed), in ``blocks`` blocks of the batch's rows (default: see
+        from ``state`` (a dict, not changed: the in_place reads are copied first, see Step.copied), in
+        ``blocks`` blocks of the batch's rows (default: see
         :meth:`blocks`); returns (the written compartments as {key: value}, the watched values stacked over
         the steps, or None if none are watched)."""
         if self._module is None:
             self._module = self._load()
         values = self.arrays(state)
+        copies = {}
+        if self._copied:
+            state = dict(state)
+            for index in self._copied:
+                key, value = self.keys[index], values[index]
+                copies[key] = state[key] = values[index] = self._spares.copy(key, value)
+                self._spares.put(key, value)
         bound = list(self._unbound)
         finishes = []
         for index, binding in self._bindings:
@@ -521,7 +577,8 @@ class Circuit:
         for index, result in zip(self._written_index, results):
             values[index] = result
         self._known = values
-        return dict(zip(self._written_keys, results)), (tuple(buffers) if buffers else None)
+        copies.update(zip(self._written_keys, results))
+        return copies, (tuple(buffers) if buffers else None)
 
 
 def _keys(target):

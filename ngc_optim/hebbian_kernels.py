@@ -34,8 +34,8 @@ the optimizer's rule runs with its own l1/l2 penalty, and ``w`` is multiplied
 by ``mask`` when ``masked``. The arithmetic is NumPy's for the same formulas in
 the array's dtype, operation for operation.
 
-A kernel's arguments are ``(w, products, mask, masked, code, settings, *slots, *scalars)``:
-``products`` the tuple of flat arrays (Hebbian ``(m,)``, STDP ``(p, q)`` or ``(p, q, a, b)``),
+A kernel's arguments are ``(w, out, products, mask, masked, code, settings, *slots, *scalars)``:
+the new weights go to ``out`` (``w`` itself to update in place), ``products`` the tuple of flat arrays (Hebbian ``(m,)``, STDP ``(p, q)`` or ``(p, q, a, b)``),
 ``code`` the Hebbian prior (:data:`PRIOR_CODES`; 0 for STDP), ``settings`` the
 rule's float tuple (Hebbian ``(w_bound, lmbda, l1_ratio, sign_value, low)``,
 STDP ``(A_plus, A_minus, w_bound, tau_w)``), ``slots`` the optimizer's state
@@ -194,7 +194,7 @@ def _adjust(w, m, prior, hebbian):
         m[i] = _hebbian_adjustment(m[i], w[i], prior, constants)
 
 
-def _fused_sgd(w, products, mask, masked, code, settings, eta, regularization, lam):
+def _fused_sgd(w, out, products, mask, masked, code, settings, eta, regularization, lam):
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
     eta_, lam_ = dt(eta), dt(lam)
@@ -203,10 +203,10 @@ def _fused_sgd(w, products, mask, masked, code, settings, eta, regularization, l
         d, u = ADJUSTMENT(products, i, wi, code, constants)
         products[0][i] = d
         new = _sgd_rule(wi, _penalised(u, wi, regularization, lam_), eta_)
-        w[i] = LIMITED(new, wi, constants, masked, mask[i])
+        out[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
-def _fused_nag(w, products, mask, masked, code, settings, phi, eta, mu, t, regularization, lam):
+def _fused_nag(w, out, products, mask, masked, code, settings, phi, eta, mu, t, regularization, lam):
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
@@ -216,7 +216,7 @@ def _fused_nag(w, products, mask, masked, code, settings, phi, eta, mu, t, regul
             d, u = ADJUSTMENT(products, i, wi, code, constants)
             products[0][i] = d
             new, phi[i] = _nag_rule(wi, _penalised(u, wi, regularization, lam_), phi[i], eta_, mu_)
-            w[i] = LIMITED(new, wi, constants, masked, mask[i])
+            out[i] = LIMITED(new, wi, constants, masked, mask[i])
     else:
         for i in range(w.size):
             wi = w[i]
@@ -224,10 +224,10 @@ def _fused_nag(w, products, mask, masked, code, settings, phi, eta, mu, t, regul
             products[0][i] = d
             new = _sgd_rule(wi, _penalised(u, wi, regularization, lam_), eta_)
             phi[i] = new
-            w[i] = LIMITED(new, wi, constants, masked, mask[i])
+            out[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
-def _fused_momentum(w, products, mask, masked, code, settings, velocity, eta, mu, regularization, lam):
+def _fused_momentum(w, out, products, mask, masked, code, settings, velocity, eta, mu, regularization, lam):
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
@@ -236,10 +236,10 @@ def _fused_momentum(w, products, mask, masked, code, settings, velocity, eta, mu
         d, u = ADJUSTMENT(products, i, wi, code, constants)
         products[0][i] = d
         new, velocity[i] = _momentum_rule(wi, _penalised(u, wi, regularization, lam_), velocity[i], eta_, mu_)
-        w[i] = LIMITED(new, wi, constants, masked, mask[i])
+        out[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
-def _fused_rmsprop(w, products, mask, masked, code, settings, cache, eta, decay, eps, regularization, lam):
+def _fused_rmsprop(w, out, products, mask, masked, code, settings, cache, eta, decay, eps, regularization, lam):
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
     eta_, decay_, keep_, eps_, lam_ = dt(eta), dt(decay), dt(1.0 - decay), dt(eps), dt(lam)
@@ -249,10 +249,10 @@ def _fused_rmsprop(w, products, mask, masked, code, settings, cache, eta, decay,
         products[0][i] = d
         new, cache[i] = _rmsprop_rule(wi, _penalised(u, wi, regularization, lam_), cache[i], eta_, decay_,
                                       keep_, eps_)
-        w[i] = LIMITED(new, wi, constants, masked, mask[i])
+        out[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
-def _fused_adam(w, products, mask, masked, code, settings, g1, g2, eta, beta1, beta2, eps, inverse_correction1,
+def _fused_adam(w, out, products, mask, masked, code, settings, g1, g2, eta, beta1, beta2, eps, inverse_correction1,
                 inverse_correction2, decoupled_decay, regularization, lam):
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
@@ -267,7 +267,7 @@ def _fused_adam(w, products, mask, masked, code, settings, g1, g2, eta, beta1, b
             products[0][i] = d
             g = _penalised(u, wi, regularization, lam_)
             new, g1[i], g2[i] = _adam_rule(wi - shrink * wi, g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
-            w[i] = LIMITED(new, wi, constants, masked, mask[i])
+            out[i] = LIMITED(new, wi, constants, masked, mask[i])
     else:
         for i in range(w.size):
             wi = w[i]
@@ -275,7 +275,7 @@ def _fused_adam(w, products, mask, masked, code, settings, g1, g2, eta, beta1, b
             products[0][i] = d
             g = _penalised(u, wi, regularization, lam_)
             new, g1[i], g2[i] = _adam_rule(wi, g, g1[i], g2[i], eta_, b1, a1, b2, a2, k1, k2, eps_)
-            w[i] = LIMITED(new, wi, constants, masked, mask[i])
+            out[i] = LIMITED(new, wi, constants, masked, mask[i])
 
 
 _LOOPS = {"sgd": _fused_sgd, "nag": _fused_nag, "momentum": _fused_momentum, "rmsprop": _fused_rmsprop,
@@ -345,8 +345,9 @@ def hebbian_adjustments(pre, post, weights, settings, blocks):
     return product, d_biases
 
 
-def _hebbian_evolve(pre, post, weights, biases, mask, settings, blocks, slots, bias_slots, scalars):
-    """A HebbianSynapse's evolve, in place on weights, biases and the optimizer's slots; returns (dW, db).
+def _hebbian_evolve(pre, post, weights, out, biases, biases_out, mask, settings, blocks, slots, bias_slots, scalars):
+    """A HebbianSynapse's evolve: the new weights into ``out`` and the new biases into ``biases_out`` (the
+    arrays themselves to update in place; the optimizer's slots are), in one pass; returns (dW, db).
 
     ``settings`` = (masked, prior code, (w_bound, lmbda, l1_ratio, sign_value, low), pre_wght, post_wght,
     has_bias); ``slots``/``bias_slots`` the optimizer's flat state arrays of weights/biases; ``scalars`` the
@@ -357,18 +358,21 @@ def _hebbian_evolve(pre, post, weights, biases, mask, settings, blocks, slots, b
     """
     masked, prior, hebbian, _, _, has_bias = settings
     product, d_biases = hebbian_products(pre, post, weights, settings, blocks)
-    KERNEL(weights.ravel(), (product.ravel(), mask.ravel()), mask.ravel(), masked, prior, hebbian, *slots, *scalars)
+    KERNEL(weights.ravel(), out.ravel(), (product.ravel(), mask.ravel()), mask.ravel(), masked, prior, hebbian,
+           *slots, *scalars)
     if has_bias:
-        BIAS(biases.ravel(), d_biases.ravel(), *bias_slots, *scalars)
+        biases_out[...] = biases
+        BIAS(biases_out.ravel(), d_biases.ravel(), *bias_slots, *scalars)
     return product, d_biases
 
 
 def _hebbian_step(pre, post, weights, biases, mask, settings, optimizer_constants, count, blocks, slots,
                   bias_slots):
-    """The compiled circuit's form of _hebbian_evolve: counts the step in ``count`` (int64 (1,)) and computes
-    its scalars with the rule's jit_scalars (SCALARS)."""
+    """The compiled circuit's form of _hebbian_evolve, in place on weights and biases (the circuit copies them
+    once per call): counts the step in ``count`` (int64 (1,)) and computes its scalars with the rule's
+    jit_scalars (SCALARS)."""
     count[0] += 1
-    return EVOLVE(pre, post, weights, biases, mask, settings, blocks, slots, bias_slots,
+    return EVOLVE(pre, post, weights, weights, biases, biases, mask, settings, blocks, slots, bias_slots,
                   SCALARS(optimizer_constants, count[0]))
 
 
@@ -493,9 +497,10 @@ def _factor(w, out, w_bound, mu, potentiating):
             out[i] = _power(w[i], mu)
 
 
-def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, mask, settings, scratch, blocks, bounded,
-                 slots, scalars):
-    """A TraceSTDPSynapse's evolve, in place on weights and the optimizer's slots; returns dW.
+def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mask, settings, scratch, blocks,
+                 bounded, slots, scalars):
+    """A TraceSTDPSynapse's evolve: the new weights into ``out`` (``weights`` itself to update in place; the
+    optimizer's slots are updated in place); returns dW.
 
     ``settings`` = (the rule's (A_plus, A_minus, w_bound, tau_w), pretrace_target, w_bound and mu in the
     weights' dtype, masked, depressing (A_minus > 0), sparse (the event-driven step may apply: batch 1, SGD,
@@ -505,7 +510,7 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, mask, se
     checking them, or after a step that clipped them).
 
     With ``sparse``, no regularisation (``scalars[1]`` of SGD) and weights in bounds, the event-driven step
-    runs when the spikes are few; otherwise p = (pre_trace - pretrace_target).T @ post_spike and
+    runs on ``out`` (a copy of the weights unless it is them) when the spikes are few; otherwise p = (pre_trace - pretrace_target).T @ post_spike and
     q = pre_spike.T @ post_trace (outer_into, ``blocks`` blocks) go to KERNEL (STDP of the rule), with the
     factors (w_bound - w)**mu and w**mu when WEIGHTED (the bits of NumPy's np.power: see _power).
     """
@@ -514,9 +519,12 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, mask, se
     if sparse and scalars[1] == 0:
         if bounded[0] == 0 and within(weights, weights.dtype.type(0), w_bound):
             bounded[0] = 1
-        if bounded[0] == 1 and stdp_sgd_events(weights, d_weights, rows, cols, counts, pre_spike, post_spike,
-                                                pre_trace, post_trace, target, rule, scalars[0]):
-            return d_weights
+        if bounded[0] == 1:
+            if out.ctypes.data != weights.ctypes.data:
+                out[...] = weights
+            if stdp_sgd_events(out, d_weights, rows, cols, counts, pre_spike, post_spike, pre_trace, post_trace,
+                               target, rule, scalars[0]):
+                return d_weights
     potentiation = np.empty(weights.shape, weights.dtype)
     outer_into(blocks, pre_trace - target, post_spike, potentiation)
     if depressing:
@@ -531,7 +539,8 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, mask, se
         if depressing:
             b = depressing_factor.ravel()
             _factor(w, b, w_bound, mu, False)
-    KERNEL(w, (potentiation.ravel(), depression.ravel(), a, b), mask.ravel(), masked, 0, rule, *slots, *scalars)
+    KERNEL(w, out.ravel(), (potentiation.ravel(), depression.ravel(), a, b), mask.ravel(), masked, 0, rule, *slots,
+           *scalars)
     if sparse:
         counts[0] = -1
         bounded[0] = 1
@@ -540,11 +549,12 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, mask, se
 
 def _stdp_step(pre_spike, post_spike, pre_trace, post_trace, weights, mask, settings, optimizer_constants, count,
                scratch, blocks, bounded, slots):
-    """The compiled circuit's form of _stdp_evolve: counts the step in ``count`` (int64 (1,)) and computes its
+    """The compiled circuit's form of _stdp_evolve, in place on the weights (the circuit copies them once per
+    call): counts the step in ``count`` (int64 (1,)) and computes its
     scalars with the rule's jit_scalars (SCALARS)."""
     count[0] += 1
-    return EVOLVE(pre_spike, post_spike, pre_trace, post_trace, weights, mask, settings, scratch, blocks, bounded,
-                  slots, SCALARS(optimizer_constants, count[0]))
+    return EVOLVE(pre_spike, post_spike, pre_trace, post_trace, weights, weights, mask, settings, scratch, blocks,
+                  bounded, slots, SCALARS(optimizer_constants, count[0]))
 
 
 def _stdp_name(weighted, function, rule):

@@ -16,12 +16,11 @@ the last one returned (the global state when ``current_state`` is None, as
 ngc-learn's), and returns the final state and the watched compartments'
 values stacked over the steps (None when nothing is watched). Like
 ngc-learn's, it does not write the final state into the global state: set it
-with ``stateManager.set_state(final_state)`` or call ``run`` as usual. One
-difference remains: a learning synapse's ``evolve`` updates its weights and
-optimizer state in place, in the arrays the global state holds too, so those
-change during a scan as during ``run`` (ngc-learn's values never change; the
-porting issue brings that semantics). The watched values of each step are
-copied, so later steps cannot change them. ``previous_state`` and
+with ``stateManager.set_state(final_state)`` or call ``run`` as usual. As in
+ngc-learn, a value read before a scan or run never changes: a learning
+synapse's new weights go to other arrays (unless it was built with
+``in_place=True``; see :class:`ngc_optim.components.LearningSynapse`), and the
+watched values of each step are copies. ``previous_state`` and
 ``previous_result`` keep the last scan's (unless told not to), ``clear`` drops
 them.
 
@@ -33,8 +32,14 @@ Otherwise (a component of another library, say) the
 process runs through ngcsimlib's compiled Python, once per row, after one
 warning naming what has no compiled form. ``process.compiled_circuit = False``
 (or ``NGC_OPTIM_CIRCUITS=0`` for every process) chooses ngcsimlib's path.
+
+The components follow the batch size of the data, as ngc-learn's: a batch of
+another size clamped into a process's component (or ``batch_size`` set on the
+components, then ``reset``) resizes every component of the process
+(:meth:`ScanMixin.follow_batch`).
 """
 
+import operator
 import warnings
 
 import numpy as np
@@ -44,7 +49,7 @@ from ngcsimlib.context import Context
 from ngcsimlib.global_state import stateManager
 
 from . import config
-from .circuit import Circuit, CircuitUnavailable
+from .circuit import Circuit, CircuitUnavailable, ShapeMismatch, shapes_generation
 
 __all__ = ["COMPILE_AFTER", "Context", "JointProcess", "MethodProcess", "ScanMixin"]
 
@@ -63,6 +68,8 @@ class ScanMixin:
         self._circuit = None
         self._last_row = (None, None)
         self._runs = 0
+        self._members = None
+        self._compiled_shapes = shapes_generation()
         self.compiled_circuit = True
         """Run as one compiled circuit when every method has a compiled form (False: ngcsimlib's path)."""
         self.compile_after = COMPILE_AFTER
@@ -72,16 +79,91 @@ class ScanMixin:
         """ngcsimlib's compile; the compiled circuit is (re)built at the next run or scan."""
         super().compile()
         self._circuit = None
+        self._compiled_shapes = shapes_generation()
+
+    def _per_call(self):
+        """Before a run through ngcsimlib: compile the process again (its sub-processes first) when
+        components were resized since (ngcsimlib's compiled code holds what it read from them)."""
+        if self._compiled_shapes != shapes_generation():
+            for process in getattr(self, "process_order", ()):
+                if isinstance(process, ScanMixin):
+                    process.compile()
+            self.compile()
 
     def calls(self):
         """The (component, method name) pairs the process runs, in order."""
         raise NotImplementedError
 
+    def _followers(self):
+        """The process's components that take the batch size of the data (``resize_batch``), each once, with
+        the state keys of their per-sample compartments (their own, or those they are wired to)."""
+        if self._members is None:
+            components = dict.fromkeys(component for component, _ in self.calls() if hasattr(component, "resize_batch"))
+            pairs = [(key, component) for component in components for key in component.per_sample_keys()]
+            keys = tuple(key for key, _ in pairs)
+            self._members = (tuple(components), operator.itemgetter(*keys) if len(keys) > 1 else
+                             (lambda state, key=keys[0]: (state[key],)) if keys else (lambda state: ()),
+                             tuple(component for _, component in pairs))
+        return self._members
+
+    def follow_batch(self, state=None):
+        """Resize the process's components to the batch size of the data, as ngc-learn's compartments take
+        the batch JAX broadcasts them to: when a per-sample compartment holds (or is wired to) a batch of
+        another size than its component's, or a component's ``batch_size`` was set to another value (then
+        ``reset``), every component of the process is resized to it (``resize_batch``; the rows of one the
+        process resets need not be kept). Called by ``run`` and ``scan``; the values of ``state`` (default
+        the global state) that changed shape are replaced by the resized ones. Returns whether anything was
+        resized.
+
+        Raises:
+            ValueError: batches of several sizes at once, or a component that cannot take that size (named).
+        """
+        followers, values_of, owners = self._followers()
+        sizes = {component.batch_size for component in followers if component.batch_size != component.built_batch}
+        resetting = {component for component, method in self.calls() if method == "reset"} if sizes else ()
+        state = stateManager.state if state is None else state
+        if not sizes:
+            sizes = {value.shape[0] for value, component in zip(values_of(state), owners)
+                     if value.shape[0] != component.built_batch}
+        if not sizes:
+            return False
+        if len(sizes) > 1:
+            raise ValueError(f"process {self.name!r}: the data holds batches of {sorted(sizes)} samples at once; "
+                             f"clamp batches of one size")
+        (size,) = sizes
+        for component in followers:
+            component.resize_batch(size, keep_rows=component not in resetting)
+        resized = stateManager.state
+        for key, value in state.items():
+            new = resized.get(key)
+            if isinstance(new, np.ndarray) and isinstance(value, np.ndarray) and new.shape != value.shape:
+                state[key] = new
+        self._circuit = None
+        return True
+
+    def _circuit_call(self, circuit, state, rows):
+        """``circuit(state, rows)``; when a value's batch is not the one the circuit was built for, the
+        components follow it (follow_batch) and the circuit is built again, once."""
+        try:
+            return circuit(state, rows)
+        except ShapeMismatch as mismatch:
+            if mismatch.got[1:] != mismatch.expected[1:]:
+                raise
+            self.follow_batch(state)
+            self._circuit = None
+            circuit = self.circuit()
+            if circuit is None:
+                raise
+            return circuit(state, rows)
+
     def circuit(self):
         """The process's compiled circuit, or None when it runs through ngcsimlib (see the module)."""
         if not (self.compiled_circuit and config.CIRCUITS and self.is_compiled()):
             return None
+        if self._circuit and self._circuit.stale:
+            self._circuit = None
         if self._circuit is None:
+            self.follow_batch()
             try:
                 self._circuit = Circuit(self.name, self.calls(), self.get_keywords(), self._watch_list)
             except CircuitUnavailable as reason:
@@ -96,11 +178,13 @@ class ScanMixin:
         self._runs += 1
         circuit = self.circuit() if self._runs > self.compile_after or self._circuit else None
         if circuit is None:
+            self.follow_batch(state)
+            self._per_call()
             return super().run(state, keywords, update, row_seed, **kwargs)
         state = stateManager.state if state is None else state
         if keywords is None:
             keywords = self.pack_keywords(row_seed=row_seed, **kwargs)
-        written, watched = circuit(state, self._keyword_row(keywords))
+        written, watched = self._circuit_call(circuit, state, self._keyword_row(keywords))
         state.update(written)
         if update:
             stateManager.set_state(written)
@@ -183,12 +267,14 @@ class ScanMixin:
                 if len(row) != expected:
                     raise ValueError(f"process {self.name!r}: row {index} has {len(row)} keywords; the process "
                                      f"takes {expected} ({', '.join(self.get_keywords()) or 'none'})")
-        state = stateManager.state if current_state is None else current_state
         circuit = self.circuit()
+        state = stateManager.state if current_state is None else current_state
         if circuit is not None:
-            written, result = circuit(state, rows if rows is inputs else self._rows(rows))
+            written, result = self._circuit_call(circuit, state, rows if rows is inputs else self._rows(rows))
             state.update(written)
         else:
+            self.follow_batch(state)
+            self._per_call()
             watched = []
             for row in (rows.tolist() if rows is inputs else rows):
                 state, values = self.run.compiled(state, row)

@@ -50,7 +50,10 @@ def _rate(dtype):
             RateCell("f", 5, 6.0, act_fx="tanh", prior=("cauchy", 0.3), threshold=("soft_threshold", 0.05),
                      batch_size=3, dtype=dtype),
             RateCell("g", 5, 3.0, prior=("exp", 0.2), threshold=("cauchy_threshold", 0.02),
-                     integration_type="midpoint", batch_size=3, dtype=dtype)]
+                     integration_type="midpoint", batch_size=3, dtype=dtype),
+            RateCell("h", 6, 4.0, act_fx="tanh", fx_lat="relu", use_lateral=True, adaptive_lateral=True, n_patch=2,
+                     exc_inh=(0.4, -0.2), Wl_eta=0.05, Wl_opt_type="adam", batch_size=3, dtype=dtype),
+            RateCell("i", 6, 0.0, use_lateral=True, exc_inh=(0.3, -0.1), batch_size=3, dtype=dtype)]
 
 
 def _errors(dtype):
@@ -161,7 +164,7 @@ def _snapshot(components):
     """Every compartment's value (bytes, so -0.0 and NaN payloads count) and every optimizer's state; not those
     wired from an operation (ngcsimlib's Summation.get gives an object array)."""
     values = {}
-    for component in components:
+    for component in [*components, *(held for owner in components for held in owner._held())]:
         for name, compartment in component.compartments:
             if not isinstance(compartment.target, str):
                 continue
@@ -212,16 +215,17 @@ def test_compiled_circuits_give_the_per_call_bits(family, dtype):
         assert got_watched == watched, f"by_scan={by_scan}"
 
 
-def _layer(name, compiled, summed=False):
-    """A rate/error PC layer with Hebbian learning (as bench_scan's), optionally with a Summation into z1.j."""
+def _layer(name, compiled, summed=False, batch=4, data=4):
+    """A rate/error PC layer with Hebbian learning (as bench_scan's), optionally with a Summation into z1.j,
+    built for ``batch`` samples, with ``data`` random rows clamped into z0.j."""
     with Context(name):
-        z0 = RateCell("z0", 6, 0.0, batch_size=4)
-        W1 = HebbianSynapse("W1", (6, 5), eta=0.01, optim_type="adam", sign_value=-1.0, w_bound=0.0, batch_size=4,
-                            seed=1)
-        e1 = GaussianErrorCell("e1", 5, batch_size=4)
-        z1 = RateCell("z1", 5, 10.0, act_fx="tanh", batch_size=4)
-        E1 = DenseSynapse("E1", (5, 5), batch_size=4, seed=2)
-        E2 = DenseSynapse("E2", (5, 5), batch_size=4, seed=3)
+        z0 = RateCell("z0", 6, 0.0, batch_size=batch)
+        W1 = HebbianSynapse("W1", (6, 5), eta=0.01, optim_type="adam", sign_value=-1.0, w_bound=0.0,
+                            batch_size=batch, seed=1)
+        e1 = GaussianErrorCell("e1", 5, batch_size=batch)
+        z1 = RateCell("z1", 5, 10.0, act_fx="tanh", batch_size=batch)
+        E1 = DenseSynapse("E1", (5, 5), batch_size=batch, seed=2)
+        E2 = DenseSynapse("E2", (5, 5), batch_size=batch, seed=3)
         z0.zF >> W1.inputs
         z0.zF >> W1.pre
         W1.outputs >> e1.mu
@@ -237,7 +241,7 @@ def _layer(name, compiled, summed=False):
         rest = MethodProcess("rest") >> E2.advance_state >> z1.advance_state >> e1.advance_state >> W1.evolve
         step = JointProcess("step") >> cells >> rest
         step.watch(e1.L, z1.z)
-    z0.j.set(np.random.default_rng(0).random((4, 6)).astype(np.float32))
+    z0.j.set(np.random.default_rng(0).random((data, 6)).astype(np.float32))
     for process in (cells, rest, step):
         process.compiled_circuit = compiled
         process.compile_after = 0
@@ -297,8 +301,8 @@ def test_bad_state_is_refused_naming_the_compartment():
     step.compile_after = 0
     step.run(dt=1.0)
     assert step.circuit() is not None
-    z0.j.set(np.zeros((5, 6), np.float32))
-    with pytest.raises(ValueError, match=r"z0:j has shape \(5, 6\); expected \(4, 6\)"):
+    z0.j.set(np.zeros((4, 7), np.float32))
+    with pytest.raises(ValueError, match=r"z0:j has shape \(4, 7\); expected \(4, 6\)"):
         step.run(dt=1.0)
     z0.j.set(np.zeros((4, 6), np.float64))
     step.run(dt=1.0)

@@ -373,6 +373,8 @@ def test_rate_cell_refuses_bad_settings(kwargs, message):
 
 EVERY_COMPONENT = {
     "RateCell": lambda: RateCell("c", 3, 5.0, prior=("cauchy", 0.1), threshold=("soft_threshold", 0.01)),
+    "LateralRateCell": lambda: RateCell("c", 4, 5.0, use_lateral=True, adaptive_lateral=True, n_patch=2,
+                                        exc_inh=(0.4, -0.2), Wl_eta=0.1, Wl_prior=("l2", 0.01)),
     "GaussianErrorCell": lambda: GaussianErrorCell("c", 3, sigma=2.0),
     "BernoulliErrorCell": lambda: BernoulliErrorCell("c", 3, input_logits=True),
     "DenseSynapse": lambda: DenseSynapse("c", (3, 2), p_conn=0.5, seed=np.int64(4)),

@@ -33,11 +33,15 @@ def run_kernel(rule, hyperparameters, w, products, mask, settings):
     kernel = hebbian_kernels.HEBBIAN[optimizer.kernel.name]
     hebbian = (w_bound, lmbda, l1_ratio, sign, 0.0 if nonnegative else -w_bound)
     adjustments = []
-    for product in products:
+    for step, product in enumerate(products):
         m = product.copy()
         scalars = optimizer.advance(state)
-        kernel(w.ravel(), (m.ravel(),), mask.ravel(), masked, hebbian_kernels.PRIOR_CODES[prior], hebbian,
-               *(array.ravel() for array in state.arrays("weights")), *scalars)
+        out, before = (w, None) if step % 2 else (np.full_like(w, np.nan), w.copy())
+        kernel(w.ravel(), out.ravel(), (m.ravel(),), mask.ravel(), masked, hebbian_kernels.PRIOR_CODES[prior],
+               hebbian, *(array.ravel() for array in state.arrays("weights")), *scalars)
+        if before is not None:
+            np.testing.assert_array_equal(w, before)
+        w = out
         adjustments.append(m)
     return w, state, adjustments
 
