@@ -3,13 +3,14 @@
 The checkpoint holds 16M float32 parameters with their Adam state (params, g1,
 g2: 192 MB). Measured in one run, median seconds over ``--repeats``:
 
-* ``save_checkpoint``: HDF5 with fletcher32 checksums, written to a temporary
-  file, fsynced and renamed over the destination (atomic and durable);
+* ``save_checkpoint``: HDF5 (format 2: each array hashed with XXH3-128 as it is
+  written), written to a temporary file, fsynced and renamed over the
+  destination (atomic and durable);
 * ``np.save``: the three arrays, one ``.npy`` each, into the page cache (neither
   atomic nor durable: what the issue's target compares against);
 * ``np.save + fsync + rename``: the same three files with the durability the
   checkpoint promises (each written to a temporary name, fsynced, renamed);
-* ``load_checkpoint`` (every checksum verified) against ``np.load`` of the three files.
+* ``load_checkpoint`` (every digest verified) against ``np.load`` of the three files.
 
 The ratios are the medians of per-round ratios (the candidates run interleaved,
 one call each per round), so the noise of a shared machine falls on all alike.

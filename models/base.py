@@ -12,18 +12,24 @@ an evaluation with zeros, and the model discards the padding.
 """
 
 import itertools
+import os
 import time
 
 import numpy as np
 from ngc_optim.components import ACTIVATIONS
 from ngc_optim.components.initializers import validate
 
-from ngc_optim.checkpoint import CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
+from ngc_optim.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ngc_optim.optim import get_optimizer
 
-__all__ = ["DivergenceError", "PCModel", "checked_common_config"]
+__all__ = ["DivergenceError", "PCModel", "checked_common_config", "physical_memory"]
 
 _contexts = itertools.count()
+
+
+def physical_memory():
+    """The machine's physical memory in bytes (what a model's :meth:`PCModel.memory_estimate` must fit in)."""
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 class DivergenceError(FloatingPointError):
@@ -140,17 +146,98 @@ class PCModel:
                                   **(metadata or {})})
 
     @classmethod
+    def memory_estimate(cls, config):
+        """Bytes a model of ``config`` (its constructor arguments) takes to build and train, roughly.
+
+        Per weight 80 bytes (the weights, their update, optimizer state and the copies other synapses
+        read), per unit and sample of a batch 200 (the cells' compartments), per settling step 200 (the
+        rows of a scan): rounded up from tracemalloc's peak over building and one training batch of PCNs
+        (64, 1000, 1000, 10), batch 10 (76 per weight); (64, 100, 10), batch 500 (161 per unit and
+        sample); and (64, 100, 10), T 20000 (188 per step).
+        """
+        sizes = config["sizes"]
+        weights = sum(rows * columns for rows, columns in itertools.pairwise(sizes))
+        return 80 * weights + 200 * config["batch_size"] * sum(sizes) + 200 * config["T"]
+
+    @classmethod
     def load(cls, path):
-        """A model rebuilt from a checkpoint written by :meth:`save`, ready to continue training."""
-        metadata = load_checkpoint(path).metadata or {}
+        """A model rebuilt from a checkpoint written by :meth:`save`, ready to continue training.
+
+        Raises:
+            CheckpointError: the file is missing or damaged, or is not a checkpoint of this model (the
+                message names the file and what is wrong).
+        """
+        return cls.from_checkpoint(load_checkpoint(path))
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint):
+        """A model rebuilt from a :class:`ngc_optim.checkpoint.Checkpoint` that :meth:`save` wrote.
+
+        Raises:
+            CheckpointError: the checkpoint is not one of this model (its metadata, config, parameters
+                or optimizers are not what :meth:`save` writes), naming the file and what is wrong.
+        """
+        metadata = checkpoint.metadata
+        where = f"{checkpoint.path}: not a {cls.MODEL} checkpoint"
+        if not isinstance(metadata, dict):
+            raise CheckpointError(f"{where}: its metadata is {_kind(metadata)}, not an object")
         if metadata.get("model") != cls.MODEL:
-            raise CheckpointError(f"{path}: not a {cls.MODEL} checkpoint (model={metadata.get('model')!r})")
-        model = cls(**metadata["config"])
-        restore_checkpoint(path, model._params(), model._optimizers())
-        model.epoch = int(metadata["epoch"])
-        model.history = list(metadata["history"])
-        model.rng.bit_generator.state = metadata["rng"]
+            raise CheckpointError(f"{where} (model={metadata.get('model')!r})")
+        missing = [key for key in ("config", "epoch", "rng", "history") if key not in metadata]
+        if missing:
+            raise CheckpointError(f"{where}: its metadata has no {', '.join(missing)}")
+        config, epoch, history = metadata["config"], metadata["epoch"], metadata["history"]
+        if not isinstance(config, dict):
+            raise CheckpointError(f"{where}: its config is {_kind(config)}, not an object")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0 or epoch != checkpoint.step:
+            raise CheckpointError(f"{where}: epoch={epoch!r} (step {checkpoint.step}); expected the same "
+                                  f"non-negative integer")
+        if not (isinstance(history, list) and len(history) == epoch and all(isinstance(row, dict) for row in history)):
+            raise CheckpointError(f"{where}: its history is not a list of one object per epoch")
+        cls._check_metadata(where, metadata)
+        try:
+            model = cls(**config)
+        except (TypeError, ValueError) as error:
+            raise CheckpointError(f"{where}: its config does not build one: {error}") from None
+        checkpoint.restore(model._params(), model._optimizers())
+        try:
+            model.rng.bit_generator.state = metadata["rng"]
+        except (TypeError, ValueError, KeyError) as error:
+            raise CheckpointError(f"{where}: its shuffling RNG state is not one: {error}") from None
+        model.epoch = epoch
+        model.history = list(history)
         return model
+
+    @classmethod
+    def _check_metadata(cls, where, metadata):
+        """Raise CheckpointError (starting with ``where``) for what cannot build or fit a model of ``cls``
+        before it is built: the layer sizes, batch and settling steps of its config, and its memory."""
+        config = metadata["config"]
+        for key in ("sizes", "batch_size", "T"):
+            if key not in config:
+                raise CheckpointError(f"{where}: its config has no {key}")
+        sizes = config["sizes"]
+        if not (isinstance(sizes, list) and len(sizes) >= 2 and all(_count(size) for size in sizes)):
+            raise CheckpointError(f"{where}: sizes={sizes!r} is not a list of positive integers")
+        if not (_count(config["batch_size"]) and _count(config["T"])):
+            raise CheckpointError(f"{where}: batch_size={config['batch_size']!r}, T={config['T']!r}; expected "
+                                  f"positive integers")
+        cls._check_memory(where, config)
+
+    @classmethod
+    def _check_memory(cls, where, config):
+        estimate = cls.memory_estimate(config)
+        if estimate > physical_memory():
+            raise CheckpointError(f"{where}: its config needs about {estimate / 2**30:.3g} GiB, more than this "
+                                  f"machine's {physical_memory() / 2**30:.3g} GiB")
+
+
+def _kind(value):
+    return "null" if value is None else type(value).__name__
+
+
+def _count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def checked_common_config(owner, sizes, T, dt, tau_m, act_fx, eta, optim_type, optim_kwargs, weight_init,

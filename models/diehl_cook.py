@@ -40,12 +40,15 @@ from ngcsimlib.global_state import stateManager
 from ngcsimlib.operations import Summation
 
 from ngc_optim import Context, MethodProcess
-from ngc_optim.checkpoint import load_checkpoint
+from ngc_optim.checkpoint import CheckpointError
 from ngc_optim.optim import get_optimizer
 
 from .base import PCModel
 
 __all__ = ["DiehlCookSNN"]
+
+MAX_CLASSES = 2**16
+"""The most classes a checkpoint's neuron labels may name (the vote allocates one column per class)."""
 
 
 class DiehlCookSNN(PCModel):
@@ -218,12 +221,39 @@ class DiehlCookSNN(PCModel):
         super().save(path, {"labels": labels, **(metadata or {})})
 
     @classmethod
-    def load(cls, path):
-        """A DiehlCookSNN rebuilt from a checkpoint written by :meth:`save`, ready to continue."""
-        model = super().load(path)
-        labels = load_checkpoint(path).metadata.get("labels")
+    def memory_estimate(cls, config):
+        """Bytes a model of ``config`` (its constructor arguments) takes to build and train, roughly: 80 per
+        synapse (n_inputs x n_exc input weights, two n_exc x n_exc inhibitory ones), and per step of an image
+        200 plus 8 per neuron (the scan's rows and the recorded spikes); rounded up from tracemalloc's peak
+        over building and training on one image (n_exc 1000: 59 bytes per synapse)."""
+        inputs, neurons = config["n_inputs"], config["n_exc"]
+        return 80 * (inputs * neurons + 2 * neurons**2) + config["T"] * (200 + 8 * (inputs + neurons))
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint):
+        """A DiehlCookSNN rebuilt from a :class:`ngc_optim.checkpoint.Checkpoint` that :meth:`save` wrote.
+
+        Raises:
+            CheckpointError: the checkpoint is not one of this model, naming the file and what is wrong.
+        """
+        model = super().from_checkpoint(checkpoint)
+        labels = checkpoint.metadata.get("labels")
         model.labels = None if labels is None else np.asarray(labels)
         return model
+
+    @classmethod
+    def _check_metadata(cls, where, metadata):
+        config = metadata["config"]
+        for key in ("n_inputs", "n_exc", "T"):
+            value = config.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise CheckpointError(f"{where}: {key}={value!r} in its config; expected a positive integer")
+        labels = metadata.get("labels")
+        if labels is not None and not (isinstance(labels, list) and len(labels) == config["n_exc"] and all(
+                isinstance(label, int) and not isinstance(label, bool) and 0 <= label < MAX_CLASSES
+                for label in labels)):
+            raise CheckpointError(f"{where}: its labels are not one class (0 .. {MAX_CLASSES - 1}) per neuron")
+        cls._check_memory(where, config)
 
     def _check_labels(self, X, Y):
         X = self._check_inputs(X)

@@ -17,8 +17,21 @@ def _positive_int(text):
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one line (``ngc-optim <command>: error: ...``, exit 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)}\n")
+
+
+def _one_line(message):
+    """``message`` on one line, control characters (a NUL in a path, say) escaped."""
+    text = " ".join(str(message).split())
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog="ngc-optim", description=__doc__)
+    parser = _Parser(prog="ngc-optim", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run every optimizer on a seeded least-squares problem")
@@ -89,38 +102,51 @@ def _sweep(args):
           (f" ({len(diverged)} diverged: {', '.join(diverged)})" if diverged else ""))
 
 
+def _demo(args):
+    from .demo import format_results, run_demo
+    from .models import physical_memory
+    from .training import ConfigError
+
+    estimate = 8 * 4 * args.rows * args.columns
+    if estimate > physical_memory():
+        raise ConfigError(f"--rows, --columns: the problem would need about {estimate / 2**30:.3g} GiB of memory, "
+                          f"more than this machine's {physical_memory() / 2**30:.3g} GiB")
+    try:
+        args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"--checkpoint {args.checkpoint}: cannot create its directory ({error.strerror})") \
+            from None
+    results = run_demo(steps=args.steps, rows=args.rows, columns=args.columns, seed=args.seed,
+                       progress=not args.no_progress, checkpoint=args.checkpoint)
+    print(format_results(results))
+    print(f"checkpoint: {args.checkpoint}")
+
+
+def _evaluate(args):
+    from .training import evaluate_checkpoint
+
+    result = evaluate_checkpoint(args.checkpoint, args.data)
+    score, other = result
+    print(f"test {SCORE_NAMES[score]} {result[score]:.4f} ({other} {result[other]:.4f}): {args.checkpoint}")
+
+
 def main(argv=None):
+    """Run the command line ``argv`` (default: the process's). Bad input (arguments, configs, data, checkpoints)
+    exits with status 2 and one line naming the problem; a diverged run or failed sweep points with status 1."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command in ("train", "evaluate", "sweep"):
-        from .checkpoint import CheckpointError
-        from .datasets import DatasetError
-        from .models import DivergenceError
-        from .sweep import SweepError
-        from .training import ConfigError, evaluate_checkpoint
+    from .checkpoint import CheckpointError
+    from .datasets import DatasetError
+    from .models import DivergenceError
+    from .sweep import SweepError
+    from .training import ConfigError
 
-        try:
-            if args.command == "train":
-                _train(args)
-            elif args.command == "sweep":
-                _sweep(args)
-            else:
-                result = evaluate_checkpoint(args.checkpoint, args.data)
-                score, other = result
-                print(f"test {SCORE_NAMES[score]} {result[score]:.4f} ({other} {result[other]:.4f}): "
-                      f"{args.checkpoint}")
-        except (ConfigError, DatasetError, CheckpointError) as error:
-            parser.exit(2, f"ngc-optim {args.command}: error: {error}\n")
-        except (SweepError, DivergenceError) as error:
-            parser.exit(1, f"ngc-optim {args.command}: error: {error}\n")
-    if args.command == "demo":
-        from .demo import format_results, run_demo
-
-        args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        results = run_demo(steps=args.steps, rows=args.rows, columns=args.columns, seed=args.seed,
-                           progress=not args.no_progress, checkpoint=args.checkpoint)
-        print(format_results(results))
-        print(f"checkpoint: {args.checkpoint}")
+    try:
+        {"demo": _demo, "train": _train, "sweep": _sweep, "evaluate": _evaluate}[args.command](args)
+    except (ConfigError, DatasetError, CheckpointError) as error:
+        parser.exit(2, f"ngc-optim {args.command}: error: {_one_line(error)}\n")
+    except (SweepError, DivergenceError) as error:
+        parser.exit(1, f"ngc-optim {args.command}: error: {error}\n")
     return 0
 
 

@@ -15,6 +15,8 @@ shuffled with the same generator.
 """
 
 import gzip
+import math
+import zlib
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
@@ -134,7 +136,7 @@ def read_idx(path):
     try:
         with opener(path, "rb") as stream:
             raw = stream.read()
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, ValueError, zlib.error) as error:
         raise DatasetError(f"{path}: cannot be read ({error})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DatasetError(f"{path}: not an IDX file (bad magic number)")
@@ -145,7 +147,7 @@ def read_idx(path):
     if rank == 0 or len(raw) < header:
         raise DatasetError(f"{path}: truncated IDX header")
     shape = tuple(int.from_bytes(raw[4 + 4 * k:8 + 4 * k], "big") for k in range(rank))
-    expected = header + int(np.prod(shape))
+    expected = header + math.prod(shape)
     if len(raw) != expected:
         raise DatasetError(f"{path}: {len(raw)} bytes; the header {shape} needs {expected}")
     return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)

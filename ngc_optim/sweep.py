@@ -32,12 +32,25 @@ from pathlib import Path
 
 from .models import DivergenceError
 from .threads import cores_allowed, set_threads
-from .training import KEYS, ConfigError, load_config, train, write_json
+from .training import (
+    KEYS,
+    ConfigError,
+    check_name,
+    check_runnable,
+    load_config,
+    load_data,
+    make_directory,
+    read_json,
+    train,
+    write_json,
+)
 
 __all__ = ["LOCAL_CLUSTER_CONFIG", "SWEEP_KEYS", "Point", "SweepError", "load_sweep", "local_cluster",
            "plot_summary", "run_point", "run_sweep", "write_summary"]
 
 SWEEP_KEYS = ("name", "base", "grid", "points")
+POINT_NAME_LENGTH = 100
+"""Point names (index, then settings) are cut to this length; the index keeps them apart."""
 OPTIMIZER_PREFIX = "optimizer."
 
 
@@ -91,23 +104,14 @@ def load_sweep(path):
             (naming the point and the key).
     """
     path = Path(path)
-    try:
-        spec = json.loads(path.read_text())
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{path}: not valid JSON ({error})") from None
+    spec = read_json(path, "sweep")
     _object(spec, str(path))
     unknown = sorted(set(spec) - set(SWEEP_KEYS))
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {unknown}; expected some of {list(SWEEP_KEYS)}")
     base = spec.get("base", {})
     if isinstance(base, str):
-        base_path = path.parent / base
-        try:
-            base = json.loads(base_path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise ConfigError(f"{path}: base {base_path} cannot be read as JSON ({error})") from None
+        base = read_json(path.parent / base, f"{path}: base")
     _object(base, f"{path}: base")
     grid = _object(spec.get("grid", {}), f"{path}: grid")
     listed = spec.get("points", [])
@@ -121,16 +125,19 @@ def load_sweep(path):
     if not settings:
         raise ConfigError(f"{path}: the sweep is empty: give a grid of values or a list of points")
     name = spec.get("name", path.stem)
-    if not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9._+-]+", name)):
-        raise ConfigError(f"{path}: name={name!r} must be a non-empty run name (letters, digits, . _ + -)")
+    try:
+        check_name("name", name)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error} (the sweep's name: give one if the file's is not such a name)") from None
     width = len(str(len(settings) - 1))
     points = []
     for index, point in enumerate(settings):
         label = "_".join(f"{_label(key)}={_label(value)}" for key, value in point.items())
-        point_name = f"{index:0{width}d}" + (f"_{label}" if label else "")
+        point_name = (f"{index:0{width}d}" + (f"_{label}" if label else ""))[:POINT_NAME_LENGTH]
         where = f"{path}: point {point_name}"
+        overrides = {**_apply(base, point, where), "name": point_name}
         try:
-            config = load_config(overrides={**_apply(base, point, where), "name": point_name})
+            config = load_config(overrides=overrides)
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
         points.append(Point(point_name, point, config))
@@ -292,8 +299,12 @@ def run_sweep(path, runs="runs", scheduler=None, workers=None, progress=True):
     from tqdm import tqdm
 
     name, points = load_sweep(path)
-    directory = Path(runs) / name
-    directory.mkdir(parents=True, exist_ok=True)
+    for point in points:
+        try:
+            check_runnable(point.config, load_data(point.config))
+        except ConfigError as error:
+            raise ConfigError(f"{path}: point {point.name}: {error}") from None
+    directory = make_directory(runs, name)
     client, cluster = _client(scheduler, workers)
     try:
         from dask.distributed import as_completed

@@ -62,15 +62,16 @@ included) come from the checkpoint and may not be changed; ``epochs`` may be rai
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from . import datasets
-from .checkpoint import load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint
 from .optim import OPTIMIZERS
 
-__all__ = ["DEFAULTS", "GENERATIVE_DEFAULTS", "SNN_DEFAULTS", "ConfigError", "evaluate_checkpoint", "load_config",
-           "model_arguments", "train"]
+__all__ = ["DEFAULTS", "GENERATIVE_DEFAULTS", "SNN_DEFAULTS", "ConfigError", "check_name", "check_runnable",
+           "evaluate_checkpoint", "load_config", "make_directory", "model_arguments", "read_json", "train"]
 
 DEFAULTS = {
     "name": "pcn", "model": "pcn", "sizes": [64, 128, 128, 10], "T": 10, "dt": 1.0, "tau_m": 40.0,
@@ -104,6 +105,33 @@ class ConfigError(ValueError):
     """A configuration that cannot run, naming the key."""
 
 
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_+=][A-Za-z0-9._+=-]{0,99}")
+"""Run, point and sweep names: one path component of 1 to 100 letters, digits and ``. _ + = -``, not starting
+with ``.`` or ``-`` (so never ``.``, ``..``, hidden or an option)."""
+
+
+def check_name(key, name):
+    """Raise ConfigError unless ``name`` is a safe directory name (see ``NAME_PATTERN``); ``key`` names it."""
+    if not (isinstance(name, str) and NAME_PATTERN.fullmatch(name)):
+        raise ConfigError(f"{key}={name!r}: expected a name of 1 to 100 letters, digits and . _ + = - "
+                          f"(not starting with . or -)")
+
+
+def read_json(path, what="config"):
+    """The JSON data of the file ``path``; ConfigError (naming ``what`` and the file) if it cannot be read,
+    is not UTF-8 or is not JSON (nesting too deep and numbers of more than 4300 digits included)."""
+    try:
+        return json.loads(Path(path).read_bytes().decode("utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{what} {path}: cannot be read ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{what} {path}: not UTF-8 text (byte {error.start})") from None
+    except RecursionError:
+        raise ConfigError(f"{what} {path}: not valid JSON (nested too deeply)") from None
+    except ValueError as error:
+        raise ConfigError(f"{what} {path}: not valid JSON ({error})") from None
+
+
 def _positive_int(key, value):
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"{key}={value!r}: expected a positive integer")
@@ -132,15 +160,13 @@ def _check(config):
     other = sorted(set(config) - set(KINDS[config["model"]]))
     if other:
         raise ConfigError(f"{', '.join(other)}: not a setting of model={config['model']!r}")
-    name = config["name"]
-    if not (isinstance(name, str) and name and name not in (".", "..") and "/" not in name and "\\" not in name):
-        raise ConfigError(f"name={name!r}: expected a non-empty file name (no slashes)")
+    check_name("name", config["name"])
     if "sizes" in config:
         sizes = config["sizes"]
         if not (isinstance(sizes, list) and len(sizes) >= 2):
             raise ConfigError(f"sizes={sizes!r}: expected a list of at least two positive integers")
-        for size in sizes:
-            _positive_int("sizes", size)
+        for index, size in enumerate(sizes):
+            _positive_int(f"sizes[{index}]", size)
     for key in POSITIVE_INTS:
         if key in config:
             _positive_int(key, config[key])
@@ -153,9 +179,9 @@ def _check(config):
         for key in keys:
             if key in config and not (_number(config[key]) and test(config[key])):
                 raise ConfigError(f"{key}={config[key]!r}: expected {expected}")
-    if "act_fx" in config and config["act_fx"] not in ACTIVATIONS:
+    if "act_fx" in config and not (isinstance(config["act_fx"], str) and config["act_fx"] in ACTIVATIONS):
         raise ConfigError(f"act_fx={config['act_fx']!r}: expected one of {sorted(ACTIVATIONS)}")
-    if config["optimizer"] not in OPTIMIZERS:
+    if not (isinstance(config["optimizer"], str) and config["optimizer"] in OPTIMIZERS):
         raise ConfigError(f"optimizer={config['optimizer']!r}: expected one of {sorted(OPTIMIZERS)}")
     if not isinstance(config["optim_kwargs"], dict):
         raise ConfigError(f"optim_kwargs={config['optim_kwargs']!r}: expected an object of hyperparameters")
@@ -171,6 +197,31 @@ def _check(config):
     if not (data == "digits" or (isinstance(data, str) and data.endswith(".npz")) or idx):
         raise ConfigError(f"data={data!r}: expected 'digits', a path to an .npz file, or "
                           f"{{'idx': [train images, train labels, test images, test labels]}}")
+    _check_memory(config, 1 if config["model"] == "snn" else None)
+
+
+def _check_memory(config, n_inputs=None):
+    """ConfigError if the config's model would not fit in this machine's memory (``n_inputs``: a spiking
+    model's inputs, which the data decide; 1 when not known yet, an estimate from below)."""
+    from ngc_optim.models import physical_memory
+
+    arguments = model_arguments(config)
+    if config["model"] == "snn":
+        arguments["n_inputs"] = n_inputs
+    estimate, available = model_class(config).memory_estimate(arguments), physical_memory()
+    if estimate > available:
+        keys = "n_exc, T" if config["model"] == "snn" else "sizes, batch_size, T"
+        raise ConfigError(f"{keys}: the model would need about {estimate / 2**30:.3g} GiB of memory, more than "
+                          f"this machine's {available / 2**30:.3g} GiB")
+
+
+def check_runnable(config, dataset):
+    """ConfigError if the checked ``config`` cannot train on ``dataset``: no full batch, or too little memory."""
+    batch = config.get("batch_size", 1)
+    if batch > len(dataset.x_train):
+        raise ConfigError(f"batch_size={batch}: the data have {len(dataset.x_train)} training samples, "
+                          f"fewer than one batch")
+    _check_memory(config, dataset.n_features)
 
 
 def _check_generative(config):
@@ -197,12 +248,7 @@ def load_config(path=None, overrides=None, base=None):
     overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
     loaded = {}
     if path is not None:
-        try:
-            loaded = json.loads(Path(path).read_text())
-        except OSError as error:
-            raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{path}: not valid JSON ({error})") from None
+        loaded = read_json(path)
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a JSON object of settings")
         unknown = sorted(set(loaded) - set(KEYS))
@@ -280,44 +326,90 @@ def metrics(history):
 
 
 def _saved_config(path):
-    """The training config saved in the checkpoint ``path``."""
-    saved = (load_checkpoint(path).metadata or {}).get("train")
-    if saved is None:
-        raise ConfigError(f"{path}: not a checkpoint of ngc-optim train (it has no training config)")
-    return saved
+    """(the checkpoint ``path``, the training config saved in it, checked).
+
+    Raises:
+        CheckpointError: the file is damaged, not a checkpoint of ``ngc-optim train``, or its config is not one.
+    """
+    checkpoint = load_checkpoint(path)
+    metadata = checkpoint.metadata
+    saved = metadata.get("train") if isinstance(metadata, dict) else None
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path}: not a checkpoint of ngc-optim train (it has no training config)")
+    kind = saved.get("model")
+    if not (isinstance(kind, str) and kind in KINDS and set(saved) == set(KINDS[kind])):
+        raise CheckpointError(f"{path}: its training config is not one of ngc-optim train (model={kind!r}, "
+                              f"keys {sorted(map(str, saved))})")
+    try:
+        _check(saved)
+    except ConfigError as error:
+        raise CheckpointError(f"{path}: its training config is invalid: {error}") from None
+    return checkpoint, saved
 
 
-def _saved_model(path, config):
-    """(the model saved in the checkpoint ``path``, the data of ``config``, which must fit its inputs)."""
-    model = model_class(config).load(path)
-    data = load_data(config)
+def _saved_model(checkpoint, config):
+    """(the model saved in ``checkpoint``, the data of ``config``, which must fit its inputs)."""
+    model = model_class(config).from_checkpoint(checkpoint)
+    arguments = model_arguments(config)
+    differing = sorted(key for key, value in arguments.items()
+                       if key in model.config and _json_value(value) != _json_value(model.config[key]))
+    if differing:
+        raise CheckpointError(f"{checkpoint.path}: its training config and its model differ in "
+                              f"{', '.join(differing)}")
+    try:
+        data = load_data(config)
+    except ConfigError as error:
+        raise ConfigError(f"{checkpoint.path}: {error}") from None
     if model.sizes[0] != data.n_features:
         raise ConfigError(f"data={config['data']!r}: {data.n_features} features; the saved model takes "
                           f"{model.sizes[0]}")
     return model, data
 
 
+def _json_value(value):
+    """``value`` as JSON data reads it back (tuples as lists, integral floats as ints compare equal anyway)."""
+    return json.loads(json.dumps(value))
+
+
+def make_directory(runs, name):
+    """Create (if need be) and return ``<runs>/<name>``; ConfigError naming ``--runs`` if it cannot be."""
+    directory = Path(runs) / name
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"--runs {runs}: cannot create {directory} "
+                          f"({getattr(error, 'strerror', None) or error})") from None
+    return directory
+
+
 def train(config_path=None, overrides=None, resume=None, runs="runs", progress=True):
     """Train as configured (or continue the checkpoint ``resume``); returns (run directory, model).
 
+    Everything is checked before the run directory is created.
+
     Raises:
         ConfigError: a bad config, data that do not fit it, or a resume that changes the model.
+        CheckpointError: ``resume`` is damaged or not a checkpoint of ``ngc-optim train``.
     """
     if resume is not None:
-        saved = _saved_config(resume)
+        checkpoint, saved = _saved_config(resume)
         config = load_config(config_path, overrides, base=saved)
         changed = [key for key in MODEL_KEYS if config.get(key) != saved.get(key)]
         if changed:
             raise ConfigError(f"--resume continues the saved model: {', '.join(changed)} cannot change "
                               f"(saved: {', '.join(f'{key}={saved[key]!r}' for key in changed)})")
-        model, data = _saved_model(resume, config)
+        model, data = _saved_model(checkpoint, config)
+        check_runnable(config, data)
     else:
         config = load_config(config_path, overrides)
         data = load_data(config)
+        check_runnable(config, data)
         inputs = {"n_inputs": data.n_features} if config["model"] == "snn" else {}
-        model = model_class(config)(**inputs, **model_arguments(config))
-    directory = Path(runs) / config["name"]
-    directory.mkdir(parents=True, exist_ok=True)
+        try:
+            model = model_class(config)(**inputs, **model_arguments(config))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    directory = make_directory(runs, config["name"])
     checkpoint = directory / "checkpoint.h5"
 
     def save(model):
@@ -341,8 +433,9 @@ def evaluate_checkpoint(path, data=None):
         {"accuracy": ..., "energy": ...} for a PCN, {"mse": ..., "energy": ...} for a generative model,
         {"accuracy": ..., "spikes": ...} for a spiking one.
     """
-    config = load_config(overrides={"data": data}, base=_saved_config(path))
-    model, dataset = _saved_model(path, config)
+    checkpoint, saved = _saved_config(path)
+    config = load_config(overrides={"data": data}, base=saved)
+    model, dataset = _saved_model(checkpoint, config)
     if config["model"] in ("pcn", "snn"):
         return model.evaluate(dataset.x_test, dataset.y_test)
     return model.evaluate(dataset.x_test)

@@ -176,3 +176,21 @@ def test_bad_data_is_refused():
     with pytest.raises(ValueError, match=r"10 training samples, fewer than one batch of 25"):
         model.fit(x[:10], y[:10], epochs=1, progress=False)
     assert model.epoch == 0 and model.W[1].opt_state.count == 0
+
+
+def test_a_version_1_checkpoint_still_loads_and_trains_on():
+    from pathlib import Path
+
+    import h5py
+
+    path = Path(__file__).parent / "data" / "v1_pcn.h5"
+    model = PCN.load(path)
+    assert model.epoch == 2 and len(model.history) == 2 and model.sizes == (8, 6, 3)
+    with h5py.File(path, "r") as file:
+        for layer in (1, 2):
+            np.testing.assert_array_equal(model.W[layer].weights.get(), file[f"W{layer}/weights"][()])
+            np.testing.assert_array_equal(model.W[layer].opt_state.g2["weights"],
+                                          file[f"W{layer}/optimizer/g2/weights"][()])
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((8, 8), dtype=np.float32), rng.integers(0, 3, 8), epochs=3, progress=False)
+    assert model.epoch == 3 and np.isfinite(model.history[-1]["train_energy"])
