@@ -12,6 +12,7 @@ import sys
 
 from .bernoulli_cell import BernoulliCell
 from .bernoulli_error_cell import BernoulliErrorCell
+from .conv_synapse import HebbianConvSynapse, HebbianDeconvSynapse, StaticConvSynapse, StaticDeconvSynapse
 from .dense_synapse import DenseSynapse
 from .event_stdp_synapse import EventSTDPSynapse
 from .exp_kernel import ExpKernel
@@ -33,8 +34,8 @@ from .wtas_cell import WTASCell
 
 __all__ = ["ACTIVATIONS", "DECAY_TYPES", "DISTRIBUTIONS", "PRIORS", "SURROGATES", "BernoulliCell",
            "BernoulliErrorCell", "DenseSynapse", "EventSTDPSynapse", "ExpKernel", "GaussianErrorCell",
-           "HebbianPatchedSynapse", "HebbianSynapse", "LIFCell", "LaplacianErrorCell", "NumpyComponent",
-           "PoissonCell", "RateCell", "RetinalGanglionCell", "StaticPatchedSynapse", "StaticSynapse",
+           "HebbianConvSynapse", "HebbianDeconvSynapse", "HebbianPatchedSynapse", "HebbianSynapse", "LIFCell", "LaplacianErrorCell", "NumpyComponent",
+           "PoissonCell", "RateCell", "RetinalGanglionCell", "StaticConvSynapse", "StaticDeconvSynapse", "StaticPatchedSynapse", "StaticSynapse",
            "TraceSTDPSynapse", "VarTrace", "WTASCell", "initialize", "seed_from"]
 
 register(sys.modules[__name__])

@@ -1,4 +1,5 @@
-"""LearningSynapse: the base of the synapses whose weights change through an ngc_optim optimizer."""
+"""Optimized, what every synapse whose weights change through an ngc_optim optimizer shares, and LearningSynapse,
+the dense such synapse (the base of HebbianSynapse and TraceSTDPSynapse)."""
 
 import numpy as np
 from ngcsimlib.compartment import Compartment
@@ -8,14 +9,14 @@ from ngc_optim.optim import get_optimizer
 
 from .dense_synapse import DenseSynapse
 
-__all__ = ["LearningSynapse", "SynapsePlan"]
+__all__ = ["LearningSynapse", "Optimized", "SynapsePlan"]
 
 
 class SynapsePlan:
     """A learning synapse's fixed settings, and the checks of the arrays its compiled methods are given.
 
     Args:
-        synapse: the :class:`LearningSynapse`.
+        synapse: the learning synapse (an :class:`Optimized` component, e.g. a :class:`LearningSynapse`).
         shapes: name -> the shape the array of that name must have (in the synapse's dtype).
         kernels: optimizer kernel name -> the fused kernel of the synapse's rule (see
             :mod:`ngc_optim.hebbian_kernels`); the one for the synapse's optimizer becomes ``kernel``.
@@ -98,11 +99,12 @@ class SynapsePlan:
                 raise ValueError(f"{self.owner}: {name} must be a writable C-contiguous array")
 
 
-class LearningSynapse(DenseSynapse):
-    """A DenseSynapse whose weights (and biases, if any) are stepped by an ngc_optim optimizer.
+class Optimized:
+    """What every synapse whose weights (and biases, if any) an ngc_optim optimizer steps shares (mixed into a
+    NumpyComponent subclass with ``weights``, ``biases`` and ``has_bias``).
 
-    Subclasses call :meth:`_set_optimizer` in their constructor, after
-    ``DenseSynapse.__init__``; the optimizer's state (step count and slot arrays,
+    Subclasses call :meth:`_set_optimizer` in their constructor, after creating
+    ``weights`` and ``biases``; the optimizer's state (step count and slot arrays,
     an :class:`ngc_optim.optim.OptimizerState`) then lives in the compartment
     ``opt_params``, as ngc-learn's, also reachable as ``opt_state``, and is saved
     with the compartments, in the checkpoint's optimizer group.
@@ -150,3 +152,8 @@ class LearningSynapse(DenseSynapse):
 
     def _optimizers(self):
         return {self.name: (self.optimizer, self.opt_params.get())}
+
+
+class LearningSynapse(Optimized, DenseSynapse):
+    """A DenseSynapse whose weights (and biases, if any) are stepped by an ngc_optim optimizer (see
+    :class:`Optimized`)."""

@@ -2,7 +2,7 @@
 
 ngc-learn code imports components from the package (``from ngclearn.components
 import RateCell``), from its subpackages (``ngclearn.components.neurons.graded``,
-``...neurons.spiking``, ``...synapses``, ``...synapses.hebbian``,
+``...neurons.spiking``, ``...synapses``, ``...synapses.hebbian``, ``...synapses.convolution``,
 ``...input_encoders``, ``...other``) and from their modules
 (``from ngclearn.components.neurons.spiking.LIFCell import LIFCell``). With
 ``ngclearn.components`` replaced by ``ngc_optim.components``, every such path of
@@ -24,6 +24,9 @@ PATHS = {
                          "eventSTDPSynapse": "EventSTDPSynapse"},
     "synapses.patched": {"staticPatchedSynapse": "StaticPatchedSynapse",
                          "hebbianPatchedSynapse": "HebbianPatchedSynapse"},
+    "synapses.convolution": {"staticConvSynapse": "StaticConvSynapse", "hebbianConvSynapse": "HebbianConvSynapse",
+                             "staticDeconvSynapse": "StaticDeconvSynapse",
+                             "hebbianDeconvSynapse": "HebbianDeconvSynapse"},
     "input_encoders": {"bernoulliCell": "BernoulliCell", "poissonCell": "PoissonCell",
                        "ganglionCell": "RetinalGanglionCell"},
     "other": {"varTrace": "VarTrace", "expKernel": "ExpKernel"},

@@ -17,6 +17,8 @@ from ngc_optim.components import (
     EventSTDPSynapse,
     ExpKernel,
     GaussianErrorCell,
+    HebbianConvSynapse,
+    HebbianDeconvSynapse,
     HebbianPatchedSynapse,
     HebbianSynapse,
     LaplacianErrorCell,
@@ -24,6 +26,8 @@ from ngc_optim.components import (
     PoissonCell,
     RateCell,
     RetinalGanglionCell,
+    StaticConvSynapse,
+    StaticDeconvSynapse,
     StaticPatchedSynapse,
     StaticSynapse,
     TraceSTDPSynapse,
@@ -112,28 +116,49 @@ def _spiking(dtype):
             RetinalGanglionCell("l", "DoG", (6, 6), 4, (3, 3), (3, 3), batch_size=3, sigma=1.2, dtype=dtype)]
 
 
+def _conv(dtype):
+    bias = {"dist": "constant", "value": 0.1}
+    return [StaticConvSynapse("c", (3, 3, 2, 3), (6, 6), bias_init=bias, stride=2, padding="SAME",
+                              g_conduct_factor=0.5, batch_size=3, seed=1, dtype=dtype),
+            StaticDeconvSynapse("d", (2, 2, 2, 3), (4, 4), stride=2, padding="VALID", batch_size=3, seed=2,
+                                dtype=dtype)] + [
+        HebbianConvSynapse(f"h{name}", (3, 3, 2, 3), (6, 6), eta=0.05, stride=1 + number % 2,
+                           padding=("SAME", "VALID")[number % 2], bias_init=bias if number % 2 else None,
+                           w_bound=0.6, w_decay=0.01, sign_value=-1.0, optim_type=name, batch_size=3, seed=3 + number,
+                           optim_kwargs={"regularization": "l2", "weight_decay": 0.001} if name == "nag" else None,
+                           dtype=dtype)
+        for number, name in enumerate(("sgd", "nag", "momentum", "rmsprop", "adam", "adamw"))] + [
+        HebbianDeconvSynapse("e", (3, 3, 2, 3), (4, 4), eta=0.05, stride=2, padding="SAME", bias_init=bias,
+                             is_nonnegative=True, w_bound=0.8, optim_type="adam", batch_size=3, seed=9, dtype=dtype)]
+
+
 FAMILIES = {"rate": _rate, "errors": _errors, "synapses": _synapses, "hebbian": _hebbian, "stdp": _stdp,
-            "spiking": _spiking}
+            "spiking": _spiking, "conv": _conv}
 INPUTS = {RateCell: ("j", "j_td"), GaussianErrorCell: ("mu", "target", "modulator"),
           LaplacianErrorCell: ("shift", "target", "mask"), BernoulliErrorCell: ("p", "target", "modulator"), DenseSynapse: ("inputs", "gate"),
           StaticSynapse: ("inputs",), HebbianSynapse: ("inputs", "pre", "post"),
           StaticPatchedSynapse: ("inputs", "post_in"), HebbianPatchedSynapse: ("inputs", "post_in", "pre", "post"),
           TraceSTDPSynapse: ("inputs", "preSpike", "postSpike", "preTrace", "postTrace"),
           LIFCell: ("j",), BernoulliCell: ("inputs",), PoissonCell: ("inputs",), VarTrace: ("inputs",),
-          ExpKernel: ("inputs",), WTASCell: ("j",), RetinalGanglionCell: ("inputs",), EventSTDPSynapse: ("inputs", "pre_tols", "postSpike")}
+          ExpKernel: ("inputs",), WTASCell: ("j",), RetinalGanglionCell: ("inputs",), EventSTDPSynapse: ("inputs", "pre_tols", "postSpike"),
+          StaticConvSynapse: ("inputs",), StaticDeconvSynapse: ("inputs",), HebbianConvSynapse: ("inputs", "pre", "post"),
+          HebbianDeconvSynapse: ("inputs", "pre", "post")}
 SPIKES = {"preSpike", "postSpike"}
 WATCHED = {"rate": "zF", "errors": "L", "spiking": "s"}
 """The compartment of the family's first component its step watches (default outputs)."""
 
 
 def _family(family, dtype, compiled):
-    """The family's components in a context, each stepped (advance_state, then calc_update and evolve for the
-    synapses that have them) and reset by two processes whose compiled_circuit is ``compiled``."""
+    """The family's components in a context, each stepped (advance_state, then backtransmit, calc_update and
+    evolve for the synapses that have them) and reset by two processes whose compiled_circuit is
+    ``compiled``."""
     with Context(f"circuit{next(_names)}"):
         components = FAMILIES[family](dtype)
         step, reset = MethodProcess("step"), MethodProcess("reset")
         for component in components:
             step >> component.advance_state
+            if hasattr(component, "backtransmit"):
+                step >> component.backtransmit
             if hasattr(component, "calc_update"):
                 step >> component.calc_update
             if hasattr(component, "evolve"):

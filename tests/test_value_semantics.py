@@ -60,11 +60,11 @@ def test_values_read_before_steps_never_change(family, compiled, by_scan):
     moved = [key for key in before if len(key) == 2
              and not np.array_equal(getattr(components[[c.name for c in components].index(key[0])], key[1]).get(),
                                     before[key], equal_nan=True)]
-    if family in ("hebbian", "stdp"):
+    if family in ("hebbian", "stdp", "conv"):
         assert any(key[1] == "weights" for key in moved), "the weights did not learn: the test would pass anyway"
     reset.run()
     assert [key for key, (value, copy) in held.items() if not _unchanged(value, copy)] == []
-    if family in ("hebbian", "stdp"):
+    if family in ("hebbian", "stdp", "conv"):
         states = [component.opt_params.get() for component in components if hasattr(component, "opt_params")]
         assert states and all(state.count == 6 for state in states)
 
