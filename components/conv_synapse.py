@@ -15,6 +15,7 @@ from ngcsimlib.parser import compilable
 from ngc_optim.circuit import Binding, Step
 from ngc_optim.conv_kernels import (
     CONV_EVOLVE,
+    CONV_EVOLVE_IN_PLACE,
     CONV_HEBBIAN,
     CONV_STEP,
     conv_adjustments,
@@ -264,7 +265,8 @@ class _ConvPlan(SynapsePlan):
         super().__init__(synapse, {"pre": synapse.in_shape, "post": synapse.out_shape, "weights": synapse.shape,
                                    "biases": (1, *synapse.out_shape[1:])}, CONV_HEBBIAN)
         rule = synapse.optimizer.kernel.name
-        self.evolve_kernel, self.step_kernel = CONV_EVOLVE[rule], CONV_STEP[rule]
+        evolve = CONV_EVOLVE_IN_PLACE if synapse.in_place else CONV_EVOLVE
+        self.evolve_kernel, self.step_kernel = evolve[rule], CONV_STEP[rule]
         self.geometry = synapse.geometry
         self.settings = ((synapse.w_bound, synapse.w_decay, synapse.sign_value, synapse.low), synapse.has_bias)
         self.has_bias = synapse.has_bias

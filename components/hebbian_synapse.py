@@ -8,7 +8,14 @@ from ngcsimlib.parser import compilable
 
 from ngc_optim.cell_kernels import outer_blocks
 from ngc_optim.circuit import Binding, Step
-from ngc_optim.hebbian_kernels import HEBBIAN, HEBBIAN_EVOLVE, HEBBIAN_STEP, PRIOR_CODES, hebbian_adjustments
+from ngc_optim.hebbian_kernels import (
+    HEBBIAN,
+    HEBBIAN_EVOLVE,
+    HEBBIAN_EVOLVE_IN_PLACE,
+    HEBBIAN_STEP,
+    PRIOR_CODES,
+    hebbian_adjustments,
+)
 from ngc_optim.optim import OPTIMIZERS
 
 from .dense_synapse import DenseSynapse
@@ -40,8 +47,8 @@ class _Plan(SynapsePlan):
         super().__init__(synapse, {"pre": synapse.input_shape, "post": (synapse.batch_size, synapse.shape[1]),
                                    "weights": synapse.shape, "biases": (1, synapse.shape[1])}, synapse.RULES)
         rule = synapse.optimizer.kernel.name
-        evolve, step = synapse.KERNELS
-        self.evolve_kernel, self.step_kernel = evolve[rule], step[rule]
+        evolve, in_place, step = synapse.KERNELS
+        self.evolve_kernel, self.step_kernel = (in_place if synapse.in_place else evolve)[rule], step[rule]
         hebbian = (synapse.w_bound, synapse.lmbda, synapse.l1_ratio, synapse.sign_value, synapse.low)
         self.settings = (self.masked, PRIOR_CODES[synapse.prior], hebbian, synapse.pre_wght, synapse.post_wght,
                          synapse.has_bias)
@@ -140,8 +147,9 @@ class HebbianSynapse(LearningSynapse):
     """The prior names the synapse takes -> the penalty each applies (None: none)."""
     RULES: ClassVar[dict] = HEBBIAN
     """Optimizer kernel name -> the fused kernel of the synapse's rule (see :mod:`ngc_optim.hebbian_kernels`)."""
-    KERNELS: ClassVar[tuple] = (HEBBIAN_EVOLVE, HEBBIAN_STEP)
-    """(evolve, step) kernels per optimizer kernel name: the per-call evolve and the compiled circuit's step."""
+    KERNELS: ClassVar[tuple] = (HEBBIAN_EVOLVE, HEBBIAN_EVOLVE_IN_PLACE, HEBBIAN_STEP)
+    """(evolve, in-place evolve, step) kernels per optimizer kernel name: the per-call evolve (into other arrays,
+    or in place with ``in_place``) and the compiled circuit's step."""
     SPEC: ClassVar[dict] = {
         "summary": "HebbianSynapse: DenseSynapse whose weights follow dW = sign_value * ((pre*pre_wght).T @ "
                    "(post*post_wght) * bound + prior), applied through an ngc_optim optimizer",

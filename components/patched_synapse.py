@@ -11,6 +11,7 @@ from ngc_optim.circuit import Binding, Step
 from ngc_optim.hebbian_kernels import (
     HEBBIAN_PATCHED,
     HEBBIAN_PATCHED_EVOLVE,
+    HEBBIAN_PATCHED_EVOLVE_IN_PLACE,
     HEBBIAN_PATCHED_STEP,
     patched_adjustments,
 )
@@ -199,7 +200,7 @@ class HebbianPatchedSynapse(_Patched, HebbianSynapse):
     """ngc-learn's HebbianPatchedSynapse applies l1/lasso, l2/ridge and l1l2/elastic_net only: its other names
     (gaussian, laplacian, constant) add no prior, unlike HebbianSynapse's gaussian (l2) and laplacian (l1)."""
     RULES: ClassVar[dict] = HEBBIAN_PATCHED
-    KERNELS: ClassVar[tuple] = (HEBBIAN_PATCHED_EVOLVE, HEBBIAN_PATCHED_STEP)
+    KERNELS: ClassVar[tuple] = (HEBBIAN_PATCHED_EVOLVE, HEBBIAN_PATCHED_EVOLVE_IN_PLACE, HEBBIAN_PATCHED_STEP)
     SPEC: ClassVar[dict] = {
         "summary": "HebbianPatchedSynapse: StaticPatchedSynapse whose patches learn by HebbianSynapse's rule "
                    "through an ngc_optim optimizer (dW masked by block_mask and by W != 0)",

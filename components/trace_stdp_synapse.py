@@ -9,7 +9,7 @@ from ngcsimlib.parser import compilable
 
 from ngc_optim.cell_kernels import outer_blocks
 from ngc_optim.circuit import Binding, Step
-from ngc_optim.hebbian_kernels import STDP, STDP_EVOLVE, STDP_STEP
+from ngc_optim.hebbian_kernels import STDP, STDP_EVOLVE, STDP_EVOLVE_IN_PLACE, STDP_STEP
 from ngc_optim.optim import OPTIMIZERS
 
 from .dense_synapse import DenseSynapse
@@ -48,7 +48,8 @@ class _Plan(SynapsePlan):
         self.step_settings = (settings, dtype(synapse.pretrace_target), dtype(synapse.w_bound), dtype(synapse.mu),
                               self.masked, depressing, self.sparse)
         rule = synapse.optimizer.kernel.name
-        self.evolve_kernel, self.step_kernel = STDP_EVOLVE[weighted][rule], STDP_STEP[weighted][rule]
+        evolve = STDP_EVOLVE_IN_PLACE if synapse.in_place else STDP_EVOLVE
+        self.evolve_kernel, self.step_kernel = evolve[weighted][rule], STDP_STEP[weighted][rule]
         self.weights_shape, self.batch = synapse.shape, synapse.batch_size
         self.opt_params, self.weights = synapse.opt_params, synapse.weights
 

@@ -32,10 +32,9 @@ import numpy as np
 from numba import njit
 
 from . import config
-from .hebbian_kernels import _LOOPS, _RULES, _hebbian_limited, _specialised
-from .kernels import renamed
+from .hebbian_kernels import _hebbian_limited, compiled_evolves, specialised_loops
 
-__all__ = ["CONV_EVOLVE", "CONV_HEBBIAN", "CONV_STEP", "conv_adjustments", "conv_backtransmit", "conv_transmit",
+__all__ = ["CONV_EVOLVE", "CONV_EVOLVE_IN_PLACE", "CONV_HEBBIAN", "CONV_HEBBIAN_IN_PLACE", "CONV_STEP", "conv_adjustments", "conv_backtransmit", "conv_transmit",
            "dilated_correlation_into", "dilated_filter_gradient_into", "rotated", "strided_correlation_into",
            "strided_filter_gradient_into"]
 
@@ -236,9 +235,10 @@ def _conv_element(products, i, w, code, constants):
     return d, d
 
 
-CONV_HEBBIAN = {rule: _specialised(loop, "conv_hebbian", CONSTANTS=_conv_constants, ADJUSTMENT=_conv_element,
-                                   LIMITED=_hebbian_limited) for rule, loop in _LOOPS.items()}
-"""Optimizer kernel name -> the fused pass of a Hebbian convolution over W (dW written into the product)."""
+CONV_HEBBIAN, CONV_HEBBIAN_IN_PLACE = specialised_loops("conv_hebbian", CONSTANTS=_conv_constants,
+                                                        ADJUSTMENT=_conv_element, LIMITED=_hebbian_limited)
+"""Optimizer kernel name -> the fused pass of a Hebbian convolution over W (dW written into the product); its
+in-place copy."""
 
 KERNEL = BIAS = EVOLVE = SCALARS = None
 """Bound in each compiled copy of _conv_evolve and _conv_step."""
@@ -283,12 +283,7 @@ def _conv_step(pre, post, weights, biases, geometry, settings, optimizer_constan
                   SCALARS(optimizer_constants, count[0]))
 
 
-CONV_EVOLVE = {name: _compile(renamed(_conv_evolve, f"_conv_evolve_{name}",
-                                      {**_conv_evolve.__globals__, "KERNEL": CONV_HEBBIAN[name], "BIAS": rule.serial}))
-               for name, rule in _RULES.items()}
-"""Optimizer kernel name -> a Hebbian convolution synapse's whole evolve (see _conv_evolve)."""
-CONV_STEP = {name: _compile(renamed(_conv_step, f"_conv_step_{name}",
-                                    {**_conv_step.__globals__, "EVOLVE": CONV_EVOLVE[name],
-                                     "SCALARS": rule.jit_scalars}))
-             for name, rule in _RULES.items()}
-"""Optimizer kernel name -> CONV_EVOLVE's step in a compiled circuit, counting the optimizer's steps."""
+CONV_EVOLVE, CONV_EVOLVE_IN_PLACE, CONV_STEP = compiled_evolves(
+    _conv_evolve, _conv_step, lambda function, rule: f"_conv_{function}_{rule}", CONV_HEBBIAN, CONV_HEBBIAN_IN_PLACE)
+"""Optimizer kernel name -> a Hebbian convolution synapse's whole evolve (see _conv_evolve), the same in place,
+and its step in a compiled circuit (in place, counting the optimizer's steps)."""

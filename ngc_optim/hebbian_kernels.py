@@ -58,6 +58,8 @@ next product, which cost about 10 ms per step at every size measured
 product dominates and the element-wise pass is memory-bound.
 """
 
+from functools import partial
+
 import numpy as np
 from numba import njit
 
@@ -75,9 +77,11 @@ from .kernels import (
     renamed,
 )
 
-__all__ = ["ADJUST", "HEBBIAN", "HEBBIAN_EVOLVE", "HEBBIAN_PATCHED", "HEBBIAN_PATCHED_EVOLVE", "HEBBIAN_PATCHED_STEP",
-           "HEBBIAN_STEP", "L1L2", "PRIOR_CODES", "STDP", "STDP_EVOLVE", "STDP_STEP", "hebbian_adjustments",
-           "hebbian_products", "patched_adjustments", "stdp_sgd_events", "within"]
+__all__ = ["ADJUST", "HEBBIAN", "HEBBIAN_EVOLVE", "HEBBIAN_EVOLVE_IN_PLACE", "HEBBIAN_IN_PLACE", "HEBBIAN_PATCHED",
+           "HEBBIAN_PATCHED_EVOLVE", "HEBBIAN_PATCHED_EVOLVE_IN_PLACE", "HEBBIAN_PATCHED_IN_PLACE",
+           "HEBBIAN_PATCHED_STEP", "HEBBIAN_STEP", "L1L2", "PRIOR_CODES", "STDP", "STDP_EVOLVE", "STDP_EVOLVE_IN_PLACE",
+           "STDP_IN_PLACE", "STDP_STEP", "compiled_evolves", "hebbian_adjustments", "hebbian_products",
+           "patched_adjustments", "specialised_loops", "stdp_sgd_events", "within"]
 
 L1L2 = 3
 PRIOR_CODES = {None: 0, "l1": L1, "l2": L2, "l1l2": L1L2}
@@ -89,6 +93,10 @@ LIMITED = None
 """Bound in each compiled copy of the loops (see :func:`_specialised`): the synapse's element functions."""
 KERNEL = BIAS = EVOLVE = SCALARS = None
 WEIGHTED = False
+IN_PLACE = False
+"""Bound true in the loops' in-place copies: ``out`` is ``w`` and the slots' outputs are the slots (passed or
+not), which LLVM then sees, and vectorises the loop (with distinct arguments that are the same arrays, its
+runtime overlap check sends the loop to its scalar fallback: 4x slower)."""
 """Bound in each compiled copy of a whole evolve (see HEBBIAN_EVOLVE, STDP_EVOLVE and their steps): the rule's
 kernels, the evolve a step calls, the rule's jit_scalars and whether STDP depends on the weights."""
 
@@ -196,6 +204,8 @@ def _adjust(w, m, prior, hebbian):
 
 
 def _fused_sgd(w, out, products, mask, masked, code, settings, eta, regularization, lam):
+    if IN_PLACE:
+        out = w
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
     eta_, lam_ = dt(eta), dt(lam)
@@ -208,6 +218,8 @@ def _fused_sgd(w, out, products, mask, masked, code, settings, eta, regularizati
 
 
 def _fused_nag(w, out, products, mask, masked, code, settings, phi, phi_out, eta, mu, t, regularization, lam):
+    if IN_PLACE:
+        out, phi_out = w, phi
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
@@ -230,6 +242,8 @@ def _fused_nag(w, out, products, mask, masked, code, settings, phi, phi_out, eta
 
 def _fused_momentum(w, out, products, mask, masked, code, settings, velocity, velocity_out, eta, mu, regularization,
                     lam):
+    if IN_PLACE:
+        out, velocity_out = w, velocity
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
     eta_, mu_, lam_ = dt(eta), dt(mu), dt(lam)
@@ -243,6 +257,8 @@ def _fused_momentum(w, out, products, mask, masked, code, settings, velocity, ve
 
 def _fused_rmsprop(w, out, products, mask, masked, code, settings, cache, cache_out, eta, decay, eps, regularization,
                    lam):
+    if IN_PLACE:
+        out, cache_out = w, cache
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
     eta_, decay_, keep_, eps_, lam_ = dt(eta), dt(decay), dt(1.0 - decay), dt(eps), dt(lam)
@@ -257,6 +273,8 @@ def _fused_rmsprop(w, out, products, mask, masked, code, settings, cache, cache_
 
 def _fused_adam(w, out, products, mask, masked, code, settings, g1, g2, g1_out, g2_out, eta, beta1, beta2, eps,
                 inverse_correction1, inverse_correction2, decoupled_decay, regularization, lam):
+    if IN_PLACE:
+        out, g1_out, g2_out = w, g1, g2
     dt = w.dtype.type
     constants = CONSTANTS(dt, settings)
     eta_, b1, b2, eps_ = dt(eta), dt(beta1), dt(beta2), dt(eps)
@@ -294,19 +312,28 @@ def _specialised(loop, kind, **bindings):
 
 _compile = njit(**config.jit_options(False))
 ADJUST = _compile(_adjust.py_func)
-HEBBIAN = {rule: _specialised(loop, "hebbian", CONSTANTS=_hebbian_constants, ADJUSTMENT=_hebbian_element,
-                              LIMITED=_hebbian_limited) for rule, loop in _LOOPS.items()}
-"""Optimizer kernel name -> the Hebbian kernel that runs its rule (``adam`` serves AdamW too)."""
-HEBBIAN_PATCHED = {rule: _specialised(loop, "patched_hebbian", CONSTANTS=_hebbian_constants,
-                                      ADJUSTMENT=_patched_element, LIMITED=_hebbian_limited)
-                   for rule, loop in _LOOPS.items()}
-"""Optimizer kernel name -> the patched Hebbian kernel (products: the Hebbian product and the block mask)."""
-STDP = {weighted: {rule: _specialised(loop, "weighted_stdp" if weighted else "stdp", CONSTANTS=_stdp_constants,
-                                      ADJUSTMENT=_weighted_stdp_element if weighted else _stdp_element,
-                                      LIMITED=_stdp_limited) for rule, loop in _LOOPS.items()}
-        for weighted in (False, True)}
+def specialised_loops(kind, **bindings):
+    """(optimizer kernel name -> the loop of its rule with the element functions ``bindings``, and the same
+    in place: see IN_PLACE)."""
+    return ({rule: _specialised(loop, kind, **bindings) for rule, loop in _LOOPS.items()},
+            {rule: _specialised(loop, f"{kind}_in_place", IN_PLACE=True, **bindings) for rule, loop in _LOOPS.items()})
+
+
+HEBBIAN, HEBBIAN_IN_PLACE = specialised_loops("hebbian", CONSTANTS=_hebbian_constants, ADJUSTMENT=_hebbian_element,
+                                              LIMITED=_hebbian_limited)
+"""Optimizer kernel name -> the Hebbian kernel that runs its rule (``adam`` serves AdamW too); its in-place copy."""
+HEBBIAN_PATCHED, HEBBIAN_PATCHED_IN_PLACE = specialised_loops("patched_hebbian", CONSTANTS=_hebbian_constants,
+                                                              ADJUSTMENT=_patched_element, LIMITED=_hebbian_limited)
+"""Optimizer kernel name -> the patched Hebbian kernel (products: the Hebbian product and the block mask); its
+in-place copy."""
+_STDP_LOOPS = {weighted: specialised_loops("weighted_stdp" if weighted else "stdp", CONSTANTS=_stdp_constants,
+                                           ADJUSTMENT=_weighted_stdp_element if weighted else _stdp_element,
+                                           LIMITED=_stdp_limited) for weighted in (False, True)}
+STDP = {weighted: loops for weighted, (loops, _) in _STDP_LOOPS.items()}
 """Weight-dependent or not -> optimizer kernel name -> the trace-STDP kernel that runs its rule (``adam`` serves
 AdamW too)."""
+STDP_IN_PLACE = {weighted: loops for weighted, (_, loops) in _STDP_LOOPS.items()}
+"""The same, in place (see IN_PLACE)."""
 
 
 @_compile
@@ -383,21 +410,31 @@ def _hebbian_step(pre, post, weights, biases, mask, settings, optimizer_constant
 
 _RULES = {kernel.name: kernel for kernel in (kernels.sgd, kernels.nag, kernels.momentum, kernels.rmsprop,
                                              kernels.adam)}
-def _hebbian_compiled(kind, kernels):
-    """(evolve, step) per optimizer kernel name of _hebbian_evolve and _hebbian_step with ``kernels``' rule."""
-    evolve = {name: _compile(renamed(_hebbian_evolve, f"_{kind}_evolve_{name}",
-                                     {**_hebbian_evolve.__globals__, "KERNEL": kernels[name], "BIAS": rule.serial}))
-              for name, rule in _RULES.items()}
-    step = {name: _compile(renamed(_hebbian_step, f"_{kind}_step_{name}",
-                                   {**_hebbian_step.__globals__, "EVOLVE": evolve[name], "SCALARS": rule.jit_scalars}))
-            for name, rule in _RULES.items()}
-    return evolve, step
+def compiled_evolves(function, step_function, name, kernels, in_place_kernels, **bindings):
+    """(evolve, in-place evolve, step) per optimizer kernel name: compiled copies of ``function`` with KERNEL
+    bound to ``kernels``' (or ``in_place_kernels``') loop and BIAS to the rule's serial kernel, and of
+    ``step_function`` with EVOLVE bound to the in-place evolve and SCALARS to the rule's jit_scalars;
+    ``name(function, rule)`` names each copy."""
+    def evolves(loops, suffix):
+        return {rule: _compile(renamed(function, name(f"evolve{suffix}", rule),
+                                       {**function.__globals__, **bindings, "KERNEL": loops[rule],
+                                        "BIAS": kernel.serial}))
+                for rule, kernel in _RULES.items()}
+    evolve, in_place = evolves(kernels, ""), evolves(in_place_kernels, "_in_place")
+    step = {rule: _compile(renamed(step_function, name("step", rule),
+                                   {**step_function.__globals__, "EVOLVE": in_place[rule],
+                                    "SCALARS": kernel.jit_scalars}))
+            for rule, kernel in _RULES.items()}
+    return evolve, in_place, step
 
 
-HEBBIAN_EVOLVE, HEBBIAN_STEP = _hebbian_compiled("hebbian", HEBBIAN)
-"""Optimizer kernel name -> a HebbianSynapse's whole evolve (see _hebbian_evolve), and its step in a compiled
-circuit, counting the optimizer's steps."""
-HEBBIAN_PATCHED_EVOLVE, HEBBIAN_PATCHED_STEP = _hebbian_compiled("patched_hebbian", HEBBIAN_PATCHED)
+HEBBIAN_EVOLVE, HEBBIAN_EVOLVE_IN_PLACE, HEBBIAN_STEP = compiled_evolves(
+    _hebbian_evolve, _hebbian_step, lambda function, rule: f"_hebbian_{function}_{rule}", HEBBIAN, HEBBIAN_IN_PLACE)
+"""Optimizer kernel name -> a HebbianSynapse's whole evolve (see _hebbian_evolve), the same in place, and its
+step in a compiled circuit (in place, counting the optimizer's steps)."""
+HEBBIAN_PATCHED_EVOLVE, HEBBIAN_PATCHED_EVOLVE_IN_PLACE, HEBBIAN_PATCHED_STEP = compiled_evolves(
+    _hebbian_evolve, _hebbian_step, lambda function, rule: f"_patched_hebbian_{function}_{rule}", HEBBIAN_PATCHED,
+    HEBBIAN_PATCHED_IN_PLACE)
 """The same for a patched Hebbian synapse (HEBBIAN_PATCHED's rule)."""
 
 
@@ -566,16 +603,9 @@ def _stdp_name(weighted, function, rule):
     return f"_{'weighted_' if weighted else ''}stdp_{function}_{rule}"
 
 
-STDP_EVOLVE = {weighted: {name: _compile(renamed(_stdp_evolve, _stdp_name(weighted, "evolve", name),
-                                                  {**_stdp_evolve.__globals__, "KERNEL": STDP[weighted][name],
-                                                   "WEIGHTED": weighted}))
-                          for name in _RULES}
-               for weighted in (False, True)}
-"""Weight-dependent or not -> optimizer kernel name -> a TraceSTDPSynapse's whole evolve (see _stdp_evolve)."""
-STDP_STEP = {weighted: {name: _compile(renamed(_stdp_step, _stdp_name(weighted, "step", name),
-                                                {**_stdp_step.__globals__, "EVOLVE": STDP_EVOLVE[weighted][name],
-                                                 "SCALARS": rule.jit_scalars}))
-                        for name, rule in _RULES.items()}
-             for weighted in (False, True)}
-"""Weight-dependent or not -> optimizer kernel name -> STDP_EVOLVE's step in a compiled circuit, counting the
-optimizer's steps."""
+_STDP_EVOLVES = {weighted: compiled_evolves(_stdp_evolve, _stdp_step, partial(_stdp_name, weighted), STDP[weighted],
+                                            STDP_IN_PLACE[weighted], WEIGHTED=weighted) for weighted in (False, True)}
+STDP_EVOLVE, STDP_EVOLVE_IN_PLACE, STDP_STEP = ({weighted: evolves[index] for weighted, evolves in _STDP_EVOLVES.items()}
+                                                for index in range(3))
+"""Weight-dependent or not -> optimizer kernel name -> a TraceSTDPSynapse's whole evolve (see _stdp_evolve),
+the same in place, and its step in a compiled circuit (in place, counting the optimizer's steps)."""
