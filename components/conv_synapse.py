@@ -270,7 +270,6 @@ class _ConvPlan(SynapsePlan):
         self.geometry = synapse.geometry
         self.settings = ((synapse.w_bound, synapse.w_decay, synapse.sign_value, synapse.low), synapse.has_bias)
         self.has_bias = synapse.has_bias
-        self.opt_params = synapse.opt_params
 
     def adjustments(self, pre, post, weights):
         """(dW, dBiases) of the rule for the current values, without changing the synapse."""
@@ -300,19 +299,8 @@ class _ConvPlan(SynapsePlan):
 
     def bound(self, state):
         """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`): the
-        optimizer's state, copied once per call unless the synapse updates in place, which the call steps."""
-        optimizer_state = held = state[self.opt_params.target]
-        if not self.in_place:
-            optimizer_state = self.copied_state(held)
-        count = np.array([optimizer_state.count], np.int64)
-
-        def finish():
-            optimizer_state.count = int(count[0])
-            if optimizer_state is held:
-                return {}
-            self.replaced_state(held)
-            return {self.opt_params.target: optimizer_state}
-
+        optimizer's state the call steps (:meth:`stepped_state`)."""
+        optimizer_state, count, finish = self.stepped_state(state)
         return (count, self.slots(optimizer_state), self.slots(optimizer_state, "biases")), finish
 
 
@@ -320,6 +308,15 @@ class _HebbianConvolution(Optimized, _Convolution):
     """What the two Hebbian convolution synapses share: the rule, evolve, backtransmit, reset."""
 
     PER_SAMPLE: ClassVar[frozenset] = _Convolution.PER_SAMPLE | {"pre", "post", "dInputs"}
+
+    def __init__(self, name, shape, x_shape, eta=0.0, filter_init=None, bias_init=None, stride=1, padding=None,
+                 g_conduct_factor=1.0, w_bound=0.0, is_nonnegative=False, w_decay=0.0, sign_value=1.0,
+                 optim_type="sgd", batch_size=1, optim_kwargs=None, seed=0, dtype="float32", key=None,
+                 in_place=False):
+        super().__init__(name, dtype)
+        self._build(name, shape, x_shape, filter_init, bias_init, stride, padding, g_conduct_factor, batch_size,
+                    seed, key)
+        self._learn(eta, w_bound, is_nonnegative, w_decay, sign_value, optim_type, optim_kwargs, in_place)
 
     def _learn(self, eta, w_bound, is_nonnegative, w_decay, sign_value, optim_type, optim_kwargs, in_place):
         self._check_finite(w_bound=w_bound, w_decay=w_decay, sign_value=sign_value)
@@ -441,15 +438,6 @@ class HebbianConvSynapse(_HebbianConvolution):
                    "w_decay * W through an ngc_optim optimizer; backtransmit: dInputs",
         "compartments": _HEBBIAN_COMPARTMENTS, "arguments": _HEBBIAN_ARGUMENTS}
 
-    def __init__(self, name, shape, x_shape, eta=0.0, filter_init=None, bias_init=None, stride=1, padding=None,
-                 g_conduct_factor=1.0, w_bound=0.0, is_nonnegative=False, w_decay=0.0, sign_value=1.0,
-                 optim_type="sgd", batch_size=1, optim_kwargs=None, seed=0, dtype="float32", key=None,
-                 in_place=False):
-        super().__init__(name, dtype)
-        self._build(name, shape, x_shape, filter_init, bias_init, stride, padding, g_conduct_factor, batch_size,
-                    seed, key)
-        self._learn(eta, w_bound, is_nonnegative, w_decay, sign_value, optim_type, optim_kwargs, in_place)
-
 
 class HebbianDeconvSynapse(_HebbianConvolution):
     __doc__ = """ngc-learn's HebbianDeconvSynapse: a :class:`StaticDeconvSynapse` whose filter (and biases, if
@@ -461,12 +449,3 @@ class HebbianDeconvSynapse(_HebbianConvolution):
         "summary": "HebbianDeconvSynapse: StaticDeconvSynapse whose filter learns dW = sign_value * dK(pre, "
                    "post) - w_decay * W through an ngc_optim optimizer; backtransmit: dInputs",
         "compartments": _HEBBIAN_COMPARTMENTS, "arguments": _HEBBIAN_ARGUMENTS}
-
-    def __init__(self, name, shape, x_shape, eta=0.0, filter_init=None, bias_init=None, stride=1, padding=None,
-                 g_conduct_factor=1.0, w_bound=0.0, is_nonnegative=False, w_decay=0.0, sign_value=1.0,
-                 optim_type="sgd", batch_size=1, optim_kwargs=None, seed=0, dtype="float32", key=None,
-                 in_place=False):
-        super().__init__(name, dtype)
-        self._build(name, shape, x_shape, filter_init, bias_init, stride, padding, g_conduct_factor, batch_size,
-                    seed, key)
-        self._learn(eta, w_bound, is_nonnegative, w_decay, sign_value, optim_type, optim_kwargs, in_place)

@@ -55,7 +55,6 @@ class _Plan(SynapsePlan):
         self.rows, self.columns = synapse.shape
         self.batch = synapse.batch_size
         self.has_bias = synapse.has_bias
-        self.opt_params = synapse.opt_params
 
     def adjustments(self, pre, post, weights):
         """(dW, db) of ngc-learn's rule for the current values, without changing the synapse."""
@@ -89,19 +88,8 @@ class _Plan(SynapsePlan):
 
     def bound(self, state):
         """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`): the
-        optimizer's state, copied once per call unless the synapse updates in place, which the call steps."""
-        optimizer_state = held = state[self.opt_params.target]
-        if not self.in_place:
-            optimizer_state = self.copied_state(held)
-        count = np.array([optimizer_state.count], np.int64)
-
-        def finish():
-            optimizer_state.count = int(count[0])
-            if optimizer_state is held:
-                return {}
-            self.replaced_state(held)
-            return {self.opt_params.target: optimizer_state}
-
+        optimizer's state the call steps (:meth:`stepped_state`)."""
+        optimizer_state, count, finish = self.stepped_state(state)
         return (count, self.blocks(self.batch), self.slots(optimizer_state),
                 self.slots(optimizer_state, "biases")), finish
 

@@ -31,6 +31,7 @@ class SynapsePlan:
         self.masked = synapse.masked
         self.in_place = synapse.in_place
         self.spares = Spares()
+        self.opt_params = synapse.opt_params
 
     def checked(self, **arrays):
         """Raise ValueError naming the synapse unless each array has its shape and the synapse's dtype."""
@@ -84,6 +85,24 @@ class SynapsePlan:
                 if copy is None or name in copy:
                     np.copyto(fresh, array)
         return state.with_slots(slots, state.count if count is None else count)
+
+    def stepped_state(self, state):
+        """For a compiled step that steps the optimizer's state in place (see
+        :class:`ngc_optim.circuit.Binding`): (the state it steps: the one ``state`` holds when the synapse
+        updates in place, else a copy from :meth:`copied_state`; its count, an int64 (1,) array the step
+        counts in; ``finish()``, which sets the count back and returns {opt_params' key: the copy})."""
+        held = state[self.opt_params.target]
+        stepped = held if self.in_place else self.copied_state(held)
+        count = np.array([stepped.count], np.int64)
+
+        def finish():
+            stepped.count = int(count[0])
+            if stepped is held:
+                return {}
+            self.replaced_state(held)
+            return {self.opt_params.target: stepped}
+
+        return stepped, count, finish
 
     def replaced_state(self, state):
         """Keep the arrays of ``state``, which a new state replaced, for later :meth:`copied_state`."""

@@ -51,7 +51,7 @@ class _Plan(SynapsePlan):
         evolve = STDP_EVOLVE_IN_PLACE if synapse.in_place else STDP_EVOLVE
         self.evolve_kernel, self.step_kernel = evolve[weighted][rule], STDP_STEP[weighted][rule]
         self.weights_shape, self.batch = synapse.shape, synapse.batch_size
-        self.opt_params, self.weights = synapse.opt_params, synapse.weights
+        self.weights = synapse.weights
 
     def _events(self):
         """The event-driven step's dW and bookkeeping (see hebbian_kernels.stdp_sgd_events): d, rows, cols,
@@ -102,18 +102,13 @@ class _Plan(SynapsePlan):
 
     def bound(self, state):
         """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`)."""
-        held, weights = state[self.opt_params.target], state[self.weights.target]
-        optimizer_state = held if self.in_place else self.copied_state(held)
-        count = np.array([optimizer_state.count], np.int64)
+        optimizer_state, count, stepped = self.stepped_state(state)
+        weights = state[self.weights.target]
         bounded = self._bounded(weights)
 
         def finish():
-            optimizer_state.count = int(count[0])
             self._keep_bounded(weights, bounded)
-            if optimizer_state is held:
-                return {}
-            self.replaced_state(held)
-            return {self.opt_params.target: optimizer_state}
+            return stepped()
 
         return (count, self.scratch(), self.blocks(), bounded, self.slots(optimizer_state)), finish
 
