@@ -91,8 +91,6 @@ class NumpyComponent(Component):
     SPEC: ClassVar[dict] = {"summary": "", "compartments": {}, "arguments": {}}
     PER_SAMPLE: ClassVar[frozenset] = frozenset()
     """Compartments that hold one row per sample of the batch (see :class:`ngc_optim.circuit.Step`'s rows)."""
-    BATCHED: ClassVar[frozenset] = frozenset()
-    """Compartments besides PER_SAMPLE whose first axis is the batch (resized with it)."""
     FIXED_BATCH: ClassVar[str] = ""
     """Why the component cannot take another batch size (empty: it can)."""
 
@@ -161,7 +159,7 @@ class NumpyComponent(Component):
         if self.FIXED_BATCH:
             raise self._error(f"cannot take batches of {batch_size}: {self.FIXED_BATCH}")
         values = {}
-        for name in sorted(self.PER_SAMPLE | self.BATCHED):
+        for name in sorted(self.PER_SAMPLE):
             compartment = getattr(self, name)
             value = stateManager.from_global_key(compartment.root)
             if value.shape[0] == batch_size:
