@@ -43,6 +43,9 @@ class _Plan(SynapsePlan):
         self.common = (scratch(depressing), scratch(weighted), scratch(weighted and depressing))
         self.events = [self._events(), self._events()]
         self.last = 0
+        self.previous = (None, None)
+        """(the weights the last evolve replaced, its new weights): when the next one writes into the first
+        while the state holds the second, only the rows and columns the last changed are copied."""
         self.bounded = None
         dtype = self.dtype.type
         self.step_settings = (settings, dtype(synapse.pretrace_target), dtype(synapse.w_bound), dtype(synapse.mu),
@@ -60,16 +63,20 @@ class _Plan(SynapsePlan):
         return np.zeros(size, self.dtype), np.empty(size[0], np.int64), np.empty(size[1], np.int64), \
             np.full(2, -1, np.int64)
 
-    def scratch(self):
+    def scratch(self, exact=False):
         """The kernel's scratch for one call (hebbian_kernels._stdp_evolve's order). The event-driven step
         writes dW into one of two sets of arrays, not the one handed out last time (which the state holds as
-        dWeights); a set still held elsewhere is replaced, so a dWeights read with ``.get()`` never changes."""
+        dWeights); a set still held elsewhere is replaced, so a dWeights read with ``.get()`` never changes.
+        The last call's set tells which rows and columns it changed: ``exact``, the new weights' array held
+        the weights before it, so only those are copied into it."""
         index = 1 - self.last
         if sys.getrefcount(self.events[index][0]) > 2:  # the set's tuple, getrefcount's argument
             self.events[index] = self._events()
         self.last = index
         depression, potentiating, depressing = self.common
-        return depression, *self.events[index], potentiating, depressing
+        _, rows, cols, counts = self.events[1 - index]
+        changed = (rows, cols, counts, np.array([1 if exact else 0], np.int64))
+        return depression, *self.events[index], potentiating, depressing, changed
 
     def evolve(self, state, pre_spike, post_spike, pre_trace, post_trace, weights, mask):
         """One step; returns (W, dW, the optimizer's state), the new W in the array of :meth:`outputs` and the
@@ -79,11 +86,13 @@ class _Plan(SynapsePlan):
         (out,) = self.outputs(weights=weights)
         new_state, scalars = self.next_state(state)
         bounded = self._bounded(weights)
+        exact = out is self.previous[0] and weights is self.previous[1]
         d_weights = self.evolve_kernel(pre_spike, post_spike, pre_trace, post_trace, weights, out, mask,
-                                       self.step_settings, self.scratch(), self.blocks(), bounded, self.slots(state),
-                                       self.slots(new_state), scalars)
+                                       self.step_settings, self.scratch(exact), self.blocks(), bounded,
+                                       self.slots(state), self.slots(new_state), scalars)
         self._keep_bounded(out, bounded)
         self.replaced(weights=weights)
+        self.previous = (weights, out)
         if new_state is not state:
             self.replaced_state(state)
         return out, d_weights, new_state

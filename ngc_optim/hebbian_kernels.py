@@ -539,6 +539,21 @@ def _factor(w, out, w_bound, mu, potentiating):
             out[i] = _power(w[i], mu)
 
 
+@njit(inline="always")
+def _synced(out, weights, changed):
+    """out = weights: only the rows and columns ``changed`` = (rows, cols, counts) lists when out held the
+    weights before the last step and that step changed only those (an event-driven one; its bookkeeping, see
+    stdp_sgd_events), else all of them (``changed`` None-like: counts[0] < 0 or an empty tuple)."""
+    rows, cols, counts, exact = changed
+    if exact[0] == 0 or counts[0] < 0:
+        out[...] = weights
+        return
+    for k in range(counts[0]):
+        out[rows[k], :] = weights[rows[k], :]
+    for k in range(counts[1]):
+        out[:, cols[k]] = weights[:, cols[k]]
+
+
 def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mask, settings, scratch, blocks,
                  bounded, slots, slots_out, scalars):
     """A TraceSTDPSynapse's evolve: the new weights into ``out`` and the optimizer's new slots into
@@ -548,7 +563,9 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mas
     weights' dtype, masked, depressing (A_minus > 0), sparse (the event-driven step may apply: batch 1, SGD,
     no decay, weight dependence or mask)); ``scratch`` = (the depression product, and for the event-driven
     step dW kept from step to step, rows, cols and counts: see stdp_sgd_events; then the two factors of the
-    weight dependence); ``bounded[0]`` is 1 when the weights are known to lie in [0, w_bound] (set here after
+    weight dependence; then ``changed``, the last step's rows, cols and counts and ``exact`` (1 when ``out``
+    held the weights before the last step), so that bringing ``out`` to the weights copies only what that
+    step changed); ``bounded[0]`` is 1 when the weights are known to lie in [0, w_bound] (set here after
     checking them, or after a step that clipped them).
 
     With ``sparse``, no regularisation (``scalars[1]`` of SGD) and weights in bounds, the event-driven step
@@ -557,13 +574,13 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mas
     factors (w_bound - w)**mu and w**mu when WEIGHTED (the bits of NumPy's np.power: see _power).
     """
     rule, target, w_bound, mu, masked, depressing, sparse = settings
-    depression, d_weights, rows, cols, counts, potentiating, depressing_factor = scratch
+    depression, d_weights, rows, cols, counts, potentiating, depressing_factor, changed = scratch
     if sparse and scalars[1] == 0:
         if bounded[0] == 0 and within(weights, weights.dtype.type(0), w_bound):
             bounded[0] = 1
         if bounded[0] == 1:
             if out.ctypes.data != weights.ctypes.data:
-                out[...] = weights
+                _synced(out, weights, changed)
             if stdp_sgd_events(out, d_weights, rows, cols, counts, pre_spike, post_spike, pre_trace, post_trace,
                                target, rule, scalars[0]):
                 return d_weights
