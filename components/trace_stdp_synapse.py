@@ -1,6 +1,7 @@
 """TraceSTDPSynapse: a dense synapse that learns by trace-based STDP through an ngc_optim optimizer."""
 
 import sys
+import weakref
 from typing import ClassVar
 
 import numpy as np
@@ -16,6 +17,10 @@ from .dense_synapse import DenseSynapse
 from .learning_synapse import LearningSynapse, SynapsePlan
 
 __all__ = ["TraceSTDPSynapse"]
+
+
+def _gone():
+    """A weak reference whose array is gone."""
 
 
 class _Plan(SynapsePlan):
@@ -43,9 +48,10 @@ class _Plan(SynapsePlan):
         self.common = (scratch(depressing), scratch(weighted), scratch(weighted and depressing))
         self.events = [self._events(), self._events()]
         self.last = 0
-        self.previous = (None, None)
-        """(the weights the last evolve replaced, its new weights): when the next one writes into the first
-        while the state holds the second, only the rows and columns the last changed are copied."""
+        self.previous = (_gone, _gone)
+        """Weak references to (the weights the last evolve replaced, its new weights): when the next one
+        writes into the first while the state holds the second, only the rows and columns the last changed
+        are copied (weak, so that the first can be reused: see ngc_optim.buffers)."""
         self.bounded = None
         dtype = self.dtype.type
         self.step_settings = (settings, dtype(synapse.pretrace_target), dtype(synapse.w_bound), dtype(synapse.mu),
@@ -86,13 +92,13 @@ class _Plan(SynapsePlan):
         (out,) = self.outputs(weights=weights)
         new_state, scalars = self.next_state(state)
         bounded = self._bounded(weights)
-        exact = out is self.previous[0] and weights is self.previous[1]
+        exact = out is self.previous[0]() and weights is self.previous[1]()
         d_weights = self.evolve_kernel(pre_spike, post_spike, pre_trace, post_trace, weights, out, mask,
                                        self.step_settings, self.scratch(exact), self.blocks(), bounded,
                                        self.slots(state), self.slots(new_state), scalars)
         self._keep_bounded(out, bounded)
         self.replaced(weights=weights)
-        self.previous = (weights, out)
+        self.previous = (weakref.ref(weights), weakref.ref(out))
         if new_state is not state:
             self.replaced_state(state)
         return out, d_weights, new_state
