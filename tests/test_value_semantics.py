@@ -143,6 +143,24 @@ def test_spares_give_back_only_what_nothing_holds():
     assert spares.take("w", like).dtype == np.float32
 
 
+@pytest.mark.parametrize("cls", [HebbianSynapse, TraceSTDPSynapse])
+@pytest.mark.parametrize("compiled", [False, True])
+def test_in_place_refuses_weights_it_cannot_update(compiled, cls):
+    """An in_place synapse given weights it cannot write through (not C-contiguous, read-only) names itself;
+    without in_place such weights are read and the new ones written elsewhere."""
+    for in_place in (True, False):
+        synapse, evolve = _learning(compiled, in_place=in_place, cls=cls)
+        for weights in (np.asfortranarray(synapse.weights.get()), synapse.weights.get().copy()):
+            weights.flags.writeable = weights.flags.c_contiguous is False
+            synapse.weights.set(weights)
+            if in_place:
+                with pytest.raises(ValueError, match=rf"{cls.__name__} 'W': weights must be a writable C-contiguous"):
+                    evolve.run(dt=1.0)
+            else:
+                evolve.run(dt=1.0)
+                assert synapse.weights.get() is not weights and synapse.weights.get().flags.c_contiguous
+
+
 def test_in_place_must_be_a_bool():
     with Context("bad_in_place"), pytest.raises(ValueError, match="in_place"):
         HebbianSynapse("W", (2, 2), in_place=1)
