@@ -185,6 +185,9 @@ class Optimized:
     def _optimizers(self):
         return {self.name: (self.optimizer, self.opt_params.get())}
 
+    def _set_optimizer_states(self, states):
+        self.opt_params.set(states[self.name])
+
 
 class LearningSynapse(Optimized, DenseSynapse):
     """A DenseSynapse whose weights (and biases, if any) are stepped by an ngc_optim optimizer (see
