@@ -41,11 +41,12 @@ arguments of :class:`ngc_optim.models.DiehlCookSNN` with its defaults: ``n_exc``
 the neurons are labelled on the training data (kept in the checkpoint) and ``test_accuracy``
 is their vote on the test data; ``train_spikes`` is the mean excitatory spike count per image.
 
-The PCN's T, tau_m, eta and epochs were chosen on a validation split carved
-from the digits' training set (seeds 0-4): the test split played no part in
-the choice. Settling for less time (T * dt / tau_m = 0.25 instead of ngc-museum's
-2) learned better; the class :class:`ngc_optim.models.PCN` keeps ngc-museum's own
-settings as its defaults.
+The defaults are the model classes' own (their constructors' signatures and
+``EPOCHS``, read by :func:`run_defaults`): ``ngc-optim train`` and
+``PCN()`` build the same model. The PCN's T, tau_m, eta and epochs were chosen
+on a validation split carved from the digits' training set (seeds 0-4): the
+test split played no part in the choice. Settling for less time
+(T * dt / tau_m = 0.25 instead of ngc-museum's 2) learned better.
 
 Command-line flags override the file. Everything is checked before anything
 runs: an unknown key, a key of the other kind of model (e.g. ``prior`` with
@@ -68,29 +69,33 @@ from pathlib import Path
 
 from . import datasets
 from .checkpoint import CheckpointError, load_checkpoint
+from .models import PCN, DiehlCookSNN, GenerativePCN, physical_memory
 from .optim import OPTIMIZERS
 
 __all__ = ["DEFAULTS", "GENERATIVE_DEFAULTS", "SNN_DEFAULTS", "ConfigError", "check_name", "check_runnable",
-           "evaluate_checkpoint", "load_config", "make_directory", "model_arguments", "read_json", "train"]
+           "evaluate_checkpoint", "load_config", "make_directory", "model_arguments", "read_json", "run_defaults",
+           "train"]
 
-DEFAULTS = {
-    "name": "pcn", "model": "pcn", "sizes": [64, 128, 128, 10], "T": 10, "dt": 1.0, "tau_m": 40.0,
-    "act_fx": "tanh", "optimizer": "adam", "eta": 0.003, "optim_kwargs": {}, "epochs": 30,
-    "batch_size": 50, "seed": 0, "data": "digits", "split_seed": 0,
-}
-"""The defaults of a PCN run (``"model": "pcn"``)."""
-GENERATIVE_DEFAULTS = {
-    **DEFAULTS, "name": "generative", "model": "generative", "sizes": [64, 128], "T": 20, "tau_m": 20.0,
-    "act_fx": "relu", "epochs": 20, "optimizer": "sgd", "eta": 0.005, "prior": ["laplacian", 0.14], "w_bound": 1.0, "normalize": True,
-}
-"""The defaults of a generative run (``"model": "generative"``)."""
-SNN_DEFAULTS = {
-    "name": "snn", "model": "snn", "n_exc": 100, "T": 150, "dt": 1.0, "max_freq": 255.0, "w_norm": 0.2,
-    "A_plus": 1e-2, "A_minus": 1e-4, "optimizer": "sgd", "eta": 1.0, "optim_kwargs": {}, "theta_plus": 0.05,
-    "tau_m": 100.5, "tau_tr": 20.0, "w_ie": -120.0, "w_ei": 22.5, "epochs": 1, "seed": 0, "data": "digits",
-    "split_seed": 0,
-}
-"""The defaults of a spiking run (``"model": "snn"``)."""
+RUN_DEFAULTS = {"data": "digits", "split_seed": 0}
+"""The defaults of the keys of a run that are not the model's (besides ``name``, ``model`` and ``epochs``)."""
+
+
+def run_defaults(kind, cls):
+    """The defaults of a run of the model ``kind``: those of its class ``cls`` (its constructor's signature and
+    ``EPOCHS``, the one place a model's defaults are set), ``optim_type`` named ``optimizer``, without the
+    arguments a config does not set (``weight_init``; the spiking model's ``n_inputs``, which the data give)."""
+    arguments = {key: value for key, value in cls.defaults().items() if key not in ("weight_init", "n_inputs")}
+    arguments["optimizer"] = arguments.pop("optim_type")
+    arguments["optim_kwargs"] = arguments["optim_kwargs"] or {}
+    return {"name": kind, "model": kind, **arguments, "epochs": cls.EPOCHS, **RUN_DEFAULTS}
+
+
+DEFAULTS = run_defaults("pcn", PCN)
+"""The defaults of a PCN run (``"model": "pcn"``): :class:`ngc_optim.models.PCN`'s."""
+GENERATIVE_DEFAULTS = run_defaults("generative", GenerativePCN)
+"""The defaults of a generative run (``"model": "generative"``): :class:`ngc_optim.models.GenerativePCN`'s."""
+SNN_DEFAULTS = run_defaults("snn", DiehlCookSNN)
+"""The defaults of a spiking run (``"model": "snn"``): :class:`ngc_optim.models.DiehlCookSNN`'s."""
 RUN_KEYS = ("name", "model", "epochs", "data", "split_seed")
 """Keys of the run, not arguments of the model."""
 KINDS = {"pcn": DEFAULTS, "generative": GENERATIVE_DEFAULTS, "snn": SNN_DEFAULTS}
@@ -203,8 +208,6 @@ def _check(config):
 def _check_memory(config, n_inputs=None):
     """ConfigError if the config's model would not fit in this machine's memory (``n_inputs``: a spiking
     model's inputs, which the data decide; 1 when not known yet, an estimate from below)."""
-    from ngc_optim.models import physical_memory
-
     arguments = model_arguments(config)
     if config["model"] == "snn":
         arguments["n_inputs"] = n_inputs
@@ -300,8 +303,6 @@ def model_arguments(config):
 
 def model_class(config):
     """The class of the config's model."""
-    from ngc_optim.models import PCN, DiehlCookSNN, GenerativePCN
-
     return {"pcn": PCN, "generative": GenerativePCN, "snn": DiehlCookSNN}[config["model"]]
 
 
