@@ -70,6 +70,12 @@ def _parser():
     sweep.add_argument("--workers", type=_positive_int, help="LocalCluster worker processes (one per core)")
     sweep.add_argument("--runs", type=Path, default=Path("runs"), help="directory of runs (runs)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    plot = commands.add_parser("plot", help="draw the learning curves of runs from their metrics.json into a PNG",
+                               description="Draw the learning curves of runs (directories of ngc-optim train or "
+                                           "of a sweep's points; a sweep's directory stands for its points) from "
+                                           "their metrics.json: one panel per score, one line per run.")
+    plot.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="a run directory, or a sweep's")
+    plot.add_argument("--output", type=Path, default=Path("curves.png"), help="the PNG to write (curves.png)")
     evaluate = commands.add_parser("evaluate", help="print the test accuracy (PCN, snn) or reconstruction MSE "
                                                     "(generative) of a checkpoint")
     evaluate.add_argument("checkpoint", type=Path)
@@ -122,6 +128,13 @@ def _demo(args):
     print(f"checkpoint: {args.checkpoint}")
 
 
+def _plot(args):
+    from .figures import plot_curves
+
+    plot_curves(args.runs, args.output)
+    print(f"curves: {args.output}")
+
+
 def _evaluate(args):
     from .training import evaluate_checkpoint
 
@@ -137,13 +150,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from .checkpoint import CheckpointError
     from .datasets import DatasetError
+    from .figures import MetricsError
     from .models import DivergenceError
     from .sweep import SweepError
     from .training import ConfigError
 
     try:
-        {"demo": _demo, "train": _train, "sweep": _sweep, "evaluate": _evaluate}[args.command](args)
-    except (ConfigError, DatasetError, CheckpointError) as error:
+        {"demo": _demo, "train": _train, "sweep": _sweep, "plot": _plot, "evaluate": _evaluate}[args.command](args)
+    except (ConfigError, DatasetError, CheckpointError, MetricsError) as error:
         parser.exit(2, f"ngc-optim {args.command}: error: {_one_line(error)}\n")
     except (SweepError, DivergenceError) as error:
         parser.exit(1, f"ngc-optim {args.command}: error: {error}\n")
