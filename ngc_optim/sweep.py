@@ -54,6 +54,8 @@ SWEEP_KEYS = ("name", "base", "grid", "points")
 POINT_NAME_LENGTH = 100
 """Point names (index, then settings) are cut to this length; the index keeps them apart."""
 OPTIMIZER_PREFIX = "optimizer."
+TICKS = 8
+"""A numeric setting of at most this many values is labelled at each value in ``summary.png``."""
 
 
 class SweepError(RuntimeError):
@@ -389,6 +391,10 @@ def plot_summary(path, points, rows):
             axis.set_xticks(range(len(categories)), categories, rotation=30)
         else:
             axis.set_xscale(scale)
+            values = sorted({point.settings[key] for point, _ in scored})
+            if len(values) <= TICKS:
+                axis.set_xticks(values, [f"{value:g}" for value in values])
+                axis.minorticks_off()
         axis.set_xlabel(key)
         axis.set_ylabel(f"final {score.replace('_', ' ')}")
         if others:

@@ -46,7 +46,8 @@ def test_the_summary_draws_categories_apart_and_a_step_size_on_a_log_axis(tmp_pa
     assert all(line.get_linestyle() == "None" for line in names.get_lines() if len(line.get_xdata()) > 1)
     markers = [line for line in names.get_lines() if line.get_marker() == "o"]
     assert len(markers) == 3 and len({tuple(line.get_xdata()) for line in markers}) == 3
-    assert etas.get_xscale() == "log"
+    assert etas.get_xscale() == "log" and [tick.get_text() for tick in etas.get_xticklabels()] == \
+        ["0.001", "0.01", "0.1"]
     joined = [line for line in etas.get_lines() if line.get_linestyle() == "-"]
     assert len(joined) == 3 and all(list(line.get_xdata()) == [0.001, 0.01, 0.1] for line in joined)
 
