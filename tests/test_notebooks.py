@@ -71,3 +71,19 @@ def test_the_quick_settings_are_in_the_notebooks():
 
 def test_every_notebook_says_what_it_prints_when_it_holds():
     assert sorted(EXPECTED) == [path.name for path in NOTEBOOKS]
+
+
+def test_the_execution_command_writes_outputs_and_small_figures_in_place(tmp_path):
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1])\nprint('drawn')")],
+                                metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                         "language": "python"}}), path)
+    assert _execute_module().main([str(path)]) == 0
+    cell = nbformat.read(path, as_version=4).cells[0]
+    assert cell.execution_count == 1 and "drawn" in "".join(output.get("text", "") for output in cell.outputs)
+    figure = next(base64.b64decode(output.data["image/png"]) for output in cell.outputs
+                  if "image/png" in output.get("data", {}))
+    width, _ = struct.unpack(">II", figure[16:24])
+    assert width < 6.4 * 72, "the figure was not stored at the execution script's resolution"
