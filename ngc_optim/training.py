@@ -2,8 +2,8 @@
 
 A run is configured by a JSON object with these keys (all optional; the
 defaults train the default PCN on the bundled digits). ``model`` chooses the
-kind of model, and with it the defaults of the other keys (PCN's first, the
-generative model's second where they differ; the spiking model's keys below):
+kind of model, and with it the defaults of the other keys: those of the model's
+class (listed in ``docs/models.md`` and by ``ngc-optim train --help``):
 
 ==============  ===================================================================
 ``name``        run name: files go to ``<runs>/<name>/`` (default the model kind: "pcn", "generative", "snn")
@@ -11,33 +11,30 @@ generative model's second where they differ; the spiking model's keys below):
                 (:class:`ngc_optim.models.GenerativePCN`, which learns to reconstruct the data) or "snn"
                 (:class:`ngc_optim.models.DiehlCookSNN`, spiking, learning by STDP)
 ``sizes``       layer sizes, the data's first; a PCN's last must hold the classes
-                ([64, 128, 128, 10]; [64, 128])
-``T``           settling steps per batch (10; 20)
-``dt``          integration step (1.0)
-``tau_m``       time constant of the hidden (latent) cells (40.0; 20.0)
-``act_fx``      activation of the hidden (latent) cells ("tanh"; "relu")
-``optimizer``   any optimizer of ngc_optim ("adam"; "sgd")
-``eta``         its step size (0.003; 0.005)
-``optim_kwargs`` its other hyperparameters, e.g. {"beta1": 0.9} ({})
+``T``           settling steps per batch
+``dt``          integration step
+``tau_m``       time constant of the hidden (latent) cells
+``act_fx``      activation of the hidden (latent) cells
+``optimizer``   any optimizer of ngc_optim (the class's ``optim_type``)
+``eta``         its step size
+``optim_kwargs`` its other hyperparameters, e.g. {"beta1": 0.9}
 ``prior``       generative only: the latent prior [name, gamma], name "laplacian" or "gaussian"
-                (["laplacian", 0.14])
-``w_bound``     generative only: the weights' soft bound and clip, 0 for none (1.0)
-``normalize``   generative only: rescale each latent unit's weights to unit norm after each update (true)
-``epochs``      total epochs to train (30; 20)
-``batch_size``  samples per batch (50)
-``seed``        seeds the weights and the shuffling (0)
+``w_bound``     generative only: the weights' soft bound and clip, 0 for none
+``normalize``   generative only: rescale each latent unit's weights to unit norm after each update
+``epochs``      total epochs to train (the class's ``EPOCHS``)
+``batch_size``  samples per batch
+``seed``        seeds the weights and the shuffling
 ``data``        "digits" (default), a path to an ``.npz`` file (see
                 :func:`ngc_optim.datasets.load_npz`), or {"idx": [train images,
                 train labels, test images, test labels]} for MNIST-format IDX files
 ``split_seed``  seed of the digits / ``.npz`` train-test split (0)
 ==============  ===================================================================
 
-A spiking run (``"model": "snn"``) has ``name``, ``model``, ``optimizer`` ("sgd"), ``eta`` (1.0),
-``optim_kwargs``, ``epochs`` (1), ``seed``, ``data`` and ``split_seed`` as above, and the
-arguments of :class:`ngc_optim.models.DiehlCookSNN` with its defaults: ``n_exc`` (100), ``T``
-(steps per image, 150), ``dt`` (ms, 1.0), ``max_freq`` (255.0), ``w_norm`` (0.2), ``A_plus``
-(0.01), ``A_minus`` (0.0001), ``theta_plus`` (0.05), ``tau_m`` (100.5), ``tau_tr`` (20.0),
-``w_ie`` (-120.0) and ``w_ei`` (22.5); its inputs are the data's features. After each epoch
+A spiking run (``"model": "snn"``) has ``name``, ``model``, ``optimizer``, ``eta``,
+``optim_kwargs``, ``epochs``, ``seed``, ``data`` and ``split_seed`` as above, and the
+arguments of :class:`ngc_optim.models.DiehlCookSNN`: ``n_exc``, ``T`` (steps per image),
+``dt`` (ms), ``max_freq``, ``w_norm``, ``A_plus``, ``A_minus``, ``theta_plus``, ``tau_m``,
+``tau_tr``, ``w_ie`` and ``w_ei``; its inputs are the data's features. After each epoch
 the neurons are labelled on the training data (kept in the checkpoint) and ``test_accuracy``
 is their vote on the test data; ``train_spikes`` is the mean excitatory spike count per image.
 
