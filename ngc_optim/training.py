@@ -19,6 +19,12 @@ generative model's second where they differ; the spiking model's keys below):
 ``optimizer``   any optimizer of ngc_optim ("adam"; "sgd")
 ``eta``         its step size (0.003; 0.005)
 ``optim_kwargs`` its other hyperparameters, e.g. {"beta1": 0.9} ({})
+``state_optim``  the optimizer of the hidden (latent) cells' states during settling: null (Euler steps of
+                dt / tau_m), an optimizer's name, or {"name": ..., its hyperparameters}, e.g.
+                {"name": "nag", "eta": 0.0125, "mu": 0.5} (null)
+``update_every`` null (the weights are updated once per batch, after T steps) or the settling steps between
+                two updates of the weights: incremental predictive coding (null)
+``output_error`` PCN only: "gaussian" (squared error) or "cross_entropy" (softmax) ("gaussian")
 ``prior``       generative only: the latent prior [name, gamma], name "laplacian" or "gaussian"
                 (["laplacian", 0.14])
 ``w_bound``     generative only: the weights' soft bound and clip, 0 for none (1.0)
@@ -77,10 +83,12 @@ DEFAULTS = {
     "name": "pcn", "model": "pcn", "sizes": [64, 128, 128, 10], "T": 10, "dt": 1.0, "tau_m": 40.0,
     "act_fx": "tanh", "optimizer": "adam", "eta": 0.003, "optim_kwargs": {}, "epochs": 30,
     "batch_size": 50, "seed": 0, "data": "digits", "split_seed": 0,
+    "state_optim": None, "update_every": None, "output_error": "gaussian",
 }
 """The defaults of a PCN run (``"model": "pcn"``)."""
 GENERATIVE_DEFAULTS = {
-    **DEFAULTS, "name": "generative", "model": "generative", "sizes": [64, 128], "T": 20, "tau_m": 20.0,
+    **{key: value for key, value in DEFAULTS.items() if key != "output_error"}, "name": "generative",
+    "model": "generative", "sizes": [64, 128], "T": 20, "tau_m": 20.0,
     "act_fx": "relu", "epochs": 20, "optimizer": "sgd", "eta": 0.005, "prior": ["laplacian", 0.14], "w_bound": 1.0, "normalize": True,
 }
 """The defaults of a generative run (``"model": "generative"``)."""
@@ -97,7 +105,7 @@ KINDS = {"pcn": DEFAULTS, "generative": GENERATIVE_DEFAULTS, "snn": SNN_DEFAULTS
 KEYS = sorted(set().union(*KINDS.values()))
 MODEL_KEYS = ("model", "sizes", "T", "dt", "tau_m", "act_fx", "optimizer", "eta", "optim_kwargs", "batch_size",
               "seed", "prior", "w_bound", "normalize", "n_exc", "max_freq", "w_norm", "A_plus", "A_minus",
-              "theta_plus", "tau_tr", "w_ie", "w_ei")
+              "theta_plus", "tau_tr", "w_ie", "w_ei", "state_optim", "update_every", "output_error")
 """Keys that define the model: fixed once it exists (a resumed run takes them from its checkpoint)."""
 
 
@@ -189,6 +197,8 @@ def _check(config):
         OPTIMIZERS[config["optimizer"]](eta=config["eta"], **config["optim_kwargs"])
     except (TypeError, ValueError) as error:
         raise ConfigError(f"optim_kwargs: {error}") from None
+    if config["model"] != "snn":
+        _check_inference(config)
     if config["model"] == "generative":
         _check_generative(config)
     data = config["data"]
@@ -222,6 +232,25 @@ def check_runnable(config, dataset):
         raise ConfigError(f"batch_size={batch}: the data have {len(dataset.x_train)} training samples, "
                           f"fewer than one batch")
     _check_memory(config, dataset.n_features)
+
+
+def _check_inference(config):
+    """The settling options of a predictive-coding run: state_optim, update_every, output_error (PCN)."""
+    state_optim = config["state_optim"]
+    if state_optim is not None:
+        named = {"name": state_optim} if isinstance(state_optim, str) else state_optim
+        if not (isinstance(named, dict) and isinstance(named.get("name"), str) and named["name"] in OPTIMIZERS):
+            raise ConfigError(f"state_optim={state_optim!r}: expected null, an optimizer's name or "
+                              f"{{\"name\": name, hyperparameters...}}, name one of {sorted(OPTIMIZERS)}")
+        try:
+            OPTIMIZERS[named["name"]](**{key: value for key, value in named.items() if key != "name"})
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"state_optim: {error}") from None
+    update_every = config["update_every"]
+    if update_every is not None:
+        _positive_int("update_every", update_every)
+    if "output_error" in config and config["output_error"] not in ("gaussian", "cross_entropy"):
+        raise ConfigError(f"output_error={config['output_error']!r}: expected 'gaussian' or 'cross_entropy'")
 
 
 def _check_generative(config):
@@ -292,7 +321,10 @@ def model_arguments(config):
         return arguments
     arguments = {"sizes": tuple(config["sizes"]), "T": config["T"], "dt": config["dt"], "tau_m": config["tau_m"],
                  "act_fx": config["act_fx"], "eta": config["eta"], "optim_type": config["optimizer"],
-                 "optim_kwargs": config["optim_kwargs"], "batch_size": config["batch_size"], "seed": config["seed"]}
+                 "optim_kwargs": config["optim_kwargs"], "batch_size": config["batch_size"], "seed": config["seed"],
+                 "state_optim": config["state_optim"], "update_every": config["update_every"]}
+    if config["model"] == "pcn":
+        arguments["output_error"] = config["output_error"]
     if config["model"] == "generative":
         arguments.update(prior=tuple(config["prior"]), w_bound=config["w_bound"], normalize=config["normalize"])
     return arguments

@@ -24,8 +24,10 @@ def metrics_without_seconds(directory):
     return [{key: value for key, value in row.items() if key != "seconds"} for row in rows]
 
 
-def test_train_writes_checkpoint_and_metrics_and_resume_continues_exactly(tmp_path, capsys):
-    config = write_config(tmp_path / "small.json")
+@pytest.mark.parametrize("settings", [{}, {"state_optim": {"name": "nag", "eta": 0.05, "mu": 0.5}, "update_every": 2,
+                                       "output_error": "cross_entropy"}])
+def test_train_writes_checkpoint_and_metrics_and_resume_continues_exactly(tmp_path, capsys, settings):
+    config = write_config(tmp_path / "small.json", **settings)
     runs = tmp_path / "runs"
     assert main(["train", "--config", str(config), "--runs", str(runs), "--name", "straight", "--no-progress"]) == 0
     out = capsys.readouterr().out
@@ -65,6 +67,12 @@ def test_train_writes_checkpoint_and_metrics_and_resume_continues_exactly(tmp_pa
     ({"sizes": [60, 16, 10]}, [], r"the first size must be 64"),
     ({"data": "missing.npz"}, [], r"missing.npz: not a readable .npz file"),
     ({}, ["--eta", "-1"], r"eta=-1.0: expected a number >= 0"),
+    ({"state_optim": "lbfgs"}, [], r"state_optim='lbfgs': expected null, an optimizer's name"),
+    ({"state_optim": {"name": "nag", "mu": 2}}, [], r"state_optim: nag: mu=2.0 is out of range"),
+    ({"state_optim": ["nag"]}, [], r"state_optim=\['nag'\]: expected null"),
+    ({"update_every": 0}, [], r"update_every=0: expected a positive integer"),
+    ({"output_error": "hinge"}, [], r"output_error='hinge': expected 'gaussian' or 'cross_entropy'"),
+    ({"model": "generative", "output_error": "gaussian"}, [], r"output_error: not a setting of model='generative'"),
 ])
 def test_bad_configs_stop_with_an_error_naming_the_key(tmp_path, capsys, settings, flags, message):
     config = write_config(tmp_path / "bad.json", **settings)
