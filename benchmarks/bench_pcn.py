@@ -68,8 +68,9 @@ TARGET_RSS_MB = 300
 TARGET_PCX_ACCURACY = 0.981
 TARGET_PCX_RATIO = 1.5
 TARGET_STATE_COST = 1.3
-STATE_SETTINGS = {**model_arguments(DEFAULTS), "T": REFERENCE_T, "tau_m": 40.0, "eta": 0.001}
-"""The PCN of the state-optimizer comparison: the defaults of ``ngc-optim train`` with T = 20 and eta 0.001."""
+STATE_SETTINGS = {"sizes": (64, 128, 128, 10), "T": REFERENCE_T, "dt": 1.0, "tau_m": 40.0, "act_fx": "tanh",
+                  "optim_type": "adam", "eta": 0.001, "batch_size": 50}
+"""The PCN of the state-optimizer comparison (docs/state-optimizers-sweep.json's base)."""
 STATE_OPTIMIZERS = {"euler": None, "momentum": {"name": "momentum", "eta": 0.0125, "mu": 0.5},
                     "nag": {"name": "nag", "eta": 0.0125, "mu": 0.5}, "adam": {"name": "adam", "eta": 0.002}}
 """The state optimizers compared (None: Euler steps of dt / tau_m = 0.025)."""
