@@ -109,9 +109,13 @@ def test_the_compiled_circuits_equal_ngcsimlib_per_call(sizes, act_fx, parallel,
     assert model.settle_process._circuit.blocks(model.T) == (min(2, threads.get_threads()) if parallel else 1)
 
 
-def test_training_is_deterministic_and_resumes_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("extra, updates", [
+    ({}, 1),
+    ({"state_optim": {"name": "nag", "eta": 0.05, "mu": 0.5}, "update_every": 2, "output_error": "cross_entropy"}, 2),
+])
+def test_training_is_deterministic_and_resumes_bit_for_bit(tmp_path, extra, updates):
     x, y, x_val, y_val = digits_subset()
-    settings = {"sizes": (64, 12, 10), "T": 3, "batch_size": 25, "seed": 5}
+    settings = {"sizes": (64, 12, 10), "T": 3, "batch_size": 25, "seed": 5, **extra}
     straight = PCN(**settings)
     straight.fit(x, y, epochs=5, validation=(x_val, y_val), progress=False)
     again = PCN(**settings)
@@ -126,7 +130,7 @@ def test_training_is_deterministic_and_resumes_bit_for_bit(tmp_path):
             np.testing.assert_array_equal(model.W[l].weights.get(), straight.W[l].weights.get())
             np.testing.assert_array_equal(model.W[l].opt_state.g2["weights"], straight.W[l].opt_state.g2["weights"])
         assert [dict(r, seconds=0) for r in model.history] == [dict(r, seconds=0) for r in straight.history]
-    assert straight.W[1].opt_state.count == 5 * (120 // 25)
+    assert straight.W[1].opt_state.count == 5 * (120 // 25) * updates
 
 
 def test_predict_handles_any_number_of_rows():
