@@ -196,7 +196,8 @@ class RateCell(NumpyComponent):
         self.owner = f"RateCell {name!r}"
         self.constants = (self.tau_m, self.gamma, self.output_scale, self.resist_scale,
                           THRESHOLDS.index(self.threshold[0]), self.threshold[1])
-        """The kernel's arguments after dt: tau_m, gamma, output_scale, resist_scale, threshold code, lmbda."""
+        """The kernel's arguments after dt: tau_m, gamma, output_scale, resist_scale, threshold code, lmbda (and,
+        with state_optim, the optimizer's step constants)."""
         self.shape = (batch_size, n_units)
         self.j = Compartment(self._zeros((batch_size, n_units)), display_name="bottom-up pressure")
         self.j_td = Compartment(self._zeros((batch_size, n_units)), display_name="top-down pressure")

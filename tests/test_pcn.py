@@ -74,16 +74,19 @@ def settled_state(model):
     state.update({f"{synapse.name}.outputs": synapse.outputs.get().copy()
                   for synapse in model.E[2:] + model.W[1:] + model.Q[1:]})
     state.update({f"{synapse.name}.weights": synapse.weights.get().copy() for synapse in model.E[2:]})
+    state.update({f"{cell.name}.{name}": getattr(cell, name).get().copy() for cell in model.z
+                  if cell.state_optimizer is not None for name in ("opt_count", *cell.state_slots)})
     return state
 
 
 @pytest.mark.parametrize("parallel", [True, False])
-@pytest.mark.parametrize(("sizes", "act_fx"), [((6, 5, 4, 3), "tanh"), ((6, 9, 3), "relu"),
-                                               ((6, 5, 7, 4, 3), "sigmoid")])
-def test_the_compiled_circuits_equal_ngcsimlib_per_call(sizes, act_fx, parallel, monkeypatch):
+@pytest.mark.parametrize(("sizes", "act_fx", "extra"), [
+    ((6, 5, 4, 3), "tanh", {}), ((6, 9, 3), "relu", {}), ((6, 5, 7, 4, 3), "sigmoid", {}),
+    ((6, 5, 4, 3), "tanh", {"state_optim": {"name": "adam", "eta": 0.05}, "output_error": "cross_entropy"})])
+def test_the_compiled_circuits_equal_ngcsimlib_per_call(sizes, act_fx, extra, parallel, monkeypatch):
     monkeypatch.setattr(config, "PARALLEL", parallel)
     monkeypatch.setattr(threads.LEVELS["settling"], "minimum", 1)
-    model = PCN(sizes, act_fx=act_fx, T=5, batch_size=53, seed=1)
+    model = PCN(sizes, act_fx=act_fx, T=5, batch_size=53, seed=1, **extra)
     processes = (model.start_process, model.settle_process, model.evolve_process)
     for process in processes:
         process.compile_after = 0
