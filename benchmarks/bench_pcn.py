@@ -72,7 +72,7 @@ STATE_SETTINGS = {"sizes": (64, 128, 128, 10), "T": REFERENCE_T, "dt": 1.0, "tau
                   "optim_type": "adam", "eta": 0.001, "batch_size": 50}
 """The PCN of the state-optimizer comparison (docs/state-optimizers-sweep.json's base)."""
 STATE_OPTIMIZERS = {"euler": None, "momentum": {"name": "momentum", "eta": 0.0125, "mu": 0.5},
-                    "nag": {"name": "nag", "eta": 0.0125, "mu": 0.5}, "adam": {"name": "adam", "eta": 0.002}}
+                    "nag": {"name": "nag", "eta": 0.0125, "mu": 0.5}, "adam": {"name": "adam", "eta": 0.0005}}
 """The state optimizers compared (None: Euler steps of dt / tau_m = 0.025)."""
 
 

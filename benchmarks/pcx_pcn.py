@@ -120,10 +120,12 @@ def main():
     parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes("64-128-128-10"))
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--T", type=int, default=20)
-    parser.add_argument("--act-fx", default="tanh", help="a jax.nn activation (tanh)")
-    parser.add_argument("--h-lr", type=float, default=0.05, help="the states' SGD step size per sample (0.05)")
+    parser.add_argument("--act-fx", default="leaky_relu", help="a jax.nn activation (leaky_relu, the tutorial's)")
+    parser.add_argument("--h-lr", type=float, default=0.01, help="the states' SGD step size per sample (0.01, the "
+                        "tutorial's)")
     parser.add_argument("--h-momentum", type=float, default=0.5, help="its Nesterov momentum (0.5, PCX's)")
-    parser.add_argument("--w-lr", type=float, default=0.001, help="the weights' AdamW step size (0.001)")
+    parser.add_argument("--w-lr", type=float, default=0.01, help="the weights' AdamW step size (0.01, the "
+                        "tutorial's)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--batches", type=int, default=50)
     parser.add_argument("--seeds", type=int, default=0, help="accuracy runs from seeds 0 .. SEEDS-1 (none)")
