@@ -228,8 +228,8 @@ class RateCell(NumpyComponent):
             raise self._error("state_optim steps a stateful cell (tau_m > 0), with integration_type euler and "
                               "without lateral pressure")
         self.state_slots = tuple(f"opt_{slot}" for slot in self.state_optimizer.State.slot_names)
-        self.optimized_kernel = rate_optimized_step(self.kind[0], self.kind[1], self.state_optimizer.kernel,
-                                                    len(self.state_slots))
+        self.optimized_kernel, self.optimized_carry = rate_optimized_step(
+            self.kind[0], self.kind[1], self.state_optimizer.kernel, len(self.state_slots))
         self.constants = (*self.constants, self.state_optimizer.step_constants)
         self.PER_SAMPLE = RateCell.PER_SAMPLE | {"opt_count", *self.state_slots}
         self.opt_count = Compartment(np.zeros((self.batch_size, 1), np.int64), display_name="state_optim's steps")
@@ -327,7 +327,7 @@ class RateCell(NumpyComponent):
         if self.state_optimizer is not None:
             names = ("opt_count", *self.state_slots)
             return [Step(self.optimized_kernel, ("z", "j", "j_td", *names), ("z", "zF", *names), keywords=("dt",),
-                         constants=self.constants, rows=("z", "j", "j_td", "zF", *names))]
+                         constants=self.constants, rows=("z", "j", "j_td", "zF", *names), carry=self.optimized_carry)]
         if self.use_lateral:
             return [*held_steps(self.Wl.compiled_steps("advance_state"), "Wl"),
                     Step(self.lateral_kernel, ("z", "j", "j_td", "j_lat"), ("z", "zF", "zF_lat"), keywords=("dt",),

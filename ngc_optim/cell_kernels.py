@@ -333,13 +333,13 @@ def rate_lateral_step(kind, fx_lat):
 
 
 SLOTS = 0
-CAST = ELEMENT = SCALARS = None
+CAST = ELEMENT = SCALARS = SLOPE = None
 """The state optimizer of the loops below: its state slots (0, 1 or 2), and its rule's scalars, cast and element
 (see :data:`ngc_optim.kernels.ELEMENTS`); each compiled copy binds its own (see rate_optimized_step)."""
 
 
-def _rate_optimized_into(z, j, j_td, count, first, second, out_z, out_f, out_count, out_first, out_second, dt,
-                         tau_m, gamma, output_scale, resist_scale, threshold, lmbda, optimizer):
+def _rate_optimized_into(z, j, j_td, count, first, second, out_z, out_f, out_count, out_first, out_second, fx_prime,
+                         dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda, optimizer):
     """One step of a rate cell whose z an optimizer steps, on (rows, n) arrays, into the out_ arrays:
 
     g = gamma * leak(z) - (j * fx'(z) * resist_scale + j_td)     the energy's gradient, -tau_m dz/dt of _rate_into
@@ -349,6 +349,7 @@ def _rate_optimized_into(z, j, j_td, count, first, second, out_z, out_f, out_cou
     ``optimizer`` holds the optimizer's constants (``Optimizer.step_constants``); SCALARS gives a step's scalars
     from them and t. dt and tau_m are not used: the optimizer's step size replaces dt / tau_m. Only the first
     SLOTS of first and second are read or written (SGD has none, NAG, momentum and RMSprop one, Adam two).
+    With STORED_SLOPE bound true, fx'(z) is read from ``fx_prime`` and fx'(z') written there, as _rate_into's.
     """
     dtype = z.dtype.type
     zero, one, slope = dtype(0), dtype(1), dtype(0.01)
@@ -360,9 +361,10 @@ def _rate_optimized_into(z, j, j_td, count, first, second, out_z, out_f, out_cou
         cast = CAST(dtype, SCALARS(optimizer, t))
         zr, jr, tdr, new_z, new_f = z[r], j[r], j_td[r], out_z[r], out_f[r]
         first_r, second_r, new_first, new_second = first[r], second[r], out_first[r], out_second[r]
+        slopes = fx_prime[r]
         for i in range(zr.size):
             zi = zr[i]
-            pressure = jr[i] * FX_DERIVATIVE(zi, zero, one, slope) * resist
+            pressure = jr[i] * (slopes[i] if STORED_SLOPE else FX_DERIVATIVE(zi, zero, one, slope)) * resist
             pressure = pressure + tdr[i]
             gradient = _leak(zi, LEAK, one, two) * gamma_ - pressure
             p, a, b = ELEMENT(zi, gradient, first_r[i] if SLOTS > 0 else zero, second_r[i] if SLOTS > 1 else zero,
@@ -373,14 +375,17 @@ def _rate_optimized_into(z, j, j_td, count, first, second, out_z, out_f, out_cou
             if SLOTS > 1:
                 new_second[i] = b
         for i in range(zr.size):
-            new_f[i] = FX(new_z[i], zero, one, slope) * scale
+            zi = new_z[i]
+            new_f[i] = FX(zi, zero, one, slope) * scale
+            if STORED_SLOPE:
+                slopes[i] = FX_DERIVATIVE(zi, zero, one, slope)
 
 
 def _rate_optimized_step0(z, j, j_td, count, dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda,
                           optimizer):
     """(z', zF, count') of _rate_optimized_into for an optimizer without state slots, new arrays."""
     new_z, new_f, new_count = np.empty_like(z), np.empty_like(z), np.empty_like(count)
-    INTO(z, j, j_td, count, z, z, new_z, new_f, new_count, new_z, new_z, dt, tau_m, gamma, output_scale,
+    INTO(z, j, j_td, count, z, z, new_z, new_f, new_count, new_z, new_z, z, dt, tau_m, gamma, output_scale,
          resist_scale, threshold, lmbda, optimizer)
     return new_z, new_f, new_count
 
@@ -389,7 +394,7 @@ def _rate_optimized_step1(z, j, j_td, count, first, dt, tau_m, gamma, output_sca
                           optimizer):
     """(z', zF, count', first') of _rate_optimized_into for an optimizer with one state slot, new arrays."""
     new_z, new_f, new_count, new_first = np.empty_like(z), np.empty_like(z), np.empty_like(count), np.empty_like(z)
-    INTO(z, j, j_td, count, first, first, new_z, new_f, new_count, new_first, new_first, dt, tau_m, gamma,
+    INTO(z, j, j_td, count, first, first, new_z, new_f, new_count, new_first, new_first, z, dt, tau_m, gamma,
          output_scale, resist_scale, threshold, lmbda, optimizer)
     return new_z, new_f, new_count, new_first
 
@@ -400,25 +405,67 @@ def _rate_optimized_step2(z, j, j_td, count, first, second, dt, tau_m, gamma, ou
     arrays."""
     new_z, new_f, new_count = np.empty_like(z), np.empty_like(z), np.empty_like(count)
     new_first, new_second = np.empty_like(z), np.empty_like(z)
-    INTO(z, j, j_td, count, first, second, new_z, new_f, new_count, new_first, new_second, dt, tau_m, gamma,
+    INTO(z, j, j_td, count, first, second, new_z, new_f, new_count, new_first, new_second, z, dt, tau_m, gamma,
          output_scale, resist_scale, threshold, lmbda, optimizer)
     return new_z, new_f, new_count, new_first, new_second
 
 
+def _rate_optimized_carried0(z, j, j_td, count, fx_prime, dt, tau_m, gamma, output_scale, resist_scale, threshold,
+                             lmbda, optimizer):
+    """_rate_optimized_step0 reading fx'(z) from ``fx_prime`` and leaving fx'(z') there (INTO bound to a
+    STORED_SLOPE copy of _rate_optimized_into); the same bits."""
+    new_z, new_f, new_count = np.empty_like(z), np.empty_like(z), np.empty_like(count)
+    INTO(z, j, j_td, count, z, z, new_z, new_f, new_count, new_z, new_z, fx_prime, dt, tau_m, gamma, output_scale,
+         resist_scale, threshold, lmbda, optimizer)
+    return new_z, new_f, new_count
+
+
+def _rate_optimized_carried1(z, j, j_td, count, first, fx_prime, dt, tau_m, gamma, output_scale, resist_scale,
+                             threshold, lmbda, optimizer):
+    """_rate_optimized_step1 with fx' carried in ``fx_prime`` (see _rate_optimized_carried0)."""
+    new_z, new_f, new_count, new_first = np.empty_like(z), np.empty_like(z), np.empty_like(count), np.empty_like(z)
+    INTO(z, j, j_td, count, first, first, new_z, new_f, new_count, new_first, new_first, fx_prime, dt, tau_m, gamma,
+         output_scale, resist_scale, threshold, lmbda, optimizer)
+    return new_z, new_f, new_count, new_first
+
+
+def _rate_optimized_carried2(z, j, j_td, count, first, second, fx_prime, dt, tau_m, gamma, output_scale,
+                             resist_scale, threshold, lmbda, optimizer):
+    """_rate_optimized_step2 with fx' carried in ``fx_prime`` (see _rate_optimized_carried0)."""
+    new_z, new_f, new_count = np.empty_like(z), np.empty_like(z), np.empty_like(count)
+    new_first, new_second = np.empty_like(z), np.empty_like(z)
+    INTO(z, j, j_td, count, first, second, new_z, new_f, new_count, new_first, new_second, fx_prime, dt, tau_m, gamma,
+         output_scale, resist_scale, threshold, lmbda, optimizer)
+    return new_z, new_f, new_count, new_first, new_second
+
+
+def _rate_optimized_slope(z, tau_m, gamma, output_scale, resist_scale, threshold, lmbda, optimizer):
+    """fx'(z), a new array: the slope a carried optimized step starts from."""
+    return SLOPE(z, tau_m, gamma, output_scale, resist_scale, threshold, lmbda)
+
+
 _RATE_OPTIMIZED_STEPS = (_rate_optimized_step0, _rate_optimized_step1, _rate_optimized_step2)
+_RATE_OPTIMIZED_CARRIED = (_rate_optimized_carried0, _rate_optimized_carried1, _rate_optimized_carried2)
 
 
 @functools.cache
 def rate_optimized_step(act_fx, leak, optimizer_kernel, slots):
-    """The kernel ``(z, j, j_td, count, *slots, dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda,
-    optimizer) -> (z', zF, count', *slots')`` of a rate cell (act_fx, leak) whose z the optimizer of
-    ``optimizer_kernel`` (a :class:`ngc_optim.kernels.Kernel`, with ``slots`` state slots) steps (see
-    _rate_optimized_into); compiled the first time it is asked for."""
+    """(kernel, (start, carried)) of a rate cell (act_fx, leak) whose z the optimizer of ``optimizer_kernel`` (a
+    :class:`ngc_optim.kernels.Kernel`, with ``slots`` state slots) steps (see _rate_optimized_into), compiled
+    the first time they are asked for: the kernel ``(z, j, j_td, count, *slots, dt, tau_m, gamma, output_scale,
+    resist_scale, threshold, lmbda, optimizer) -> (z', zF, count', *slots')``, and the start and step of a
+    circuit's carry (see :class:`ngc_optim.circuit.Step` and RATE_CARRIED): ``start(z, *constants) -> fx'(z)``
+    and ``carried(z, j, j_td, count, *slots, fx_prime, dt, *constants)``, the kernel's bits."""
     cast, element = ELEMENTS[optimizer_kernel.name]
-    into = specialised(_rate_optimized_into, act_fx, leak, "euler", inline="always", suffix=f"_{optimizer_kernel.name}",
-                       SLOTS=slots, CAST=cast, ELEMENT=element, SCALARS=optimizer_kernel.jit_scalars)
-    return specialised(_RATE_OPTIMIZED_STEPS[slots], act_fx, leak, "euler", suffix=f"_{optimizer_kernel.name}",
-                       INTO=into)
+    suffix = f"_{optimizer_kernel.name}"
+    bindings = {"SLOTS": slots, "CAST": cast, "ELEMENT": element, "SCALARS": optimizer_kernel.jit_scalars}
+    into = specialised(_rate_optimized_into, act_fx, leak, "euler", inline="always", suffix=suffix, **bindings)
+    stored = specialised(_rate_optimized_into, act_fx, leak, "euler", inline="always", suffix=suffix,
+                         STORED_SLOPE=True, **bindings)
+    kind = (act_fx, leak, "euler")
+    start = specialised(_rate_optimized_slope, *kind, suffix=suffix, SLOPE=RATE_CARRIED[kind][0])
+    return (specialised(_RATE_OPTIMIZED_STEPS[slots], *kind, suffix=suffix, INTO=into),
+            (start, specialised(_RATE_OPTIMIZED_CARRIED[slots], *kind, suffix=suffix, INTO=stored)))
 
 
 @njit(**config.jit_options(False), inline="always")
