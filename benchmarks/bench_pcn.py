@@ -201,7 +201,8 @@ STARTUP = textwrap.dedent("""
 
 def state_optimizers(epochs, seeds, repeats):
     """Accuracy over ``seeds`` and ms per batch (and the ratio to Euler's) of the PCN of STATE_SETTINGS with
-    each of STATE_OPTIMIZERS; returns ({name: mean accuracy}, {name: ms per batch})."""
+    each of STATE_OPTIMIZERS; returns ({name: mean accuracy}, {name: ms per batch}, {name: the last seed's
+    model})."""
     data = load_digits()
     print(f"\n== State optimizers: PCN {STATE_SETTINGS['sizes']}, T {REFERENCE_T}, {epochs} epochs, test split of "
           f"{len(data.y_test)} ==")
@@ -224,7 +225,7 @@ def state_optimizers(epochs, seeds, repeats):
     milliseconds = {name: statistics.median(values) * 1e3 for name, values in times.items()}
     print("ms per batch      " + "  ".join(f"{name} {value:.3f} ({value / milliseconds['euler']:.2f}x)"
                                            for name, value in milliseconds.items()))
-    return accuracies, milliseconds
+    return accuracies, milliseconds, models
 
 
 def pcx(python, seeds, epochs):
@@ -296,7 +297,8 @@ def main(argv=None):
     batch = speed(model, args.repeats, args.ngclearn_python)
     targets = []
     if args.state_seeds:
-        accuracies, milliseconds = state_optimizers(args.state_epochs, range(args.state_seeds), args.repeats)
+        accuracies, milliseconds, models = state_optimizers(args.state_epochs, range(args.state_seeds),
+                                                            args.repeats)
         best = max(accuracies, key=accuracies.get)
         costs = {name: value / milliseconds["euler"] for name, value in milliseconds.items() if name != "euler"}
         summary = f"state optimizers: best mean accuracy >= {TARGET_PCX_ACCURACY}: {best} {accuracies[best]:.4f}"
@@ -305,11 +307,14 @@ def main(argv=None):
                      max(costs.values()) <= TARGET_STATE_COST)]
         if args.pcx_python:
             reference = pcx(args.pcx_python, args.pcx_seeds, args.pcx_epochs)
-            ratio = reference["median_ms"] / milliseconds[best]
+            data = load_digits()
+            x, y = data.x_train[:STATE_SETTINGS["batch_size"]], one_hot(data.y_train[:STATE_SETTINGS["batch_size"]], 10)
+            ours, serial, _ = parallel_and_serial_batches(models[best], x, y, max(1, args.repeats // ROUNDS))
+            ratio = reference["median_ms"] / (ours * 1e3)
             print(f"\n== PCX {reference['pcx_version']} (JAX {reference['jax_version']}), same run: "
                   f"{reference['h_optim']} on the states, {reference['w_optim']} on the weights ==")
-            print(f"ms per batch   PCX {reference['median_ms']:.3f}   ours ({best}) {milliseconds[best]:.3f}   "
-                  f"PCX / ours {ratio:.2f}x")
+            print(f"ms per batch   PCX {reference['median_ms']:.3f}   ours ({best}) {ours * 1e3:.3f}, serial "
+                  f"{serial * 1e3:.3f}   PCX / ours {ratio:.2f}x, serial {reference['median_ms'] / (serial * 1e3):.2f}x")
             if "accuracies" in reference:
                 print(f"PCX accuracy ({reference['epochs']} epochs)   " + "  ".join(
                     f"{score:.4f}" for score in reference["accuracies"]) + f"   mean {reference['mean_accuracy']:.4f}")
