@@ -99,6 +99,9 @@ SNN_DEFAULTS = {
     "split_seed": 0,
 }
 """The defaults of a spiking run (``"model": "snn"``)."""
+ADDED_KEYS = {"state_optim": None, "update_every": None, "output_error": "gaussian"}
+"""Keys added after runs were saved: a saved config without them (of a model kind that has them) takes these
+values, the behaviour before they existed."""
 RUN_KEYS = ("name", "model", "epochs", "data", "split_seed")
 """Keys of the run, not arguments of the model."""
 KINDS = {"pcn": DEFAULTS, "generative": GENERATIVE_DEFAULTS, "snn": SNN_DEFAULTS}
@@ -369,6 +372,8 @@ def _saved_config(path):
     if not isinstance(saved, dict):
         raise CheckpointError(f"{path}: not a checkpoint of ngc-optim train (it has no training config)")
     kind = saved.get("model")
+    if isinstance(kind, str) and kind in KINDS:
+        saved = {**{key: value for key, value in ADDED_KEYS.items() if key in KINDS[kind]}, **saved}
     if not (isinstance(kind, str) and kind in KINDS and set(saved) == set(KINDS[kind])):
         raise CheckpointError(f"{path}: its training config is not one of ngc-optim train (model={kind!r}, "
                               f"keys {sorted(map(str, saved))})")

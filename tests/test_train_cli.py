@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ngc_optim.__main__ import main
-from ngc_optim.checkpoint import load_checkpoint
+from ngc_optim.checkpoint import load_checkpoint, save_checkpoint
 
 SMALL = {"sizes": [64, 16, 10], "T": 3, "epochs": 4, "batch_size": 100}
 
@@ -57,6 +57,23 @@ def test_train_writes_checkpoint_and_metrics_and_resume_continues_exactly(tmp_pa
 
     assert main(["evaluate", str(runs / "straight" / "checkpoint.h5")]) == 0
     assert f"test accuracy {rows[-1]['test_accuracy']:.4f}" in capsys.readouterr().out
+
+
+def test_a_run_saved_before_the_inference_keys_resumes_with_their_defaults(tmp_path):
+    runs = tmp_path / "runs"
+    config = write_config(tmp_path / "small.json", epochs=1)
+    assert main(["train", "--config", str(config), "--runs", str(runs), "--name", "old", "--no-progress"]) == 0
+    path = runs / "old" / "checkpoint.h5"
+    saved = load_checkpoint(path)
+    metadata = dict(saved.metadata)
+    metadata["train"] = {key: value for key, value in metadata["train"].items()
+                         if key not in ("state_optim", "update_every", "output_error")}
+    metadata["config"] = {key: value for key, value in metadata["config"].items()
+                          if key not in ("state_optim", "update_every", "output_error")}
+    save_checkpoint(path, saved.params, saved.optimizers, step=saved.step, metadata=metadata)
+    assert main(["train", "--resume", str(path), "--epochs", "2", "--runs", str(runs), "--no-progress"]) == 0
+    resumed = load_checkpoint(path)
+    assert resumed.step == 2 and resumed.metadata["train"]["state_optim"] is None
 
 
 @pytest.mark.parametrize("settings, flags, message", [
