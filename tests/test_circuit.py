@@ -61,9 +61,7 @@ def _rate(dtype):
             RateCell("i", 6, 0.0, use_lateral=True, exc_inh=(0.3, -0.1), batch_size=3, dtype=dtype),
             RateCell("j", 5, 10.0, act_fx="tanh", prior=("laplacian", 0.1), threshold=("soft_threshold", 0.01),
                      state_optim={"name": "nag", "eta": 0.2, "mu": 0.5, "regularization": "l1", "weight_decay": 0.01},
-                     batch_size=3, dtype=dtype),
-            RateCell("k", 5, 1.0, act_fx="relu", state_optim={"name": "adam", "eta": 0.05}, batch_size=3, dtype=dtype),
-            RateCell("l", 5, 1.0, act_fx="sigmoid", state_optim="sgd", batch_size=3, dtype=dtype)]
+                     batch_size=3, dtype=dtype)]
 
 
 def _errors(dtype):
