@@ -24,9 +24,21 @@ With ``--ngclearn-python`` (the Python of a venv with ngc-learn 3.2.3 and JAX),
 ngc-learn's own PCN of the same size, batch and T (``benchmarks/ngclearn_pcn.py``,
 settling with ``MethodProcess.scan``) is timed in the same run, and the ratio
 printed beside ours.
+
+5. State optimizers (inference through the optimizers, ``--state-seeds``): the PCN of
+   STATE_SETTINGS (T = 20, the README's digits split) with each state optimizer of
+   STATE_OPTIMIZERS (Euler, SGD with momentum, NAG, Adam) trained for ``--state-epochs`` from
+   each seed: test accuracy per seed and mean; ms per training batch of each, medians of
+   groups of 10 batches interleaved in rounds, and its ratio to Euler's.
+
+With ``--pcx-python`` (the Python of a venv with PCX 0.6.3 and JAX), PCX's classifier of the
+same size, batch and T (``benchmarks/pcx_pcn.py``: its tutorial's cross-entropy output, Nesterov
+SGD on the states, AdamW on the weights) is timed in the same run (and, with ``--pcx-seeds``,
+scored on the same split), and the ratios printed beside ours.
 """
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -53,6 +65,15 @@ REFERENCE_T = 20
 """The settling steps of the ngc-learn figure (and of the speed target)."""
 TARGET_WARM_SECONDS = 2.0
 TARGET_RSS_MB = 300
+TARGET_PCX_ACCURACY = 0.981
+TARGET_PCX_RATIO = 1.5
+TARGET_STATE_COST = 1.3
+STATE_SETTINGS = {"sizes": (64, 128, 128, 10), "T": REFERENCE_T, "dt": 1.0, "tau_m": 40.0, "act_fx": "tanh",
+                  "optim_type": "adam", "eta": 0.001, "batch_size": 50}
+"""The PCN of the state-optimizer comparison (docs/state-optimizers-sweep.json's base)."""
+STATE_OPTIMIZERS = {"euler": None, "momentum": {"name": "momentum", "eta": 0.0125, "mu": 0.5},
+                    "nag": {"name": "nag", "eta": 0.0125, "mu": 0.5}, "adam": {"name": "adam", "eta": 0.0005}}
+"""The state optimizers compared (None: Euler steps of dt / tau_m = 0.025)."""
 
 
 def accuracy(epochs, seeds):
@@ -178,6 +199,49 @@ STARTUP = textwrap.dedent("""
 """)
 
 
+def state_optimizers(epochs, seeds, repeats):
+    """Accuracy over ``seeds`` and ms per batch (and the ratio to Euler's) of the PCN of STATE_SETTINGS with
+    each of STATE_OPTIMIZERS; returns ({name: mean accuracy}, {name: ms per batch}, {name: the last seed's
+    model})."""
+    data = load_digits()
+    print(f"\n== State optimizers: PCN {STATE_SETTINGS['sizes']}, T {REFERENCE_T}, {epochs} epochs, test split of "
+          f"{len(data.y_test)} ==")
+    accuracies, models = {}, {}
+    for name, state_optim in STATE_OPTIMIZERS.items():
+        scores = []
+        for seed in seeds:
+            model = PCN(**{**STATE_SETTINGS, "seed": seed, "state_optim": state_optim})
+            model.fit(data.x_train, data.y_train, epochs=epochs, progress=False)
+            scores.append(model.evaluate(data.x_test, data.y_test)["accuracy"])
+        models[name], accuracies[name] = model, float(np.mean(scores))
+        print(f"{name:<9} {state_optim or 'dt / tau_m = 0.025'}  " + "  ".join(f"{score:.4f}" for score in scores)
+              + f"   mean {accuracies[name]:.4f}")
+    x = data.x_train[:STATE_SETTINGS["batch_size"]]
+    y = one_hot(data.y_train[:STATE_SETTINGS["batch_size"]], 10)
+    times = {name: [] for name in models}
+    for _ in range(ROUNDS):
+        for name, model in models.items():
+            times[name] += group_seconds(lambda model=model: model.train_batch(x, y), max(1, repeats // ROUNDS), 10)
+    milliseconds = {name: statistics.median(values) * 1e3 for name, values in times.items()}
+    print("ms per batch      " + "  ".join(f"{name} {value:.3f} ({value / milliseconds['euler']:.2f}x)"
+                                           for name, value in milliseconds.items()))
+    return accuracies, milliseconds, models
+
+
+def pcx(python, seeds, epochs):
+    """PCX's classifier (benchmarks/pcx_pcn.py) on the digits split, timed (and scored over ``seeds`` seeds) in a
+    new process of ``python``: its JSON report."""
+    data = load_digits()
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "digits.npz")
+        np.savez(path, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test)
+        command = [python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "pcx_pcn.py"), "--data", path,
+                   "--T", str(REFERENCE_T), "--seeds", str(seeds), "--epochs", str(epochs)]
+        result = subprocess.run(command, capture_output=True, text=True, check=True,
+                                env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    return json.loads(result.stdout.splitlines()[-1])
+
+
 def startup():
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache, "NGC_OPTIM_CACHE_DIR": cache}
@@ -218,6 +282,11 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=101, help="timed repeats (101)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. SEEDS-1 of the accuracy runs (5)")
     parser.add_argument("--ngclearn-python", help="Python of a venv with ngc-learn 3.2.3 and JAX")
+    parser.add_argument("--pcx-python", help="Python of a venv with PCX 0.6.3 and JAX")
+    parser.add_argument("--pcx-seeds", type=int, default=0, help="seeds of PCX's accuracy runs (0: timing only)")
+    parser.add_argument("--pcx-epochs", type=int, default=30, help="epochs of PCX's accuracy runs (30)")
+    parser.add_argument("--state-seeds", type=int, default=3, help="seeds of the state-optimizer runs (3; 0: none)")
+    parser.add_argument("--state-epochs", type=int, default=100, help="epochs of the state-optimizer runs (100)")
     args = parser.parse_args(argv)
     print(f"ngc_optim {ngc_optim.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -226,6 +295,31 @@ def main(argv=None):
         speed(model, args.repeats)
         model = PCN(**{**model_arguments(DEFAULTS), "T": REFERENCE_T})
     batch = speed(model, args.repeats, args.ngclearn_python)
+    targets = []
+    if args.state_seeds:
+        accuracies, milliseconds, models = state_optimizers(args.state_epochs, range(args.state_seeds),
+                                                            args.repeats)
+        best = max(accuracies, key=accuracies.get)
+        costs = {name: value / milliseconds["euler"] for name, value in milliseconds.items() if name != "euler"}
+        summary = f"state optimizers: best mean accuracy >= {TARGET_PCX_ACCURACY}: {best} {accuracies[best]:.4f}"
+        targets += [(summary, accuracies[best] >= TARGET_PCX_ACCURACY),
+                    (f"state optimizer cost <= {TARGET_STATE_COST}x Euler: worst {max(costs.values()):.2f}x",
+                     max(costs.values()) <= TARGET_STATE_COST)]
+        if args.pcx_python:
+            anchor = pcx(args.pcx_python, args.pcx_seeds, args.pcx_epochs)
+            data = load_digits()
+            x, y = data.x_train[:STATE_SETTINGS["batch_size"]], one_hot(data.y_train[:STATE_SETTINGS["batch_size"]], 10)
+            ours, serial, _ = parallel_and_serial_batches(models[best], x, y, max(1, args.repeats // ROUNDS))
+            ratio = anchor["median_ms"] / (ours * 1e3)
+            print(f"\n== PCX {anchor['pcx_version']} (JAX {anchor['jax_version']}), same run: "
+                  f"{anchor['h_optim']} on the states, {anchor['w_optim']} on the weights ==")
+            print(f"ms per batch   PCX {anchor['median_ms']:.3f}   ours ({best}) {ours * 1e3:.3f}, serial "
+                  f"{serial * 1e3:.3f}   PCX / ours {ratio:.2f}x, serial {anchor['median_ms'] / (serial * 1e3):.2f}x")
+            if "accuracies" in anchor:
+                print(f"PCX accuracy ({anchor['epochs']} epochs)   " + "  ".join(
+                    f"{score:.4f}" for score in anchor["accuracies"]) + f"   mean {anchor['mean_accuracy']:.4f}")
+            targets.append((f">= {TARGET_PCX_RATIO}x faster per batch than PCX: {ratio:.2f}x",
+                            ratio >= TARGET_PCX_RATIO))
     warm = startup()
     rss = peak_memory()
     print("\n== Targets ==")
@@ -233,7 +327,7 @@ def main(argv=None):
                       (f"PCN within 1 point of the MLP or above (means): {pcn - reference:+.2%}", pcn >= reference - 0.01),
                       (f"<= {TARGET_MS_PER_BATCH} ms per batch: {batch * 1e3:.2f} ms", batch * 1e3 <= TARGET_MS_PER_BATCH),
                       (f"warm start <= {TARGET_WARM_SECONDS} s: {warm:.2f} s", warm <= TARGET_WARM_SECONDS),
-                      (f"peak RSS <= {TARGET_RSS_MB} MB: {rss:.0f} MB", rss <= TARGET_RSS_MB)):
+                      (f"peak RSS <= {TARGET_RSS_MB} MB: {rss:.0f} MB", rss <= TARGET_RSS_MB), *targets):
         print(f"{text:<60} {'met' if met else 'NOT met'}")
 
 

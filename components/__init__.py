@@ -27,6 +27,7 @@ from .numpy_component import NumpyComponent, seed_from
 from .patched_synapse import HebbianPatchedSynapse, StaticPatchedSynapse
 from .poisson_cell import PoissonCell
 from .rate_cell import ACTIVATIONS, RateCell
+from .softmax_error_cell import SoftmaxErrorCell
 from .static_synapse import StaticSynapse
 from .trace_stdp_synapse import TraceSTDPSynapse
 from .var_trace import DECAY_TYPES, VarTrace
@@ -35,7 +36,7 @@ from .wtas_cell import WTASCell
 __all__ = ["ACTIVATIONS", "DECAY_TYPES", "DISTRIBUTIONS", "PRIORS", "SURROGATES", "BernoulliCell",
            "BernoulliErrorCell", "DenseSynapse", "EventSTDPSynapse", "ExpKernel", "GaussianErrorCell",
            "HebbianConvSynapse", "HebbianDeconvSynapse", "HebbianPatchedSynapse", "HebbianSynapse", "LIFCell", "LaplacianErrorCell", "NumpyComponent",
-           "PoissonCell", "RateCell", "RetinalGanglionCell", "StaticConvSynapse", "StaticDeconvSynapse", "StaticPatchedSynapse", "StaticSynapse",
+           "PoissonCell", "RateCell", "RetinalGanglionCell", "SoftmaxErrorCell", "StaticConvSynapse", "StaticDeconvSynapse", "StaticPatchedSynapse", "StaticSynapse",
            "TraceSTDPSynapse", "VarTrace", "WTASCell", "initialize", "seed_from"]
 
 register(sys.modules[__name__])

@@ -7,8 +7,16 @@ from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
 from ngc_optim.cell_kernels import ACTIVATIONS as _KERNEL_ACTIVATIONS
-from ngc_optim.cell_kernels import LEAKS, RATE_CARRIED, RATE_STEPS, THRESHOLDS, rate_lateral_step
+from ngc_optim.cell_kernels import (
+    LEAKS,
+    RATE_CARRIED,
+    RATE_STEPS,
+    THRESHOLDS,
+    rate_lateral_step,
+    rate_optimized_step,
+)
 from ngc_optim.circuit import Step, held_steps
+from ngc_optim.optim import get_optimizer
 
 from .numpy_component import NumpyComponent
 from .patched_synapse import HebbianPatchedSynapse, StaticPatchedSynapse
@@ -30,6 +38,19 @@ def _rate_advance(owner, shape, dtype, kernel, z, j, j_td, dt, constants, *later
         raise ValueError(f"{owner}: {found} must be {shape}")
     arrays = tuple(np.asarray(array, dtype) for array in arrays)
     return kernel(*arrays[:3], *arrays[3:], dt, *constants)
+
+
+def _optimized_advance(owner, shape, dtype, kernel, dt, constants, z, j, j_td, count, *slots):
+    """The step of a cell with a state optimizer through its Numba kernel, after checking the shapes of z, j,
+    j_td and the slots, and opt_count's (int64, one row per sample)."""
+    if count.shape != (shape[0], 1) or count.dtype != np.int64:
+        raise ValueError(f"{owner}: opt_count is {count.dtype}{list(count.shape)}; expected int64{[shape[0], 1]}")
+    arrays = (z, j, j_td, *slots)
+    if any(array.shape != shape for array in arrays):
+        found = ", ".join(f"{array.shape}" for array in arrays)
+        raise ValueError(f"{owner}: z, j, j_td and the state_optim slots are {found}; each must be {shape}")
+    z, j, j_td, *slots = (np.asarray(array, dtype) for array in arrays)
+    return kernel(z, j, j_td, count, *slots, dt, *constants)
 
 
 class RateCell(NumpyComponent):
@@ -58,6 +79,21 @@ class RateCell(NumpyComponent):
 
     (fx_lat = act_fx unless given); ``evolve`` steps Wl when adaptive, ``reset`` resets it.
 
+    With ``state_optim`` (inference through an optimizer, as PCX steps its latent states with optax), z is
+    stepped by an ngc_optim optimizer on the gradient of the energy instead of an Euler step:
+
+    g = gamma * leak(z) - (j * dfx(z) * resist_scale + j_td)          (= -tau_m dz/dt)
+    z, opt_<slot> <- the optimizer's rule on (z, g, opt_<slot>) at step t = opt_count + 1;  opt_count += 1
+    z <- threshold(z)
+
+    per sample (each row its own count; all rows step together). The optimizer's step size replaces dt / tau_m
+    (SGD with eta = dt / tau_m is the Euler step, to rounding), so dt and tau_m only make the cell stateful.
+    The optimizer's state lives in compartments, one row per sample: ``opt_count`` (int64, (batch_size, 1)),
+    the steps taken, and ``opt_<slot>`` for each of its slots (``phi`` for NAG, ``velocity`` for momentum,
+    ``cache`` for RMSprop, ``g1`` and ``g2`` for Adam and AdamW); ``reset`` zeroes them (a predictive-coding
+    model resets them before each batch, as PCX initialises its state optimizer per batch). Euler integration
+    only, without lateral pressure.
+
     Args:
         name: the cell's name.
         n_units: number of units.
@@ -81,6 +117,9 @@ class RateCell(NumpyComponent):
         fx_lat: the activation of the lateral pressure, one of ACTIVATIONS (default act_fx).
         Wl_eta, Wl_opt_type, Wl_prior: Wl's eta, optim_type and prior when adaptive (defaults 0, "sgd",
             (None, 0)).
+        state_optim: None (default: Euler or midpoint steps), or the optimizer stepping z: a name of
+            :data:`ngc_optim.optim.OPTIMIZERS` or a dict of its name ("name") and hyperparameters, e.g.
+            {"name": "nag", "eta": 0.1, "mu": 0.5}.
         dtype: "float32" (default) or "float64".
         key: ngc-learn's random key: accepted and unused (the cell draws no random numbers).
     """
@@ -91,7 +130,9 @@ class RateCell(NumpyComponent):
         "compartments": {
             "inputs": {"j": "bottom-up pressure", "j_td": "top-down pressure",
                        "j_lat": "lateral pressure, Wl.outputs (use_lateral only)"},
-            "state": {"z": "rate activity (pre-activation)"},
+            "state": {"z": "rate activity (pre-activation)",
+                      "opt_count": "state_optim's steps, int64 (batch_size, 1) (state_optim only)",
+                      "opt_<slot>": "state_optim's state: phi, velocity, cache, g1, g2 (state_optim only)"},
             "outputs": {"zF": "fx(z) * output_scale", "zF_lat": "fx_lat(z) * output_scale (use_lateral only)"},
         },
         "arguments": {"n_units": "number of units", "tau_m": "time constant, 0 for stateless",
@@ -103,7 +144,9 @@ class RateCell(NumpyComponent):
                       "adaptive_lateral": "Wl learns (False)", "exc_inh": "Wl's diagonal, off-diagonal (0, 0)",
                       "n_patch": "Wl's patches (1)", "fx_lat": "lateral activation (act_fx)",
                       "Wl_eta": "Wl's eta (0)", "Wl_opt_type": "Wl's optimizer (sgd)",
-                      "Wl_prior": "Wl's prior (None, 0)", "dtype": "float32 or float64",
+                      "Wl_prior": "Wl's prior (None, 0)",
+                      "state_optim": "optimizer stepping z: name or {name, hyperparameters} (None: Euler)",
+                      "dtype": "float32 or float64",
                       "key": "ngc-learn's random key (unused)"},
     }
     LATERAL: ClassVar[frozenset] = frozenset({"j_lat", "zF_lat"})
@@ -112,7 +155,8 @@ class RateCell(NumpyComponent):
     def __init__(self, name, n_units, tau_m, prior=("gaussian", 0.0), act_fx="identity", output_scale=1.0,
                  threshold=("none", 0.0), integration_type="euler", batch_size=1, resist_scale=1.0, shape=None,
                  is_stateful=True, use_lateral=False, adaptive_lateral=False, exc_inh=(0.0, 0.0), n_patch=1,
-                 fx_lat=None, Wl_eta=0.0, Wl_opt_type="sgd", Wl_prior=(None, 0.0), dtype="float32", key=None):
+                 fx_lat=None, Wl_eta=0.0, Wl_opt_type="sgd", Wl_prior=(None, 0.0), state_optim=None,
+                 dtype="float32", key=None):
         super().__init__(name, dtype)
         self._unused_key(key)
         if isinstance(prior, (list, tuple)) and len(prior) == 2 and prior[0] is None:
@@ -152,7 +196,8 @@ class RateCell(NumpyComponent):
         self.owner = f"RateCell {name!r}"
         self.constants = (self.tau_m, self.gamma, self.output_scale, self.resist_scale,
                           THRESHOLDS.index(self.threshold[0]), self.threshold[1])
-        """The kernel's arguments after dt: tau_m, gamma, output_scale, resist_scale, threshold code, lmbda."""
+        """The kernel's arguments after dt: tau_m, gamma, output_scale, resist_scale, threshold code, lmbda (and,
+        with state_optim, the optimizer's step constants)."""
         self.shape = (batch_size, n_units)
         self.j = Compartment(self._zeros((batch_size, n_units)), display_name="bottom-up pressure")
         self.j_td = Compartment(self._zeros((batch_size, n_units)), display_name="top-down pressure")
@@ -162,6 +207,34 @@ class RateCell(NumpyComponent):
         self.Wl = None
         if use_lateral:
             self._lay_lateral(act_fx if fx_lat is None else fx_lat, exc_inh, n_patch, Wl_eta, Wl_opt_type, Wl_prior)
+        self.state_optimizer = None
+        if state_optim is not None:
+            self._lay_state_optimizer(state_optim)
+
+    def _lay_state_optimizer(self, state_optim):
+        """The optimizer stepping z, its kernel, and the compartments of its state (see the class)."""
+        name, hyperparameters = (state_optim, {}) if isinstance(state_optim, str) else (None, None)
+        if isinstance(state_optim, dict) and isinstance(state_optim.get("name"), str):
+            hyperparameters = {key: value for key, value in state_optim.items() if key != "name"}
+            name = state_optim["name"]
+        if name is None:
+            raise self._error(f"state_optim={state_optim!r}; expected an optimizer's name or a dict of its name "
+                              f"and hyperparameters")
+        try:
+            self.state_optimizer = get_optimizer(name, **hyperparameters)
+        except (TypeError, ValueError) as error:
+            raise self._error(f"state_optim: {error}") from None
+        if self.tau_m == 0 or self.kind[2] != "euler" or self.use_lateral:
+            raise self._error("state_optim steps a stateful cell (tau_m > 0), with integration_type euler and "
+                              "without lateral pressure")
+        self.state_slots = tuple(f"opt_{slot}" for slot in self.state_optimizer.State.slot_names)
+        self.optimized_kernel, self.optimized_carry = rate_optimized_step(
+            self.kind[0], self.kind[1], self.state_optimizer.kernel, len(self.state_slots))
+        self.constants = (*self.constants, self.state_optimizer.step_constants)
+        self.PER_SAMPLE = RateCell.PER_SAMPLE | {"opt_count", *self.state_slots}
+        self.opt_count = Compartment(np.zeros((self.batch_size, 1), np.int64), display_name="state_optim's steps")
+        for slot in self.state_slots:
+            setattr(self, slot, Compartment(self._zeros(self.shape), display_name=f"state_optim's {slot[4:]}"))
 
     def _lay_lateral(self, fx_lat, exc_inh, n_patch, eta, optim_type, prior):
         """The lateral synapse Wl and the compartments j_lat, zF_lat (see the class)."""
@@ -218,7 +291,28 @@ class RateCell(NumpyComponent):
 
     @compilable
     def advance_state(self, dt):
-        if self.use_lateral:
+        """One step (see the class). With state_optim, one branch per set of the optimizer's slots: ngcsimlib
+        compiles the compartments the code names."""
+        if self.state_optimizer is not None:
+            arguments = (self.owner, self.shape, self.dtype, self.optimized_kernel, dt, self.constants,
+                         self.z.get(), self.j.get(), self.j_td.get(), self.opt_count.get())
+            if self.state_slots == ("opt_g1", "opt_g2"):
+                z, zF, count, g1, g2 = _optimized_advance(*arguments, self.opt_g1.get(), self.opt_g2.get())
+                self.opt_g1.set(g1)
+                self.opt_g2.set(g2)
+            elif self.state_slots == ("opt_phi",):
+                z, zF, count, phi = _optimized_advance(*arguments, self.opt_phi.get())
+                self.opt_phi.set(phi)
+            elif self.state_slots == ("opt_velocity",):
+                z, zF, count, velocity = _optimized_advance(*arguments, self.opt_velocity.get())
+                self.opt_velocity.set(velocity)
+            elif self.state_slots == ("opt_cache",):
+                z, zF, count, cache = _optimized_advance(*arguments, self.opt_cache.get())
+                self.opt_cache.set(cache)
+            else:
+                z, zF, count = _optimized_advance(*arguments)
+            self.opt_count.set(count)
+        elif self.use_lateral:
             self.Wl.advance_state()
             z, zF, zF_lat = _rate_advance(self.owner, self.shape, self.dtype, self.lateral_kernel, self.z.get(),
                                           self.j.get(), self.j_td.get(), dt, self.constants, self.j_lat.get())
@@ -230,6 +324,10 @@ class RateCell(NumpyComponent):
         self.zF.set(zF)
 
     def _steps_advance_state(self):
+        if self.state_optimizer is not None:
+            names = ("opt_count", *self.state_slots)
+            return [Step(self.optimized_kernel, ("z", "j", "j_td", *names), ("z", "zF", *names), keywords=("dt",),
+                         constants=self.constants, rows=("z", "j", "j_td", "zF", *names), carry=self.optimized_carry)]
         if self.use_lateral:
             return [*held_steps(self.Wl.compiled_steps("advance_state"), "Wl"),
                     Step(self.lateral_kernel, ("z", "j", "j_td", "j_lat"), ("z", "zF", "zF_lat"), keywords=("dt",),
@@ -243,6 +341,19 @@ class RateCell(NumpyComponent):
         if self.use_lateral and self.adaptive_lateral:
             self.Wl.evolve()
 
+    def _reset_state_optimizer(self):
+        """Zero the state optimizer's count and slots (one branch per set of slots, as _optimized_advance)."""
+        self.opt_count.set(self.opt_count.get() * 0)
+        if self.state_slots == ("opt_g1", "opt_g2"):
+            self.opt_g1.set(self.opt_g1.get() * 0)
+            self.opt_g2.set(self.opt_g2.get() * 0)
+        elif self.state_slots == ("opt_phi",):
+            self.opt_phi.set(self.opt_phi.get() * 0)
+        elif self.state_slots == ("opt_velocity",):
+            self.opt_velocity.set(self.opt_velocity.get() * 0)
+        elif self.state_slots == ("opt_cache",):
+            self.opt_cache.set(self.opt_cache.get() * 0)
+
     def _steps_evolve(self):
         if self.use_lateral and self.adaptive_lateral:
             return held_steps(self.Wl.compiled_steps("evolve"), "Wl")
@@ -250,6 +361,8 @@ class RateCell(NumpyComponent):
 
     def _steps_reset(self):
         steps = self._set_to(("j", "j_td", "z", "zF"), unwired=("j", "j_td"))
+        if self.state_optimizer is not None:
+            steps += self._set_to(("opt_count", *self.state_slots))
         if self.use_lateral:
             steps += [*held_steps(self.Wl.compiled_steps("reset"), "Wl"), *self._set_to(("zF_lat", "j_lat"),
                                                                                        unwired=("j_lat",))]
@@ -257,13 +370,16 @@ class RateCell(NumpyComponent):
 
     @compilable
     def reset(self):
-        """Zero z and zF, and j and j_td unless they are wired from other compartments."""
+        """Zero z and zF (and the state optimizer's state), and j and j_td unless they are wired from other
+        compartments."""
         if not self.j.targeted:
             self.j.set(self.j.get() * 0)
         if not self.j_td.targeted:
             self.j_td.set(self.j_td.get() * 0)
         self.z.set(self.z.get() * 0)
         self.zF.set(self.zF.get() * 0)
+        if self.state_optimizer is not None:
+            self._reset_state_optimizer()
         if self.use_lateral:
             self.Wl.reset()
             self.zF_lat.set(self.zF_lat.get() * 0)

@@ -23,7 +23,7 @@ from ngc_optim.components.initializers import validate
 from ngc_optim.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ngc_optim.optim import get_optimizer
 
-__all__ = ["DivergenceError", "PCModel", "checked_common_config", "physical_memory"]
+__all__ = ["DivergenceError", "PCModel", "checked_common_config", "checked_inference_config", "physical_memory"]
 
 _contexts = itertools.count()
 
@@ -145,6 +145,18 @@ class PCModel:
                 if on_epoch is not None:
                     on_epoch(self)
         return self.history
+
+    def _chunk_rows(self, process):
+        """The rows of keywords of ``process`` for the T settling steps in chunks of ``update_every`` steps (the
+        last one shorter when update_every does not divide T): one chunk of T rows without update_every."""
+        key = (self.T, self.dt, self.update_every)
+        cached = getattr(self, "_chunks", None)
+        if cached is None or cached[0] != key:
+            every = self.update_every or self.T
+            lengths = [min(every, self.T - start) for start in range(0, self.T, every)]
+            cached = self._chunks = (key, [np.array(process.pack_rows(length, dt=self.dt), np.float64)
+                                           for length in lengths])
+        return cached[1]
 
     def _params(self):
         return {synapse.name: {"weights": synapse.weights.get(),
@@ -284,3 +296,24 @@ def checked_common_config(owner, sizes, T, dt, tau_m, act_fx, eta, optim_type, o
     return {"sizes": list(sizes), "T": T, "dt": float(dt), "tau_m": float(tau_m), "act_fx": act_fx,
             "eta": float(eta), "optim_type": optim_type, "optim_kwargs": optim_kwargs, "weight_init": weight_init,
             "batch_size": batch_size, "seed": seed}
+
+
+def checked_inference_config(owner, state_optim, update_every):
+    """``state_optim`` and ``update_every`` checked (errors start with ``owner`` and name the argument), as JSON
+    data: the optimizer of the latent states (None, a name, or a dict of "name" and hyperparameters), and None
+    or the settling steps between two updates of the weights (incremental predictive coding)."""
+    if state_optim is not None:
+        if isinstance(state_optim, str):
+            state_optim = {"name": state_optim}
+        if not (isinstance(state_optim, dict) and isinstance(state_optim.get("name"), str)):
+            raise ValueError(f"{owner}: state_optim={state_optim!r}; expected None, an optimizer's name or a dict "
+                             f"of its name and hyperparameters")
+        hyperparameters = {key: value for key, value in state_optim.items() if key != "name"}
+        try:
+            get_optimizer(state_optim["name"], **hyperparameters)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{owner}: state_optim: {error}") from None
+        state_optim = dict(state_optim)
+    if update_every is not None and not _count(update_every):
+        raise ValueError(f"{owner}: update_every={update_every!r} must be None or a positive int")
+    return {"state_optim": state_optim, "update_every": update_every}

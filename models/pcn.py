@@ -30,6 +30,19 @@ process runs as one compiled circuit (:mod:`ngc_optim.circuit`): a batch is
 three Numba calls. The energy of a batch is ``-(L_1 + ... + L_L)`` after
 settling, per sample.
 
+Options beyond ngc-museum's (as PCX offers them):
+
+* ``state_optim``: the hidden cells' z are stepped by an ngc_optim optimizer on
+  the energy's gradient instead of Euler steps (see :class:`RateCell`); the
+  hidden cells' reset joins the ``reset`` process, so the optimizer's state
+  starts from zero each batch;
+* ``update_every``: incremental predictive coding: the T settling steps run in
+  scans of ``update_every`` steps, each followed by an ``evolve`` of W1 .. WL
+  (and E set to the new W transposed), instead of one evolve after T steps;
+* ``output_error="cross_entropy"``: eL is a ``SoftmaxErrorCell`` (the energy's
+  output term is the cross-entropy of softmax(W_L(fx(z_{L-1}))) against the
+  label, which is then not clipped).
+
 The components have a fixed batch size: ``fit`` trains on the full batches of a
 seeded permutation of the training set each epoch (the remainder, fewer than
 ``batch_size`` samples, is left out of that epoch only); ``predict`` and
@@ -37,17 +50,19 @@ seeded permutation of the training set each epoch (the remainder, fewer than
 """
 
 import numpy as np
-from ngc_optim.components import GaussianErrorCell, HebbianSynapse, RateCell, StaticSynapse
+from ngc_optim.components import GaussianErrorCell, HebbianSynapse, RateCell, SoftmaxErrorCell, StaticSynapse
 from ngcsimlib.global_state import stateManager
 
 from ngc_optim import Context, JointProcess, MethodProcess
 from ngc_optim.datasets import DatasetError, class_labels, one_hot
 
-from .base import PCModel, checked_common_config
+from .base import PCModel, checked_common_config, checked_inference_config
 
-__all__ = ["PCN"]
+__all__ = ["OUTPUT_ERRORS", "PCN"]
 
 LABEL_CLIP = 0.001
+OUTPUT_ERRORS = ("gaussian", "cross_entropy")
+"""The output error cells: GaussianErrorCell (squared error) or SoftmaxErrorCell (cross-entropy of softmax)."""
 
 
 class PCN(PCModel):
@@ -65,6 +80,11 @@ class PCN(PCModel):
         weight_init: initialiser spec of the forward weights (default uniform in [-0.3, 0.3], ngc-museum's).
         batch_size: samples per batch (default 50).
         seed: seeds the weights and the shuffling (default 0).
+        state_optim: the optimizer of the hidden cells' z: None (default: Euler steps of dt / tau_m), an
+            optimizer's name or a dict of its name and hyperparameters, e.g. {"name": "nag", "eta": 0.1, "mu": 0.5}.
+        update_every: None (default: the weights are updated once, after T steps) or the settling steps
+            between two updates of the weights (incremental predictive coding).
+        output_error: "gaussian" (default) or "cross_entropy" (see the module).
 
     These defaults (and ``EPOCHS``, 30) are those of ``ngc-optim train``: T, tau_m, eta and the
     epochs were chosen on a validation split carved from the digits' training set (seeds 0-4),
@@ -83,11 +103,17 @@ class PCN(PCModel):
     EPOCHS = 30
 
     def __init__(self, sizes=(64, 128, 128, 10), *, T=10, dt=1.0, tau_m=40.0, act_fx="tanh", eta=0.003,
-                 optim_type="adam", optim_kwargs=None, weight_init=None, batch_size=50, seed=0):
+                 optim_type="adam", optim_kwargs=None, weight_init=None, batch_size=50, seed=0, state_optim=None,
+                 update_every=None, output_error="gaussian"):
         weight_init = weight_init or {"dist": "uniform", "amin": -0.3, "amax": 0.3}
-        self._start(checked_common_config("PCN", sizes=sizes, T=T, dt=dt, tau_m=tau_m, act_fx=act_fx, eta=eta,
-                                          optim_type=optim_type, optim_kwargs=optim_kwargs, weight_init=weight_init,
-                                          batch_size=batch_size, seed=seed))
+        config = checked_common_config("PCN", sizes=sizes, T=T, dt=dt, tau_m=tau_m, act_fx=act_fx, eta=eta,
+                                       optim_type=optim_type, optim_kwargs=optim_kwargs, weight_init=weight_init,
+                                       batch_size=batch_size, seed=seed)
+        if output_error not in OUTPUT_ERRORS:
+            raise ValueError(f"PCN: output_error={output_error!r}; expected one of {OUTPUT_ERRORS}")
+        self._start({**config, **checked_inference_config("PCN", state_optim, update_every),
+                     "output_error": output_error})
+        self.update_every = self.config["update_every"]
         self._build()
 
     def _build(self):
@@ -99,10 +125,13 @@ class PCN(PCModel):
             for l in range(1, layers + 1):
                 hidden = l < layers
                 z.append(RateCell(f"z{l}", sizes[l], c["tau_m"] if hidden else 0.0,
-                                  act_fx=c["act_fx"] if hidden else "identity", batch_size=batch))
+                                  act_fx=c["act_fx"] if hidden else "identity", batch_size=batch,
+                                  state_optim=c["state_optim"] if hidden else None))
                 q.append(RateCell(f"q{l}", sizes[l], 0.0, act_fx=c["act_fx"] if hidden else "identity",
                                   batch_size=batch))
-            e = [None] + [GaussianErrorCell(f"e{l}", sizes[l], batch_size=batch) for l in range(1, layers + 1)]
+            e = [None] + [GaussianErrorCell(f"e{l}", sizes[l], batch_size=batch) for l in range(1, layers)]
+            output = SoftmaxErrorCell if c["output_error"] == "cross_entropy" else GaussianErrorCell
+            e.append(output(f"e{layers}", sizes[layers], batch_size=batch))
             W = [None] + [HebbianSynapse(f"W{l}", (sizes[l - 1], sizes[l]), eta=c["eta"],
                                          weight_init=c["weight_init"], bias_init={"dist": "constant", "value": 0.0},
                                          w_bound=0.0, sign_value=-1.0, optim_type=c["optim_type"],
@@ -127,7 +156,7 @@ class PCN(PCModel):
                     E[l + 1].outputs >> z[l].j
                     e[l].dtarget >> z[l].j_td
             self.reset_process = MethodProcess("reset")
-            for cell in e[1:]:
+            for cell in e[1:] + (z[1:-1] if c["state_optim"] is not None else []):
                 self.reset_process >> cell.reset
             self.project_process = MethodProcess("project") >> q[0].advance_state
             for l in range(1, layers + 1):
@@ -154,18 +183,31 @@ class PCN(PCModel):
 
         Args:
             x: a batch of inputs (batch_size, sizes[0]).
-            y: its targets (batch_size, sizes[-1]), e.g. one-hot labels (clipped to [0.001, 0.999]).
+            y: its targets (batch_size, sizes[-1]), e.g. one-hot labels (clipped to [0.001, 0.999] with the
+                gaussian output error).
         """
+        self._start_batch(x, y)
+        self._scan(self._rows())
+
+    def _start_batch(self, x, y):
+        """Clamp x and y, run the start process, start the hidden cells from the projection and E from W."""
         dtype = self.W[1].dtype
         x = np.ascontiguousarray(x, dtype)
-        label = np.asarray(np.clip(y, LABEL_CLIP, 1.0 - LABEL_CLIP), dtype)
-        stateManager.set_state({self.q[0].j.target: x, self.z[0].j.target: x, self.z[-1].j.target: label})
+        if self.config["output_error"] == "gaussian":
+            y = np.clip(y, LABEL_CLIP, 1.0 - LABEL_CLIP)
+        stateManager.set_state({self.q[0].j.target: x, self.z[0].j.target: x,
+                                self.z[-1].j.target: np.asarray(y, dtype)})
         self.start_process.run(dt=self.dt)
         started = {cell.z.target: np.array(projection.z.get()) for cell, projection in zip(self.z[1:-1], self.q[1:-1])}
-        started.update({self.E[l].weights.target: np.ascontiguousarray(self.W[l].weights.get().T)
-                        for l in range(2, len(self.sizes))})
-        stateManager.set_state(started)
-        final, _ = self.settle_process.scan(self._rows(), store_state=False, store_results=False)
+        stateManager.set_state({**started, **self._feedback()})
+
+    def _feedback(self):
+        """The feedback synapses' weights, W_l transposed, as state values."""
+        return {self.E[l].weights.target: np.ascontiguousarray(self.W[l].weights.get().T)
+                for l in range(2, len(self.sizes))}
+
+    def _scan(self, rows):
+        final, _ = self.settle_process.scan(rows, store_state=False, store_results=False)
         stateManager.set_state(final)
 
     def _rows(self):
@@ -177,9 +219,13 @@ class PCN(PCModel):
         return rows
 
     def _energies(self, valid):
-        """Energy of each of the first ``valid`` samples after settling (0.5 * sum of squared errors / Sigma)."""
+        """Energy of each of the first ``valid`` samples after settling (0.5 * sum of squared errors / Sigma, and
+        the cross-entropy of the softmax output error)."""
         total = np.zeros(valid, np.float64)
         for cell in self.e[1:]:
+            if isinstance(cell, SoftmaxErrorCell):
+                total -= cell.sample_losses()[:valid]
+                continue
             dmu = cell.dmu.get()[:valid].astype(np.float64)
             total += 0.5 * np.sum(dmu * dmu, axis=1) * cell.sigma
         return total
@@ -194,10 +240,16 @@ class PCN(PCModel):
             raise ValueError(f"PCN: {error}") from None
 
     def train_batch(self, x, y):
-        """One training step on a full batch (x rows, one-hot y); returns the mean energy before the update."""
-        self.settle(x, y)
-        energy = -sum(float(cell.L.get()) for cell in self.e[1:]) / self.batch_size
-        self.evolve_process.run(dt=self.dt)
+        """One training step on a full batch (x rows, one-hot y): settle and update the weights (after every
+        ``update_every`` steps, or once after T); returns the mean energy before the last update."""
+        self._start_batch(x, y)
+        chunks = self._chunk_rows(self.settle_process)
+        for number, rows in enumerate(chunks):
+            self._scan(rows)
+            energy = -sum(float(cell.L.get()) for cell in self.e[1:]) / self.batch_size
+            self.evolve_process.run(dt=self.dt)
+            if number + 1 < len(chunks):
+                stateManager.set_state(self._feedback())
         return energy
 
     def fit(self, X, Y, epochs=None, batch_size=None, validation=None, checkpoint=None, progress=True,

@@ -43,7 +43,7 @@ from ngcsimlib.global_state import stateManager
 
 from ngc_optim import Context, MethodProcess
 
-from .base import PCModel, checked_common_config
+from .base import PCModel, checked_common_config, checked_inference_config
 
 __all__ = ["GenerativePCN"]
 
@@ -69,6 +69,12 @@ class GenerativePCN(PCModel):
         normalize: rescale each row of each W to unit L2 norm after every update (default True).
         batch_size: samples per batch (default 50).
         seed: seeds the weights and the shuffling (default 0).
+        state_optim: the optimizer of the latent cells' z during settling: None (default: Euler steps of
+            dt / tau_m), an optimizer's name or a dict of its name and hyperparameters (see :class:`RateCell`);
+            its state starts from zero each batch (the reset).
+        update_every: None (default: the weights are updated once, after T steps) or the settling steps
+            between two updates of the weights (incremental predictive coding; each update followed by the
+            normalisation and E tied to the new W).
 
     Attributes:
         epoch: epochs trained so far.
@@ -82,10 +88,12 @@ class GenerativePCN(PCModel):
 
     def __init__(self, sizes=(64, 128), *, T=20, dt=1.0, tau_m=20.0, act_fx="relu", prior=("laplacian", 0.14),
                  eta=0.005, optim_type="sgd", optim_kwargs=None, weight_init=None, w_bound=1.0, normalize=True,
-                 batch_size=50, seed=0):
-        self._start(_checked_config(sizes=sizes, T=T, dt=dt, tau_m=tau_m, act_fx=act_fx, prior=prior, eta=eta,
-                                    optim_type=optim_type, optim_kwargs=optim_kwargs, weight_init=weight_init,
-                                    w_bound=w_bound, normalize=normalize, batch_size=batch_size, seed=seed))
+                 batch_size=50, seed=0, state_optim=None, update_every=None):
+        config = _checked_config(sizes=sizes, T=T, dt=dt, tau_m=tau_m, act_fx=act_fx, prior=prior, eta=eta,
+                                 optim_type=optim_type, optim_kwargs=optim_kwargs, weight_init=weight_init,
+                                 w_bound=w_bound, normalize=normalize, batch_size=batch_size, seed=seed)
+        self._start({**config, **checked_inference_config(self.MODEL, state_optim, update_every)})
+        self.update_every = self.config["update_every"]
         self.prior = tuple(self.config["prior"])
         self.normalize = self.config["normalize"]
         self._build()
@@ -95,7 +103,7 @@ class GenerativePCN(PCModel):
         layers = len(sizes) - 1
         with Context(self.context_name) as self.context:
             z = [None] + [RateCell(f"z{l}", sizes[l], c["tau_m"], prior=self.prior, act_fx=c["act_fx"],
-                                   batch_size=batch) for l in range(1, layers + 1)]
+                                   batch_size=batch, state_optim=c["state_optim"]) for l in range(1, layers + 1)]
             e = [GaussianErrorCell(f"e{l}", sizes[l], batch_size=batch) for l in range(layers)]
             W = [None] + [HebbianSynapse(f"W{l}", (sizes[l], sizes[l - 1]), eta=c["eta"], weight_init=c["weight_init"],
                                          w_bound=c["w_bound"], sign_value=-1.0, optim_type=c["optim_type"],
@@ -124,13 +132,20 @@ class GenerativePCN(PCModel):
                 self.evolve_process >> synapse.evolve
         self.z, self.e, self.W, self.E = z, e, W, E
 
-    def _settle(self, x):
-        """Tie E to W transposed, reset (latents at zero), clamp x to e0.target, settle T steps."""
-        for synapse, feedback in zip(self.W[1:], self.E[1:]):
-            feedback.weights.set(np.ascontiguousarray(synapse.weights.get().T))
+    def _settle(self, x, rows=None):
+        """Tie E to W transposed, reset (latents at zero), clamp x to e0.target, settle T steps (or the steps of
+        ``rows``, the settle process's rows of keywords)."""
+        self._tie_feedback()
         self.reset_process.run()
         self.e[0].target.set(x)
-        final, _ = self.settle_process.scan(self.settle_process.pack_rows(self.T, dt=self.dt), store_state=False)
+        self._scan(self.settle_process.pack_rows(self.T, dt=self.dt) if rows is None else rows)
+
+    def _tie_feedback(self):
+        for synapse, feedback in zip(self.W[1:], self.E[1:]):
+            feedback.weights.set(np.ascontiguousarray(synapse.weights.get().T))
+
+    def _scan(self, rows):
+        final, _ = self.settle_process.scan(rows, store_state=False)
         stateManager.set_state(final)
 
     def _energies(self, valid):
@@ -158,12 +173,19 @@ class GenerativePCN(PCModel):
         return x
 
     def train_batch(self, x):
-        """One training step on a full batch of rows x; returns the mean energy before the update."""
-        self._settle(x)
-        energy = float(np.mean(self._energies(self.batch_size)))
-        self.evolve_process.run(dt=self.dt)
-        if self.normalize:
-            self._normalize_weights()
+        """One training step on a full batch of rows x (the weights updated after every ``update_every`` settling
+        steps, or once after T); returns the mean energy before the last update."""
+        chunks = self._chunk_rows(self.settle_process)
+        for number, rows in enumerate(chunks):
+            if number == 0:
+                self._settle(x, rows)
+            else:
+                self._tie_feedback()
+                self._scan(rows)
+            energy = float(np.mean(self._energies(self.batch_size)))
+            self.evolve_process.run(dt=self.dt)
+            if self.normalize:
+                self._normalize_weights()
         return energy
 
     def fit(self, X, epochs=None, batch_size=None, validation=None, checkpoint=None, progress=True, on_epoch=None):

@@ -34,7 +34,7 @@ from numba.core import types as numba_types
 from numba.extending import overload
 
 from . import config, threads
-from .kernels import renamed
+from .kernels import ELEMENTS, renamed
 
 __all__ = ["ACTIVATIONS", "BERNOULLI_EPS", "LEAKS", "RATE_CARRIED", "RATE_INTO", "RATE_INTO_STORED",
            "RATE_KINDS", "RATE_STEPS", "SPARSE_FRACTION", "SUMMED_OUTER", "THRESHOLDS", "affine", "bernoulli_loss",
@@ -42,7 +42,7 @@ __all__ = ["ACTIVATIONS", "BERNOULLI_EPS", "LEAKS", "RATE_CARRIED", "RATE_INTO",
            "gaussian_error_loss", "gaussian_error_rows", "gaussian_error_step", "gaussian_into",
            "gaussian_loss", "gaussian_rows", "laplacian_error_loss", "laplacian_error_rows",
            "laplacian_error_step", "laplacian_loss", "laplacian_rows", "outer_blocks", "outer_into",
-           "product_into", "rate_lateral_step", "scaled", "specialised", "sum_of_squares", "summed_outer", "tanh", "transmit",
+           "product_into", "rate_lateral_step", "rate_optimized_step", "scaled", "softmax_loss", "softmax_row_losses", "softmax_rows", "specialised", "sum_of_squares", "summed_outer", "tanh", "transmit",
            "transmit_into", "transposed_transmit", "zero_d"]
 
 LEAKS = ("gaussian", "laplacian", "cauchy", "exp")
@@ -330,6 +330,142 @@ def rate_lateral_step(kind, fx_lat):
     into = specialised(_rate_into, *kind, inline="always", suffix=f"_{fx_lat}", LATERAL=True, FX_LATERAL=lateral,
                        FX_LATERAL_DERIVATIVE=lateral_derivative)
     return specialised(_rate_step_lateral, *kind, suffix=f"_{fx_lat}", INTO=into)
+
+
+SLOTS = 0
+CAST = ELEMENT = SCALARS = SLOPE = None
+"""The state optimizer of the loops below: its state slots (0, 1 or 2), and its rule's scalars, cast and element
+(see :data:`ngc_optim.kernels.ELEMENTS`); each compiled copy binds its own (see rate_optimized_step)."""
+
+
+def _rate_optimized_into(z, j, j_td, count, first, second, out_z, out_f, out_count, out_first, out_second, fx_prime,
+                         dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda, optimizer):
+    """One step of a rate cell whose z an optimizer steps, on (rows, n) arrays, into the out_ arrays:
+
+    g = gamma * leak(z) - (j * fx'(z) * resist_scale + j_td)     the energy's gradient, -tau_m dz/dt of _rate_into
+    z', first', second' = the optimizer's rule on (z, g, first, second) at step t = count + 1 (each row its own)
+    z' = threshold(z');  zF = fx(z') * output_scale;  count' = count + 1
+
+    ``optimizer`` holds the optimizer's constants (``Optimizer.step_constants``); SCALARS gives a step's scalars
+    from them and t. dt and tau_m are not used: the optimizer's step size replaces dt / tau_m. Only the first
+    SLOTS of first and second are read or written (SGD has none, NAG, momentum and RMSprop one, Adam two).
+    With STORED_SLOPE bound true, fx'(z) is read from ``fx_prime`` and fx'(z') written there, as _rate_into's.
+    """
+    dtype = z.dtype.type
+    zero, one, slope = dtype(0), dtype(1), dtype(0.01)
+    gamma_, scale, resist = dtype(gamma), dtype(output_scale), dtype(resist_scale)
+    two, point_five, lmbda_ = dtype(2), dtype(0.5), dtype(lmbda)
+    for r in range(z.shape[0]):
+        t = count[r, 0] + 1
+        out_count[r, 0] = t
+        cast = CAST(dtype, SCALARS(optimizer, t))
+        zr, jr, tdr, new_z, new_f = z[r], j[r], j_td[r], out_z[r], out_f[r]
+        first_r, second_r, new_first, new_second = first[r], second[r], out_first[r], out_second[r]
+        slopes = fx_prime[r]
+        for i in range(zr.size):
+            zi = zr[i]
+            pressure = jr[i] * (slopes[i] if STORED_SLOPE else FX_DERIVATIVE(zi, zero, one, slope)) * resist
+            pressure = pressure + tdr[i]
+            gradient = _leak(zi, LEAK, one, two) * gamma_ - pressure
+            p, a, b = ELEMENT(zi, gradient, first_r[i] if SLOTS > 0 else zero, second_r[i] if SLOTS > 1 else zero,
+                              cast)
+            new_z[i] = _thresholded(p, threshold, lmbda_, zero, one, point_five)
+            if SLOTS > 0:
+                new_first[i] = a
+            if SLOTS > 1:
+                new_second[i] = b
+        for i in range(zr.size):
+            zi = new_z[i]
+            new_f[i] = FX(zi, zero, one, slope) * scale
+            if STORED_SLOPE:
+                slopes[i] = FX_DERIVATIVE(zi, zero, one, slope)
+
+
+def _rate_optimized_step0(z, j, j_td, count, dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda,
+                          optimizer):
+    """(z', zF, count') of _rate_optimized_into for an optimizer without state slots, new arrays."""
+    new_z, new_f, new_count = np.empty_like(z), np.empty_like(z), np.empty_like(count)
+    INTO(z, j, j_td, count, z, z, new_z, new_f, new_count, new_z, new_z, z, dt, tau_m, gamma, output_scale,
+         resist_scale, threshold, lmbda, optimizer)
+    return new_z, new_f, new_count
+
+
+def _rate_optimized_step1(z, j, j_td, count, first, dt, tau_m, gamma, output_scale, resist_scale, threshold, lmbda,
+                          optimizer):
+    """(z', zF, count', first') of _rate_optimized_into for an optimizer with one state slot, new arrays."""
+    new_z, new_f, new_count, new_first = np.empty_like(z), np.empty_like(z), np.empty_like(count), np.empty_like(z)
+    INTO(z, j, j_td, count, first, first, new_z, new_f, new_count, new_first, new_first, z, dt, tau_m, gamma,
+         output_scale, resist_scale, threshold, lmbda, optimizer)
+    return new_z, new_f, new_count, new_first
+
+
+def _rate_optimized_step2(z, j, j_td, count, first, second, dt, tau_m, gamma, output_scale, resist_scale, threshold,
+                          lmbda, optimizer):
+    """(z', zF, count', first', second') of _rate_optimized_into for an optimizer with two state slots, new
+    arrays."""
+    new_z, new_f, new_count = np.empty_like(z), np.empty_like(z), np.empty_like(count)
+    new_first, new_second = np.empty_like(z), np.empty_like(z)
+    INTO(z, j, j_td, count, first, second, new_z, new_f, new_count, new_first, new_second, z, dt, tau_m, gamma,
+         output_scale, resist_scale, threshold, lmbda, optimizer)
+    return new_z, new_f, new_count, new_first, new_second
+
+
+def _rate_optimized_carried0(z, j, j_td, count, fx_prime, dt, tau_m, gamma, output_scale, resist_scale, threshold,
+                             lmbda, optimizer):
+    """_rate_optimized_step0 reading fx'(z) from ``fx_prime`` and leaving fx'(z') there (INTO bound to a
+    STORED_SLOPE copy of _rate_optimized_into); the same bits."""
+    new_z, new_f, new_count = np.empty_like(z), np.empty_like(z), np.empty_like(count)
+    INTO(z, j, j_td, count, z, z, new_z, new_f, new_count, new_z, new_z, fx_prime, dt, tau_m, gamma, output_scale,
+         resist_scale, threshold, lmbda, optimizer)
+    return new_z, new_f, new_count
+
+
+def _rate_optimized_carried1(z, j, j_td, count, first, fx_prime, dt, tau_m, gamma, output_scale, resist_scale,
+                             threshold, lmbda, optimizer):
+    """_rate_optimized_step1 with fx' carried in ``fx_prime`` (see _rate_optimized_carried0)."""
+    new_z, new_f, new_count, new_first = np.empty_like(z), np.empty_like(z), np.empty_like(count), np.empty_like(z)
+    INTO(z, j, j_td, count, first, first, new_z, new_f, new_count, new_first, new_first, fx_prime, dt, tau_m, gamma,
+         output_scale, resist_scale, threshold, lmbda, optimizer)
+    return new_z, new_f, new_count, new_first
+
+
+def _rate_optimized_carried2(z, j, j_td, count, first, second, fx_prime, dt, tau_m, gamma, output_scale,
+                             resist_scale, threshold, lmbda, optimizer):
+    """_rate_optimized_step2 with fx' carried in ``fx_prime`` (see _rate_optimized_carried0)."""
+    new_z, new_f, new_count = np.empty_like(z), np.empty_like(z), np.empty_like(count)
+    new_first, new_second = np.empty_like(z), np.empty_like(z)
+    INTO(z, j, j_td, count, first, second, new_z, new_f, new_count, new_first, new_second, fx_prime, dt, tau_m, gamma,
+         output_scale, resist_scale, threshold, lmbda, optimizer)
+    return new_z, new_f, new_count, new_first, new_second
+
+
+def _rate_optimized_slope(z, tau_m, gamma, output_scale, resist_scale, threshold, lmbda, optimizer):
+    """fx'(z), a new array: the slope a carried optimized step starts from."""
+    return SLOPE(z, tau_m, gamma, output_scale, resist_scale, threshold, lmbda)
+
+
+_RATE_OPTIMIZED_STEPS = (_rate_optimized_step0, _rate_optimized_step1, _rate_optimized_step2)
+_RATE_OPTIMIZED_CARRIED = (_rate_optimized_carried0, _rate_optimized_carried1, _rate_optimized_carried2)
+
+
+@functools.cache
+def rate_optimized_step(act_fx, leak, optimizer_kernel, slots):
+    """(kernel, (start, carried)) of a rate cell (act_fx, leak) whose z the optimizer of ``optimizer_kernel`` (a
+    :class:`ngc_optim.kernels.Kernel`, with ``slots`` state slots) steps (see _rate_optimized_into), compiled
+    the first time they are asked for: the kernel ``(z, j, j_td, count, *slots, dt, tau_m, gamma, output_scale,
+    resist_scale, threshold, lmbda, optimizer) -> (z', zF, count', *slots')``, and the start and step of a
+    circuit's carry (see :class:`ngc_optim.circuit.Step` and RATE_CARRIED): ``start(z, *constants) -> fx'(z)``
+    and ``carried(z, j, j_td, count, *slots, fx_prime, dt, *constants)``, the kernel's bits."""
+    cast, element = ELEMENTS[optimizer_kernel.name]
+    suffix = f"_{optimizer_kernel.name}"
+    bindings = {"SLOTS": slots, "CAST": cast, "ELEMENT": element, "SCALARS": optimizer_kernel.jit_scalars}
+    into = specialised(_rate_optimized_into, act_fx, leak, "euler", inline="always", suffix=suffix, **bindings)
+    stored = specialised(_rate_optimized_into, act_fx, leak, "euler", inline="always", suffix=suffix,
+                         STORED_SLOPE=True, **bindings)
+    kind = (act_fx, leak, "euler")
+    start = specialised(_rate_optimized_slope, *kind, suffix=suffix, SLOPE=RATE_CARRIED[kind][0])
+    return (specialised(_RATE_OPTIMIZED_STEPS[slots], *kind, suffix=suffix, INTO=into),
+            (start, specialised(_RATE_OPTIMIZED_CARRIED[slots], *kind, suffix=suffix, INTO=stored)))
 
 
 @njit(**config.jit_options(False), inline="always")
@@ -645,3 +781,54 @@ def bernoulli_loss(p, target, logits):
 def filled(a, value):
     """An array like ``a`` filled with ``value`` (rounded to a's dtype): a reset's zeros and ones."""
     return np.full_like(a, value)
+
+
+@njit(**config.jit_options(False), inline="always")
+def _log_normaliser(row):
+    """max(row) + log(sum(exp(row - max(row)))): log sum exp of a row, without overflow."""
+    top = row[0]
+    for value in row:
+        top = max(top, value)
+    total = row.dtype.type(0)
+    for value in row:
+        total += np.exp(value - top)
+    return top + np.log(total)
+
+
+@_jit
+def softmax_rows(mu, target, modulator, mask):
+    """(dmu, dtarget) of a softmax (cross-entropy) error cell, each row on its own: with s = softmax(mu) and
+    log s = mu - logsumexp(mu), dmu = (target - s * sum(target)) * modulator * mask (dL/dmu),
+    dtarget = log s * modulator * mask (dL/dtarget)."""
+    dmu, dtarget = np.empty_like(mu), np.empty_like(mu)
+    for r in range(mu.shape[0]):
+        row, goal, gate, other = mu[r], target[r], modulator[r], mask[r]
+        normaliser = _log_normaliser(row)
+        total = goal.dtype.type(0)
+        for value in goal:
+            total += value
+        out_mu, out_target = dmu[r], dtarget[r]
+        for i in range(row.size):
+            log_s = row[i] - normaliser
+            weight = gate[i] * other[i]
+            out_mu[i] = (goal[i] - np.exp(log_s) * total) * weight
+            out_target[i] = log_s * weight
+    return dmu, dtarget
+
+
+@_jit
+def softmax_row_losses(mu, target):
+    """Each row's sum(target * log softmax(mu)) (float64)."""
+    losses = np.zeros(mu.shape[0], np.float64)
+    for r in range(mu.shape[0]):
+        row, goal = mu[r], target[r]
+        normaliser = _log_normaliser(row)
+        for i in range(row.size):
+            losses[r] += np.float64(goal[i] * (row[i] - normaliser))
+    return losses
+
+
+@_jit
+def softmax_loss(mu, target):
+    """L = sum(target * log softmax(mu)) over the rows (a 0-d array of mu's dtype, summed in float64 in order)."""
+    return zero_d(np.sum(softmax_row_losses(mu, target)), mu)

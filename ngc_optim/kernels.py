@@ -24,7 +24,8 @@ from numba import njit, prange
 
 from . import config, threads
 
-__all__ = ["L1", "L2", "NO_PENALTY", "Kernel", "adam", "momentum", "nag", "pick", "renamed", "rmsprop", "sgd"]
+__all__ = ["ELEMENTS", "L1", "L2", "NO_PENALTY", "Kernel", "adam", "momentum", "nag", "pick", "renamed", "rmsprop",
+           "sgd"]
 
 NO_PENALTY = 0
 L1 = 1
@@ -215,3 +216,85 @@ nag = _serial_and_parallel(_nag, _nag_scalars)
 momentum = _serial_and_parallel(_momentum, renamed(_unchanged_scalars, "_momentum_scalars"))
 rmsprop = _serial_and_parallel(_rmsprop, renamed(_unchanged_scalars, "_rmsprop_scalars"))
 adam = _serial_and_parallel(_adam, _adam_scalars)
+
+
+@njit(inline="always")
+def _sgd_cast(dtype, scalars):
+    eta, regularization, lam = scalars
+    return dtype(eta), regularization, dtype(lam)
+
+
+@njit(inline="always")
+def _sgd_element(p, u, first, second, cast):
+    eta, regularization, lam = cast
+    return _sgd_rule(p, _penalised(u, p, regularization, lam), eta), first, second
+
+
+@njit(inline="always")
+def _nag_cast(dtype, scalars):
+    eta, mu, t, regularization, lam = scalars
+    return dtype(eta), dtype(mu), t, regularization, dtype(lam)
+
+
+@njit(inline="always")
+def _nag_element(p, u, phi, second, cast):
+    eta, mu, t, regularization, lam = cast
+    g = _penalised(u, p, regularization, lam)
+    if t > 1:
+        p, phi = _nag_rule(p, g, phi, eta, mu)
+        return p, phi, second
+    phi = _sgd_rule(p, g, eta)
+    return phi, phi, second
+
+
+@njit(inline="always")
+def _momentum_cast(dtype, scalars):
+    eta, mu, regularization, lam = scalars
+    return dtype(eta), dtype(mu), regularization, dtype(lam)
+
+
+@njit(inline="always")
+def _momentum_element(p, u, velocity, second, cast):
+    eta, mu, regularization, lam = cast
+    p, velocity = _momentum_rule(p, _penalised(u, p, regularization, lam), velocity, eta, mu)
+    return p, velocity, second
+
+
+@njit(inline="always")
+def _rmsprop_cast(dtype, scalars):
+    eta, decay, eps, regularization, lam = scalars
+    return dtype(eta), dtype(decay), dtype(1.0 - decay), dtype(eps), regularization, dtype(lam)
+
+
+@njit(inline="always")
+def _rmsprop_element(p, u, cache, second, cast):
+    eta, decay, keep, eps, regularization, lam = cast
+    p, cache = _rmsprop_rule(p, _penalised(u, p, regularization, lam), cache, eta, decay, keep, eps)
+    return p, cache, second
+
+
+@njit(inline="always")
+def _adam_cast(dtype, scalars):
+    eta, beta1, beta2, eps, inverse_correction1, inverse_correction2, decoupled_decay, regularization, lam = scalars
+    return (dtype(eta), dtype(beta1), dtype(1.0 - beta1), dtype(beta2), dtype(1.0 - beta2), dtype(inverse_correction1),
+            dtype(inverse_correction2), dtype(eps), dtype(eta * decoupled_decay), decoupled_decay != 0.0,
+            regularization, dtype(lam))
+
+
+@njit(inline="always")
+def _adam_element(p, u, g1, g2, cast):
+    eta, b1, a1, b2, a2, k1, k2, eps, shrink, decoupled, regularization, lam = cast
+    g = _penalised(u, p, regularization, lam)
+    if decoupled:
+        p = p - shrink * p
+    return _adam_rule(p, g, g1, g2, eta, b1, a1, b2, a2, k1, k2, eps)
+
+
+ELEMENTS = {"sgd": (_sgd_cast, _sgd_element), "nag": (_nag_cast, _nag_element),
+            "momentum": (_momentum_cast, _momentum_element), "rmsprop": (_rmsprop_cast, _rmsprop_element),
+            "adam": (_adam_cast, _adam_element)}
+"""Kernel name -> (cast, element), each rule on one element, for loops of other kernels that step a value by an
+optimizer (a rate cell's z): ``cast(dtype, scalars)`` rounds the scalars of a step (:attr:`Kernel.scalars`) to
+the dtype once, ``element(p, u, first, second, cast)`` returns (p', first', second'), the parameter and the
+optimizer's state slots (``slot_names`` in order; a slot the optimizer lacks is returned unchanged), with the
+arithmetic of the rule's own kernel above, operation for operation."""

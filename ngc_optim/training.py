@@ -18,6 +18,12 @@ class (listed in ``docs/models.md`` and by ``ngc-optim train --help``):
 ``optimizer``   any optimizer of ngc_optim (the class's ``optim_type``)
 ``eta``         its step size
 ``optim_kwargs`` its other hyperparameters, e.g. {"beta1": 0.9}
+``state_optim``  the optimizer of the hidden (latent) cells' states during settling: null (Euler steps of
+                dt / tau_m), an optimizer's name, or {"name": ..., its hyperparameters}, e.g.
+                {"name": "nag", "eta": 0.0125, "mu": 0.5}
+``update_every`` null (the weights are updated once per batch, after T steps) or the settling steps between
+                two updates of the weights: incremental predictive coding
+``output_error`` PCN only: "gaussian" (squared error) or "cross_entropy" (softmax)
 ``prior``       generative only: the latent prior [name, gamma], name "laplacian" or "gaussian"
 ``w_bound``     generative only: the weights' soft bound and clip, 0 for none
 ``normalize``   generative only: rescale each latent unit's weights to unit norm after each update
@@ -93,13 +99,16 @@ GENERATIVE_DEFAULTS = run_defaults("generative", GenerativePCN)
 """The defaults of a generative run (``"model": "generative"``): :class:`ngc_optim.models.GenerativePCN`'s."""
 SNN_DEFAULTS = run_defaults("snn", DiehlCookSNN)
 """The defaults of a spiking run (``"model": "snn"``): :class:`ngc_optim.models.DiehlCookSNN`'s."""
+ADDED_KEYS = {"state_optim": None, "update_every": None, "output_error": "gaussian"}
+"""Keys added after runs were saved: a saved config without them (of a model kind that has them) takes these
+values, the behaviour before they existed."""
 RUN_KEYS = ("name", "model", "epochs", "data", "split_seed")
 """Keys of the run, not arguments of the model."""
 KINDS = {"pcn": DEFAULTS, "generative": GENERATIVE_DEFAULTS, "snn": SNN_DEFAULTS}
 KEYS = sorted(set().union(*KINDS.values()))
 MODEL_KEYS = ("model", "sizes", "T", "dt", "tau_m", "act_fx", "optimizer", "eta", "optim_kwargs", "batch_size",
               "seed", "prior", "w_bound", "normalize", "n_exc", "max_freq", "w_norm", "A_plus", "A_minus",
-              "theta_plus", "tau_tr", "w_ie", "w_ei")
+              "theta_plus", "tau_tr", "w_ie", "w_ei", "state_optim", "update_every", "output_error")
 """Keys that define the model: fixed once it exists (a resumed run takes them from its checkpoint)."""
 
 
@@ -191,6 +200,8 @@ def _check(config):
         OPTIMIZERS[config["optimizer"]](eta=config["eta"], **config["optim_kwargs"])
     except (TypeError, ValueError) as error:
         raise ConfigError(f"optim_kwargs: {error}") from None
+    if config["model"] != "snn":
+        _check_inference(config)
     if config["model"] == "generative":
         _check_generative(config)
     data = config["data"]
@@ -222,6 +233,25 @@ def check_runnable(config, dataset):
         raise ConfigError(f"batch_size={batch}: the data have {len(dataset.x_train)} training samples, "
                           f"fewer than one batch")
     _check_memory(config, dataset.n_features)
+
+
+def _check_inference(config):
+    """The settling options of a predictive-coding run: state_optim, update_every, output_error (PCN)."""
+    state_optim = config["state_optim"]
+    if state_optim is not None:
+        named = {"name": state_optim} if isinstance(state_optim, str) else state_optim
+        if not (isinstance(named, dict) and isinstance(named.get("name"), str) and named["name"] in OPTIMIZERS):
+            raise ConfigError(f"state_optim={state_optim!r}: expected null, an optimizer's name or "
+                              f"{{\"name\": name, hyperparameters...}}, name one of {sorted(OPTIMIZERS)}")
+        try:
+            OPTIMIZERS[named["name"]](**{key: value for key, value in named.items() if key != "name"})
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"state_optim: {error}") from None
+    update_every = config["update_every"]
+    if update_every is not None:
+        _positive_int("update_every", update_every)
+    if "output_error" in config and config["output_error"] not in ("gaussian", "cross_entropy"):
+        raise ConfigError(f"output_error={config['output_error']!r}: expected 'gaussian' or 'cross_entropy'")
 
 
 def _check_generative(config):
@@ -292,7 +322,10 @@ def model_arguments(config):
         return arguments
     arguments = {"sizes": tuple(config["sizes"]), "T": config["T"], "dt": config["dt"], "tau_m": config["tau_m"],
                  "act_fx": config["act_fx"], "eta": config["eta"], "optim_type": config["optimizer"],
-                 "optim_kwargs": config["optim_kwargs"], "batch_size": config["batch_size"], "seed": config["seed"]}
+                 "optim_kwargs": config["optim_kwargs"], "batch_size": config["batch_size"], "seed": config["seed"],
+                 "state_optim": config["state_optim"], "update_every": config["update_every"]}
+    if config["model"] == "pcn":
+        arguments["output_error"] = config["output_error"]
     if config["model"] == "generative":
         arguments.update(prior=tuple(config["prior"]), w_bound=config["w_bound"], normalize=config["normalize"])
     return arguments
@@ -335,6 +368,8 @@ def _saved_config(path):
     if not isinstance(saved, dict):
         raise CheckpointError(f"{path}: not a checkpoint of ngc-optim train (it has no training config)")
     kind = saved.get("model")
+    if isinstance(kind, str) and kind in KINDS:
+        saved = {**{key: value for key, value in ADDED_KEYS.items() if key in KINDS[kind]}, **saved}
     if not (isinstance(kind, str) and kind in KINDS and set(saved) == set(KINDS[kind])):
         raise CheckpointError(f"{path}: its training config is not one of ngc-optim train (model={kind!r}, "
                               f"keys {sorted(map(str, saved))})")

@@ -26,6 +26,7 @@ from ngc_optim.components import (
     PoissonCell,
     RateCell,
     RetinalGanglionCell,
+    SoftmaxErrorCell,
     StaticConvSynapse,
     StaticDeconvSynapse,
     StaticPatchedSynapse,
@@ -57,14 +58,18 @@ def _rate(dtype):
                      integration_type="midpoint", batch_size=3, dtype=dtype),
             RateCell("h", 6, 4.0, act_fx="tanh", fx_lat="relu", use_lateral=True, adaptive_lateral=True, n_patch=2,
                      exc_inh=(0.4, -0.2), Wl_eta=0.05, Wl_opt_type="adam", batch_size=3, dtype=dtype),
-            RateCell("i", 6, 0.0, use_lateral=True, exc_inh=(0.3, -0.1), batch_size=3, dtype=dtype)]
+            RateCell("i", 6, 0.0, use_lateral=True, exc_inh=(0.3, -0.1), batch_size=3, dtype=dtype),
+            RateCell("j", 5, 10.0, act_fx="tanh", prior=("laplacian", 0.1), threshold=("soft_threshold", 0.01),
+                     state_optim={"name": "nag", "eta": 0.2, "mu": 0.5, "regularization": "l1", "weight_decay": 0.01},
+                     batch_size=3, dtype=dtype)]
 
 
 def _errors(dtype):
     return [GaussianErrorCell("c", 4, batch_size=3, sigma=2.0, dtype=dtype),
             LaplacianErrorCell("d", 4, batch_size=3, scale=0.5, dtype=dtype),
             BernoulliErrorCell("e", 4, batch_size=3, dtype=dtype),
-            BernoulliErrorCell("f", 4, batch_size=3, input_logits=True, dtype=dtype)]
+            BernoulliErrorCell("f", 4, batch_size=3, input_logits=True, dtype=dtype),
+            SoftmaxErrorCell("g", 4, batch_size=3, dtype=dtype)]
 
 
 def _synapses(dtype):
@@ -135,7 +140,8 @@ def _conv(dtype):
 FAMILIES = {"rate": _rate, "errors": _errors, "synapses": _synapses, "hebbian": _hebbian, "stdp": _stdp,
             "spiking": _spiking, "conv": _conv}
 INPUTS = {RateCell: ("j", "j_td"), GaussianErrorCell: ("mu", "target", "modulator"),
-          LaplacianErrorCell: ("shift", "target", "mask"), BernoulliErrorCell: ("p", "target", "modulator"), DenseSynapse: ("inputs", "gate"),
+          LaplacianErrorCell: ("shift", "target", "mask"), BernoulliErrorCell: ("p", "target", "modulator"),
+          SoftmaxErrorCell: ("mu", "target", "mask"), DenseSynapse: ("inputs", "gate"),
           StaticSynapse: ("inputs",), HebbianSynapse: ("inputs", "pre", "post"),
           StaticPatchedSynapse: ("inputs", "post_in"), HebbianPatchedSynapse: ("inputs", "post_in", "pre", "post"),
           TraceSTDPSynapse: ("inputs", "preSpike", "postSpike", "preTrace", "postTrace"),

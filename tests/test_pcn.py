@@ -74,16 +74,19 @@ def settled_state(model):
     state.update({f"{synapse.name}.outputs": synapse.outputs.get().copy()
                   for synapse in model.E[2:] + model.W[1:] + model.Q[1:]})
     state.update({f"{synapse.name}.weights": synapse.weights.get().copy() for synapse in model.E[2:]})
+    state.update({f"{cell.name}.{name}": getattr(cell, name).get().copy() for cell in model.z
+                  if cell.state_optimizer is not None for name in ("opt_count", *cell.state_slots)})
     return state
 
 
 @pytest.mark.parametrize("parallel", [True, False])
-@pytest.mark.parametrize(("sizes", "act_fx"), [((6, 5, 4, 3), "tanh"), ((6, 9, 3), "relu"),
-                                               ((6, 5, 7, 4, 3), "sigmoid")])
-def test_the_compiled_circuits_equal_ngcsimlib_per_call(sizes, act_fx, parallel, monkeypatch):
+@pytest.mark.parametrize(("sizes", "act_fx", "extra"), [
+    ((6, 5, 4, 3), "tanh", {}), ((6, 9, 3), "relu", {}), ((6, 5, 7, 4, 3), "sigmoid", {}),
+    ((6, 5, 4, 3), "tanh", {"state_optim": {"name": "adam", "eta": 0.05}, "output_error": "cross_entropy"})])
+def test_the_compiled_circuits_equal_ngcsimlib_per_call(sizes, act_fx, extra, parallel, monkeypatch):
     monkeypatch.setattr(config, "PARALLEL", parallel)
     monkeypatch.setattr(threads.LEVELS["settling"], "minimum", 1)
-    model = PCN(sizes, act_fx=act_fx, T=5, batch_size=53, seed=1)
+    model = PCN(sizes, act_fx=act_fx, T=5, batch_size=53, seed=1, **extra)
     processes = (model.start_process, model.settle_process, model.evolve_process)
     for process in processes:
         process.compile_after = 0
@@ -109,9 +112,13 @@ def test_the_compiled_circuits_equal_ngcsimlib_per_call(sizes, act_fx, parallel,
     assert model.settle_process._circuit.blocks(model.T) == (min(2, threads.get_threads()) if parallel else 1)
 
 
-def test_training_is_deterministic_and_resumes_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("extra, updates", [
+    ({}, 1),
+    ({"state_optim": {"name": "nag", "eta": 0.05, "mu": 0.5}, "update_every": 2, "output_error": "cross_entropy"}, 2),
+])
+def test_training_is_deterministic_and_resumes_bit_for_bit(tmp_path, extra, updates):
     x, y, x_val, y_val = digits_subset()
-    settings = {"sizes": (64, 12, 10), "T": 3, "batch_size": 25, "seed": 5}
+    settings = {"sizes": (64, 12, 10), "T": 3, "batch_size": 25, "seed": 5, **extra}
     straight = PCN(**settings)
     straight.fit(x, y, epochs=5, validation=(x_val, y_val), progress=False)
     again = PCN(**settings)
@@ -126,7 +133,7 @@ def test_training_is_deterministic_and_resumes_bit_for_bit(tmp_path):
             np.testing.assert_array_equal(model.W[l].weights.get(), straight.W[l].weights.get())
             np.testing.assert_array_equal(model.W[l].opt_state.g2["weights"], straight.W[l].opt_state.g2["weights"])
         assert [dict(r, seconds=0) for r in model.history] == [dict(r, seconds=0) for r in straight.history]
-    assert straight.W[1].opt_state.count == 5 * (120 // 25)
+    assert straight.W[1].opt_state.count == 5 * (120 // 25) * updates
 
 
 def test_predict_handles_any_number_of_rows():

@@ -9,6 +9,7 @@ import struct
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,6 +56,15 @@ def test_points_are_the_grid_then_the_listed_ones_with_stable_names(tmp_path):
 def test_a_bad_sweep_file_is_an_error_naming_the_problem(tmp_path, spec, message):
     with pytest.raises(ConfigError, match=message):
         load_sweep(write(tmp_path, spec))
+
+
+def test_the_state_optimizer_sweep_of_the_docs_compares_four_optimizers_over_three_seeds():
+    name, points = load_sweep(Path(__file__).resolve().parents[1] / "docs" / "state-optimizers-sweep.json")
+    assert name == "state_optimizers" and len(points) == 12
+    optimizers = {None if point.config["state_optim"] is None else point.config["state_optim"]["name"]
+                  for point in points}
+    assert optimizers == {None, "momentum", "nag", "adam"}
+    assert {point.config["T"] for point in points} == {20}
 
 
 def test_a_bad_sweep_file_exits_with_a_message(tmp_path, capsys):

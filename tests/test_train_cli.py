@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ngc_optim.__main__ import main
-from ngc_optim.checkpoint import load_checkpoint
+from ngc_optim.checkpoint import load_checkpoint, save_checkpoint
 
 SMALL = {"sizes": [64, 16, 10], "T": 3, "epochs": 4, "batch_size": 100}
 
@@ -24,8 +24,10 @@ def metrics_without_seconds(directory):
     return [{key: value for key, value in row.items() if key != "seconds"} for row in rows]
 
 
-def test_train_writes_checkpoint_and_metrics_and_resume_continues_exactly(tmp_path, capsys):
-    config = write_config(tmp_path / "small.json")
+@pytest.mark.parametrize("settings", [{}, {"state_optim": {"name": "nag", "eta": 0.05, "mu": 0.5}, "update_every": 2,
+                                       "output_error": "cross_entropy"}])
+def test_train_writes_checkpoint_and_metrics_and_resume_continues_exactly(tmp_path, capsys, settings):
+    config = write_config(tmp_path / "small.json", **settings)
     runs = tmp_path / "runs"
     assert main(["train", "--config", str(config), "--runs", str(runs), "--name", "straight", "--no-progress"]) == 0
     out = capsys.readouterr().out
@@ -57,6 +59,23 @@ def test_train_writes_checkpoint_and_metrics_and_resume_continues_exactly(tmp_pa
     assert f"test accuracy {rows[-1]['test_accuracy']:.4f}" in capsys.readouterr().out
 
 
+def test_a_run_saved_before_the_inference_keys_resumes_with_their_defaults(tmp_path):
+    runs = tmp_path / "runs"
+    config = write_config(tmp_path / "small.json", epochs=1)
+    assert main(["train", "--config", str(config), "--runs", str(runs), "--name", "old", "--no-progress"]) == 0
+    path = runs / "old" / "checkpoint.h5"
+    saved = load_checkpoint(path)
+    metadata = dict(saved.metadata)
+    metadata["train"] = {key: value for key, value in metadata["train"].items()
+                         if key not in ("state_optim", "update_every", "output_error")}
+    metadata["config"] = {key: value for key, value in metadata["config"].items()
+                          if key not in ("state_optim", "update_every", "output_error")}
+    save_checkpoint(path, saved.params, saved.optimizers, step=saved.step, metadata=metadata)
+    assert main(["train", "--resume", str(path), "--epochs", "2", "--runs", str(runs), "--no-progress"]) == 0
+    resumed = load_checkpoint(path)
+    assert resumed.step == 2 and resumed.metadata["train"]["state_optim"] is None
+
+
 @pytest.mark.parametrize("settings, flags, message", [
     ({"bogus": 1}, [], r"unknown key\(s\) \['bogus'\]"),
     ({"T": 0}, [], r"T=0: expected a positive integer"),
@@ -65,6 +84,12 @@ def test_train_writes_checkpoint_and_metrics_and_resume_continues_exactly(tmp_pa
     ({"sizes": [60, 16, 10]}, [], r"the first size must be 64"),
     ({"data": "missing.npz"}, [], r"missing.npz: not a readable .npz file"),
     ({}, ["--eta", "-1"], r"eta=-1.0: expected a number >= 0"),
+    ({"state_optim": "lbfgs"}, [], r"state_optim='lbfgs': expected null, an optimizer's name"),
+    ({"state_optim": {"name": "nag", "mu": 2}}, [], r"state_optim: nag: mu=2.0 is out of range"),
+    ({"state_optim": ["nag"]}, [], r"state_optim=\['nag'\]: expected null"),
+    ({"update_every": 0}, [], r"update_every=0: expected a positive integer"),
+    ({"output_error": "hinge"}, [], r"output_error='hinge': expected 'gaussian' or 'cross_entropy'"),
+    ({"model": "generative", "output_error": "gaussian"}, [], r"output_error: not a setting of model='generative'"),
 ])
 def test_bad_configs_stop_with_an_error_naming_the_key(tmp_path, capsys, settings, flags, message):
     config = write_config(tmp_path / "bad.json", **settings)
