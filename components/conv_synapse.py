@@ -269,7 +269,7 @@ class _ConvPlan(SynapsePlan):
         self.evolve_kernel, self.step_kernel = evolve[rule], CONV_STEP[rule]
         self.geometry = synapse.geometry
         self.settings = ((synapse.w_bound, synapse.w_decay, synapse.sign_value, synapse.low), synapse.has_bias)
-        self.has_bias = synapse.has_bias
+        self.has_bias, self.biases = synapse.has_bias, synapse.biases
 
     def adjustments(self, pre, post, weights):
         """(dW, dBiases) of the rule for the current values, without changing the synapse."""
@@ -300,8 +300,10 @@ class _ConvPlan(SynapsePlan):
     def bound(self, state):
         """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`): the
         optimizer's state the call steps (:meth:`stepped_state`)."""
-        optimizer_state, count, finish = self.stepped_state(state)
-        return (count, self.slots(optimizer_state), self.slots(optimizer_state, "biases")), finish
+        held, new, outputs, count, first, finish = self.stepped_state(state)
+        biases_out = outputs[1] if self.has_bias else state[self.biases.target]
+        return (count, first, self.slots(held), self.slots(new, "biases"), outputs[0], biases_out,
+                self.slots(new)), finish
 
 
 class _HebbianConvolution(Optimized, _Convolution):
@@ -358,9 +360,9 @@ class _HebbianConvolution(Optimized, _Convolution):
 
     def _steps_evolve(self):
         plan = self.plan
-        return [Step(plan.step_kernel, ("pre", "post", "weights", "biases"), ("dWeights", "dBiases"),
+        return [Step(plan.step_kernel, ("pre", "post", "weights", "biases"), ("weights", "biases", "dWeights", "dBiases"),
                      constants=(plan.geometry, plan.settings, self.optimizer.step_constants),
-                     binding=Binding(plan.bound), in_place=("weights", "biases"), copied=not self.in_place)]
+                     binding=Binding(plan.bound))]
 
     @compilable
     def backtransmit(self):

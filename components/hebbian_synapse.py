@@ -54,7 +54,7 @@ class _Plan(SynapsePlan):
                          synapse.has_bias)
         self.rows, self.columns = synapse.shape
         self.batch = synapse.batch_size
-        self.has_bias = synapse.has_bias
+        self.has_bias, self.biases = synapse.has_bias, synapse.biases
 
     def adjustments(self, pre, post, weights):
         """(dW, db) of ngc-learn's rule for the current values, without changing the synapse."""
@@ -89,9 +89,10 @@ class _Plan(SynapsePlan):
     def bound(self, state):
         """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`): the
         optimizer's state the call steps (:meth:`stepped_state`)."""
-        optimizer_state, count, finish = self.stepped_state(state)
-        return (count, self.blocks(self.batch), self.slots(optimizer_state),
-                self.slots(optimizer_state, "biases")), finish
+        held, new, outputs, count, first, finish = self.stepped_state(state)
+        biases_out = outputs[1] if self.has_bias else state[self.biases.target]
+        return (count, first, self.blocks(self.batch), self.slots(held), self.slots(new, "biases"), outputs[0],
+                biases_out, self.slots(new)), finish
 
 
 class HebbianSynapse(LearningSynapse):
@@ -199,9 +200,9 @@ class HebbianSynapse(LearningSynapse):
 
     def _steps_evolve(self):
         plan = self.plan
-        return [Step(plan.step_kernel, ("pre", "post", "weights", "biases", "mask"), ("dWeights", "dBiases"),
-                     constants=(plan.settings, self.optimizer.step_constants), binding=Binding(plan.bound),
-                     in_place=("weights", "biases"), copied=not self.in_place)]
+        return [Step(plan.step_kernel, ("pre", "post", "weights", "biases", "mask"),
+                     ("weights", "biases", "dWeights", "dBiases"),
+                     constants=(plan.settings, self.optimizer.step_constants), binding=Binding(plan.bound))]
 
     def _steps_calc_update(self):
         return [Step(hebbian_adjustments, ("pre", "post", "weights"), ("dWeights", "dBiases"),

@@ -32,6 +32,7 @@ class SynapsePlan:
         self.in_place = synapse.in_place
         self.spares = Spares()
         self.opt_params = synapse.opt_params
+        self.learned = {name: getattr(synapse, name) for name in synapse._learned()}
 
     def checked(self, **arrays):
         """Raise ValueError naming the synapse unless each array has its shape and the synapse's dtype."""
@@ -87,22 +88,34 @@ class SynapsePlan:
         return state.with_slots(slots, state.count if count is None else count)
 
     def stepped_state(self, state):
-        """For a compiled step that steps the optimizer's state in place (see
-        :class:`ngc_optim.circuit.Binding`): (the state it steps: the one ``state`` holds when the synapse
-        updates in place, else a copy from :meth:`copied_state`; its count, an int64 (1,) array the step
-        counts in; ``finish()``, which sets the count back and returns {opt_params' key: the copy})."""
+        """What a compiled learning step (see the steps of :mod:`ngc_optim.hebbian_kernels`) takes from the
+        circuit's state (see :class:`ngc_optim.circuit.Binding`): (the optimizer's state it reads, the state it
+        writes, the arrays to write the new learned values into (as :meth:`outputs`: the weights', and the
+        biases' when the optimizer steps them), count, first, finish). ``count`` is an int64 (1,) array the
+        step counts in; ``first`` a uint8 (1,) array, 1 when the step's first run writes out of place (the new
+        values into the outputs and into the new state's slots, from the state's: its biases' slots start as
+        copies) and 0 when the synapse updates in place (the outputs, and the new state, are the state's own).
+        ``finish()`` sets the count and returns {opt_params' key: the new state} when it is new."""
         held = state[self.opt_params.target]
-        stepped = held if self.in_place else self.copied_state(held)
-        count = np.array([stepped.count], np.int64)
+        learned = {name: state[compartment.target] for name, compartment in self.learned.items()}
+        outputs = self.outputs(**learned)
+        new = held if self.in_place else self.copied_state(held, copy=("biases",))
+        count = np.array([held.count], np.int64)
+        first = np.array([not self.in_place], np.uint8)
 
         def finish():
-            stepped.count = int(count[0])
-            if stepped is held:
+            new.count = int(count[0])
+            if new is held:
                 return {}
+            if first[0]:
+                self.replaced(**dict(zip(learned, outputs)))
+                self.replaced_state(new)
+                return {}
+            self.replaced(**learned)
             self.replaced_state(held)
-            return {self.opt_params.target: stepped}
+            return {self.opt_params.target: new}
 
-        return stepped, count, finish
+        return held, new, outputs, count, first, finish
 
     def replaced_state(self, state):
         """Keep the arrays of ``state``, which a new state replaced, for later :meth:`copied_state`."""
@@ -171,6 +184,9 @@ class Optimized:
 
     def _optimizers(self):
         return {self.name: (self.optimizer, self.opt_params.get())}
+
+    def _set_optimizer_states(self, states):
+        self.opt_params.set(states[self.name])
 
 
 class LearningSynapse(Optimized, DenseSynapse):

@@ -10,10 +10,11 @@ a component ngc_optim has imports it: :func:`register` adds those subpackages
 and modules to ``sys.modules`` when ``ngc_optim.components`` is imported.
 """
 
+import importlib
 import sys
 import types
 
-__all__ = ["PATHS", "register"]
+__all__ = ["FUNCTIONS", "PATHS", "register"]
 
 PATHS = {
     "neurons.graded": {"rateCell": "RateCell", "gaussianErrorCell": "GaussianErrorCell",
@@ -32,6 +33,8 @@ PATHS = {
     "other": {"varTrace": "VarTrace", "expKernel": "ExpKernel"},
 }
 """ngc-learn's subpackage (under ``components``) -> its module name -> the component it defines."""
+FUNCTIONS = {"input_encoders.ganglionCell": {"_reconstruct": ("ngc_optim.utils.patches", "reconstruct_patches")}}
+"""ngc-learn's module (under ``components``) -> functions of it that ported code imports -> (our module, name)."""
 
 
 def _module(name, doc, classes):
@@ -63,5 +66,7 @@ def register(package):
         for module_name, class_name in PATHS.get(path, {}).items():
             leaf = _module(f"{full}.{module_name}", f"ngc-learn's module of {class_name}.",
                            [getattr(package, class_name)])
+            for function, (source, name) in FUNCTIONS.get(f"{path}.{module_name}", {}).items():
+                setattr(leaf, function, getattr(importlib.import_module(source), name))
             if not hasattr(module, module_name):  # ngc-learn's spiking.LIFCell: the class on the package
                 setattr(module, module_name, leaf)

@@ -15,7 +15,7 @@ function (:mod:`ngc_optim.circuit`); the steps call the kernels the method calls
 
 ``save(directory)`` writes every compartment's own value to
 ``<directory>/<name>.h5`` through :func:`ngc_optim.save_checkpoint`;
-``load(directory)`` restores them in place, strictly (same names, shapes and
+``load(directory)`` restores them into new arrays, strictly (same names, shapes and
 dtypes). ngcsimlib's ``Context.save_to_json`` and ``Context.load`` call them.
 """
 
@@ -303,9 +303,21 @@ class NumpyComponent(Component):
                         self._optimizers(), metadata={"component": type(self).__name__})
 
     def load(self, directory):
-        """Restore what :meth:`save` wrote, in place; raises ``CheckpointError`` on any mismatch."""
-        restore_checkpoint(os.path.join(directory, f"{self.name}.h5"), {self.name: self._own_arrays()},
-                           self._optimizers())
+        """Restore what :meth:`save` wrote, strictly, into new arrays and optimizer states (values read before
+        stay as they were); raises ``CheckpointError`` on any mismatch, changing nothing."""
+        compartments = {name: compartment for name, compartment in self.compartments if compartment.auto_save}
+        arrays = {name: np.empty_like(value) for name, value in self._own_arrays().items()}
+        optimizers = {name: (optimizer, state.with_slots({slot: {key: np.empty_like(array)
+                                                                  for key, array in state.slot(slot).items()}
+                                                           for slot in state.slot_names}, state.count))
+                      for name, (optimizer, state) in self._optimizers().items()}
+        restore_checkpoint(os.path.join(directory, f"{self.name}.h5"), {self.name: arrays}, optimizers)
+        stateManager.set_state({compartments[name].root: array for name, array in arrays.items()})
+        self._set_optimizer_states({name: state for name, (_, state) in optimizers.items()})
+
+    def _set_optimizer_states(self, states):
+        """Set the optimizer states :meth:`load` restored (as ``{name: state}``, the keys of
+        :meth:`_optimizers`): none here."""
 
     @classmethod
     def help(cls):

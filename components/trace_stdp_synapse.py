@@ -117,15 +117,22 @@ class _Plan(SynapsePlan):
 
     def bound(self, state):
         """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`)."""
-        optimizer_state, count, stepped = self.stepped_state(state)
+        held, new, (out,), count, first, stepped = self.stepped_state(state)
         weights = state[self.weights.target]
         bounded = self._bounded(weights)
+        start = held.count
+        exact = out is self.previous[0]() and weights is self.previous[1]()
 
         def finish():
-            self._keep_bounded(weights, bounded)
+            steps = int(count[0]) - start
+            if steps:
+                self._keep_bounded(out, bounded)
+                if out is not weights:
+                    self.previous = (weakref.ref(weights), weakref.ref(out)) if steps == 1 else (_gone, _gone)
             return stepped()
 
-        return (count, self.scratch(), self.blocks(), bounded, self.slots(optimizer_state)), finish
+        return (count, first, self.scratch(exact), self.blocks(), bounded, self.slots(held), out,
+                self.slots(new)), finish
 
 
 class TraceSTDPSynapse(LearningSynapse):
@@ -243,8 +250,8 @@ class TraceSTDPSynapse(LearningSynapse):
     def _steps_evolve(self):
         plan = self.plan
         return [Step(plan.step_kernel, ("preSpike", "postSpike", "preTrace", "postTrace", "weights", "mask"),
-                     ("dWeights",), constants=(plan.step_settings, self.optimizer.step_constants),
-                     binding=Binding(plan.bound), in_place=("weights",), copied=not self.in_place)]
+                     ("weights", "dWeights"), constants=(plan.step_settings, self.optimizer.step_constants),
+                     binding=Binding(plan.bound))]
 
     def _steps_reset(self):
         spikes = ("preSpike", "postSpike", "preTrace", "postTrace")

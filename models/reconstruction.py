@@ -84,6 +84,7 @@ class GenerativePCN(PCModel):
 
     MODEL = "GenerativePCN"
     SCORE = "val_mse"
+    EPOCHS = 20
 
     def __init__(self, sizes=(64, 128), *, T=20, dt=1.0, tau_m=20.0, act_fx="relu", prior=("laplacian", 0.14),
                  eta=0.005, optim_type="sgd", optim_kwargs=None, weight_init=None, w_bound=1.0, normalize=True,
@@ -187,12 +188,12 @@ class GenerativePCN(PCModel):
                 self._normalize_weights()
         return energy
 
-    def fit(self, X, epochs=10, batch_size=None, validation=None, checkpoint=None, progress=True, on_epoch=None):
+    def fit(self, X, epochs=None, batch_size=None, validation=None, checkpoint=None, progress=True, on_epoch=None):
         """Train until ``epochs`` epochs are done in all (a loaded model continues from its ``epoch``).
 
         Args:
             X: data (samples, sizes[0]), e.g. pixels in [0, 1].
-            epochs: the total number of epochs to reach.
+            epochs: the total number of epochs to reach (None: ``EPOCHS``, 20).
             batch_size: must be the model's (the components were built for it); None: the model's.
             validation: optional data X_val: its reconstruction MSE is recorded after each epoch.
             checkpoint: optional path, written (atomically) after each epoch.
@@ -206,7 +207,7 @@ class GenerativePCN(PCModel):
             ValueError: bad arguments or data (the wrong number of features, NaN, fewer samples
                 than a batch, empty validation data), before anything changes.
         """
-        self._check_fit(epochs, batch_size)
+        epochs = self._check_fit(epochs, batch_size)
         X = self._check_data(X)
         if validation is not None:
             validation = self._check_data(validation)

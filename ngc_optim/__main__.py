@@ -30,6 +30,13 @@ def _one_line(message):
     return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
+def _defaults(key):
+    """The default of ``key`` for each kind of model that has it (the classes' own, read by ngc_optim.training)."""
+    from .training import KINDS
+
+    return ", ".join(f"{kind} {defaults[key]}" for kind, defaults in KINDS.items() if key in defaults)
+
+
 def _parser():
     parser = _Parser(prog="ngc-optim", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -51,13 +58,13 @@ def _parser():
                                        "snn (a spiking network learning by STDP)")
     train.add_argument("--name", help="run name (the model kind)")
     train.add_argument("--runs", type=Path, default=Path("runs"), help="directory of runs (runs)")
-    train.add_argument("--epochs", type=_positive_int, help="total epochs (PCN 30, generative 20, snn 1)")
-    train.add_argument("--batch-size", type=_positive_int, help="samples per batch (50)")
-    train.add_argument("--T", type=_positive_int, help="settling steps per batch (PCN 10, generative 20); "
-                                                       "snn: steps per image (150)")
-    train.add_argument("--optimizer", help="optimizer name (adam)")
-    train.add_argument("--eta", type=float, help="step size (0.003)")
-    train.add_argument("--seed", type=int, help="seed of weights and shuffling (0)")
+    train.add_argument("--epochs", type=_positive_int, help=f"total epochs ({_defaults('epochs')})")
+    train.add_argument("--batch-size", type=_positive_int, help=f"samples per batch ({_defaults('batch_size')})")
+    train.add_argument("--T", type=_positive_int, help=f"settling steps per batch; snn: steps per image "
+                                                       f"({_defaults('T')})")
+    train.add_argument("--optimizer", help=f"optimizer name ({_defaults('optimizer')})")
+    train.add_argument("--eta", type=float, help=f"step size ({_defaults('eta')})")
+    train.add_argument("--seed", type=int, help=f"seed of weights and shuffling ({_defaults('seed')})")
     train.add_argument("--data", help="digits, a .npz file (default: digits)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep = commands.add_parser("sweep", help="train every point of a sweep file on Dask (see ngc_optim.sweep)",
@@ -70,6 +77,12 @@ def _parser():
     sweep.add_argument("--workers", type=_positive_int, help="LocalCluster worker processes (one per core)")
     sweep.add_argument("--runs", type=Path, default=Path("runs"), help="directory of runs (runs)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    plot = commands.add_parser("plot", help="draw the learning curves of runs from their metrics.json into a PNG",
+                               description="Draw the learning curves of runs (directories of ngc-optim train or "
+                                           "of a sweep's points; a sweep's directory stands for its points) from "
+                                           "their metrics.json: one panel per score, one line per run.")
+    plot.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="a run directory, or a sweep's")
+    plot.add_argument("--output", type=Path, default=Path("curves.png"), help="the PNG to write (curves.png)")
     evaluate = commands.add_parser("evaluate", help="print the test accuracy (PCN, snn) or reconstruction MSE "
                                                     "(generative) of a checkpoint")
     evaluate.add_argument("checkpoint", type=Path)
@@ -122,6 +135,13 @@ def _demo(args):
     print(f"checkpoint: {args.checkpoint}")
 
 
+def _plot(args):
+    from .figures import plot_curves
+
+    plot_curves(args.runs, args.output)
+    print(f"curves: {args.output}")
+
+
 def _evaluate(args):
     from .training import evaluate_checkpoint
 
@@ -137,13 +157,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from .checkpoint import CheckpointError
     from .datasets import DatasetError
+    from .figures import MetricsError
     from .models import DivergenceError
     from .sweep import SweepError
     from .training import ConfigError
 
     try:
-        {"demo": _demo, "train": _train, "sweep": _sweep, "evaluate": _evaluate}[args.command](args)
-    except (ConfigError, DatasetError, CheckpointError) as error:
+        {"demo": _demo, "train": _train, "sweep": _sweep, "plot": _plot, "evaluate": _evaluate}[args.command](args)
+    except (ConfigError, DatasetError, CheckpointError, MetricsError) as error:
         parser.exit(2, f"ngc-optim {args.command}: error: {_one_line(error)}\n")
     except (SweepError, DivergenceError) as error:
         parser.exit(1, f"ngc-optim {args.command}: error: {error}\n")

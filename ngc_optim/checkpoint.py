@@ -24,7 +24,8 @@ and superblock carry HDF5's checksums too. No pickle is used. Format 1 files
 
 Saving writes to a temporary file in the destination's directory, flushes and
 fsyncs it, and renames it over the destination, so a reader (or a crash) sees the
-old checkpoint or the new one, never a mixture. Loading reads and checks the
+old checkpoint or the new one, never a mixture. The disk is asked to start writing
+each array while the next is written, so the fsync finds most of it written. Loading reads and checks the
 whole file before anything is returned or copied: any problem raises
 :class:`CheckpointError` naming the file and the entry, and leaves the objects
 being restored untouched.
@@ -55,6 +56,8 @@ LIBVER = ("v110", "v110")
 """HDF5 file format 1.10: checksummed object headers, superblock and chunk indexes (fixed and extensible
 arrays, version 2 B-trees), readable by every HDF5 from 1.10 (2018) on, h5py 2.8+ and h5dump included."""
 _CHUNK_BYTES = 4 * 2**20
+_FLUSH_BYTES = 16 * 2**20
+"""A save starts the disk writing after each this many bytes of an array (see _start_writeback)."""
 _BLOCK_BYTES = 2**20
 """Arrays are written, read and hashed in blocks of this size (which stay in the 1 MiB L2 cache per core
 measured here; 1 MiB blocks read and hashed 192 MB in 57 ms, reading alone through HDF5 took 55 ms and
@@ -225,10 +228,12 @@ def _write_array(group, name, array, compression, raw):
 def _transfer(raw, offset, array, write):
     """Write the bytes of the contiguous ``array`` to the file ``raw`` at ``offset`` (or read them into it),
     in blocks of _BLOCK_BYTES, hashing each block while it is in the cache; returns the digest (as
-    :func:`array_digest`), or None if the file ends before the array does."""
+    :func:`array_digest`), or None if the file ends before the array does. Writing, the disk is asked to
+    start writing each _FLUSH_BYTES written (see _start_writeback)."""
     view = memoryview(array.reshape(-1).view(np.uint8))
     digest = xxhash.xxh3_128()
     raw.seek(offset)
+    flushed = 0
     for start in range(0, len(view), _BLOCK_BYTES):
         block = view[start:start + _BLOCK_BYTES]
         done = 0
@@ -238,7 +243,20 @@ def _transfer(raw, offset, array, write):
                 return None
             done += count
         digest.update(block)
+        end = start + len(block)
+        if write and (end - flushed >= _FLUSH_BYTES or end == len(view)):
+            _start_writeback(raw, offset + flushed, end - flushed)
+            flushed = end
     return digest.hexdigest()
+
+
+def _start_writeback(raw, offset, length):
+    """Start writing ``length`` bytes of ``raw`` from ``offset`` to the disk without waiting, so that the
+    final fsync finds them written: Linux's POSIX_FADV_DONTNEED starts the writeback of the range's dirty
+    pages (and drops none of them while they are written). Writing 192 MB and fsyncing it took 0.26 s
+    with one fsync at the end, 0.17 s so, as long as writing it without any fsync."""
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(raw.fileno(), offset, length, os.POSIX_FADV_DONTNEED)
 
 
 def _plain_attribute(path, node, key, fixed, attrs=None):

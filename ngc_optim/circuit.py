@@ -19,7 +19,7 @@ Each step is ``outputs = kernel(*reads, *keywords, *constants, *bound)``:
 * ``keywords``: the process's keywords (``dt``, ``t``), from the row of the step;
 * ``constants``: fixed values (numbers, tuples of numbers, arrays the component holds);
 * ``bound``: values taken from the state at each call (an optimizer's count and
-  slots; see :class:`Binding`), updated in place by the kernel;
+  slots, arrays to write new weights into; see :class:`Binding`);
 * ``writes``: the compartments set from the returned value (one name) or values
   (several names, a tuple returned; None drops a value).
 
@@ -57,7 +57,6 @@ from ngcsimlib.global_state import stateManager
 from ngcsimlib.operations import BaseOp, Product, Summation
 
 from . import config, threads
-from .buffers import Spares
 from .cell_kernels import block_start
 
 __all__ = ["Binding", "Circuit", "CircuitUnavailable", "ShapeMismatch", "Step", "cache_directory", "held_steps",
@@ -70,10 +69,11 @@ class Binding(NamedTuple):
     """Values a step takes from the state at each call instead of from compartments.
 
     ``take(state)`` returns ``(args, finish)``: the arguments passed after the
-    step's constants (arrays the kernel updates in place) and a function called
-    with no arguments after the compiled call (to copy a counter back, say),
-    which returns the state values it replaced ({key: new value}: an optimizer's
-    state copied for the call), set with the written compartments.
+    step's constants (a counter, an optimizer's slots, arrays to write new
+    values into) and a function called with no arguments after the compiled call
+    (to copy a counter back, say), which returns the state values it replaced
+    ({key: new value}: an optimizer's new state), set with the written
+    compartments.
     """
 
     take: Callable
@@ -88,8 +88,6 @@ class Step(NamedTuple):
     keywords: tuple = ()
     constants: tuple = ()
     binding: Binding = None
-    in_place: tuple = ()
-    """Reads the kernel updates in place: they must be writable C-contiguous arrays."""
     rows: tuple = ()
     """Compartments (reads and writes) of one row per sample of the batch, for a step that computes each row
     on its own: on a block of the rows it gives those rows of the whole batch's result, bit for bit (every
@@ -99,10 +97,6 @@ class Step(NamedTuple):
     it as ``carried(*reads, scratch, *keywords, *constants)``, with ``scratch = start(first read, *constants)``
     computed once before the loop: what the kernel keeps from one row for the next (a rate cell's fx'(z')),
     updated in place; the same bits as ``kernel``."""
-    copied: bool = True
-    """The in_place reads are copied once per call of the circuit (into arrays kept from call to call when
-    nothing else holds them: :mod:`ngc_optim.buffers`), so that a value read before never changes; False
-    updates the arrays the state holds (a synapse's ``in_place`` opt-in)."""
 
 
 _generation = [0]
@@ -132,8 +126,8 @@ def held_steps(steps, attribute):
     prefixed ``attribute.``)."""
     def names(values):
         return tuple(None if name is None else f"{attribute}.{name}" for name in values)
-    return [step._replace(reads=names(step.reads), writes=names(step.writes), in_place=names(step.in_place),
-                          rows=names(step.rows)) for step in steps]
+    return [step._replace(reads=names(step.reads), writes=names(step.writes), rows=names(step.rows))
+            for step in steps]
 
 
 class CircuitUnavailable(Exception):
@@ -236,8 +230,6 @@ class Circuit:
                     for key in _keys(compartment.target):
                         expected.setdefault(key, (own, where))
                         _check_match(key, own, where, expected[key])
-                    if attribute in step.in_place and not isinstance(compartment.target, str):
-                        raise CircuitUnavailable(f"{where} is updated in place but wired from an operation")
                 missing = [word for word in step.keywords if word not in self.keywords]
                 if missing:
                     raise CircuitUnavailable(f"{owner}.{method} takes keywords {missing} the process lacks")
@@ -264,17 +256,11 @@ class Circuit:
         self.keys = tuple(variables.keys)
         self._variables = variables
         self._expected = [(expected[key][0].shape, expected[key][0].dtype) for key in self.keys]
-        self._in_place = {call.reads[call.step.reads.index(attribute)] for call in self._calls
-                          for attribute in call.step.in_place}
-        self._copied = tuple(sorted({int(call.reads[call.step.reads.index(attribute)][1:]) for call in self._calls
-                                     if call.step.copied for attribute in call.step.in_place}))
-        self._spares = Spares()
         written = [name for call in self._calls for name in call.writes if name is not None]
         self._written = tuple(dict.fromkeys(written))
         self._written_keys = tuple(self.keys[int(name[1:])] for name in self._written)
         self._written_index = tuple(self.keys.index(key) for key in self._written_keys)
-        self._checks = tuple((key, *self._expected[index], self._variables.names[key] in self._in_place)
-                             for index, key in enumerate(self.keys))
+        self._checks = tuple((key, *self._expected[index]) for index, key in enumerate(self.keys))
         self._constants = tuple(call.step.constants for call in self._calls)
         self._unbound = tuple(() for _ in self._calls)
         self._bindings = tuple((index, call.step.binding) for index, call in enumerate(self._calls)
@@ -301,10 +287,8 @@ class Circuit:
         return self._generation != _generation[0]
 
     def _writers(self, name):
-        """The calls that write the variable ``name`` (or update it in place)."""
-        return {number for number, call in enumerate(self._calls)
-                if name in call.writes or any(call.reads[call.step.reads.index(attribute)] == name
-                                              for attribute in call.step.in_place)}
+        """The calls that write the variable ``name``."""
+        return {number for number, call in enumerate(self._calls) if name in call.writes}
 
     def _carry_lines(self, names, indent):
         """Before the loop: the scratch s<n> of each carried call, from its first read (see Step.carry)."""
@@ -422,8 +406,7 @@ class Circuit:
             return None
         for number in final:
             call = self._calls[number]
-            outputs = {name for name in call.writes if name} | {call.reads[call.step.reads.index(attribute)]
-                                                                for attribute in call.step.in_place}
+            outputs = {name for name in call.writes if name}
             reads = {variable for read in call.reads for variable in _variables_in(read)}
             later = {name for other in self._calls[number + 1:] for name in other.writes if name}
             read_elsewhere = {variable for index, other in enumerate(self._calls) if index != number
@@ -464,9 +447,8 @@ class Circuit:
         return module
 
     def arrays(self, state):
-        """The state's values of the circuit's compartments, checked: shape, dtype, C order, and writable for
-        those updated in place (a value of another dtype or layout only read is converted, as the per-call
-        path converts it). Values the last call returned, or checked, are not checked again."""
+        """The state's values of the circuit's compartments, checked: shape, dtype, C order and writable (a
+        value of another dtype or layout, or read-only, is converted, as the per-call path converts it). Values the last call returned, or checked, are not checked again."""
         values = list(self._state_values(state))
         known = self._known
         if known is not None and all(map(operator.is_, values, known)):
@@ -477,12 +459,9 @@ class Circuit:
         return values
 
     def _checked(self, index, value):
-        key, shape, dtype, in_place = self._checks[index]
+        key, shape, dtype = self._checks[index]
         if type(value) is not np.ndarray or value.dtype != dtype or not value.flags.c_contiguous \
                 or not value.flags.writeable:
-            if in_place:
-                raise ValueError(f"process {self.name!r}: {key} is updated in place and must be a writable "
-                                 f"C-contiguous {dtype} array, got {_describe(value)}")
             value = np.array(value, dtype, order="C")
         if value.shape != shape:
             raise ShapeMismatch(f"process {self.name!r}: {key} has shape {value.shape}; expected {shape}",
@@ -544,20 +523,14 @@ class Circuit:
 
     def __call__(self, state, rows, blocks=None):
         """Run the circuit over ``rows`` (a float64 (steps, keywords) array, the process's keyword order)
-        from ``state`` (a dict, not changed: the in_place reads are copied first, see Step.copied), in
+        from ``state`` (a dict, not changed), in
         ``blocks`` blocks of the batch's rows (default: see
         :meth:`blocks`); returns (the written compartments as {key: value}, the watched values stacked over
         the steps, or None if none are watched)."""
         if self._module is None:
             self._module = self._load()
         values = self.arrays(state)
-        copies = {}
-        if self._copied:
-            state = dict(state)
-            for index in self._copied:
-                key, value = self.keys[index], values[index]
-                copies[key] = state[key] = values[index] = self._spares.copy(key, value)
-                self._spares.put(key, value)
+        replaced = {}
         bound = list(self._unbound)
         finishes = []
         for index, binding in self._bindings:
@@ -575,12 +548,12 @@ class Circuit:
         else:
             results = self._call(self._module.circuit, (rows, *arguments))
         for finish in finishes:
-            copies.update(finish())
+            replaced.update(finish())
         for index, result in zip(self._written_index, results):
             values[index] = result
         self._known = values
-        copies.update(zip(self._written_keys, results))
-        return copies, (tuple(buffers) if buffers else None)
+        replaced.update(zip(self._written_keys, results))
+        return replaced, (tuple(buffers) if buffers else None)
 
 
 def _keys(target):
@@ -622,9 +595,3 @@ def _check_match(key, own, where, first):
                          f"({key})")
     if own.dtype != value.dtype:
         raise CircuitUnavailable(f"{where} is {own.dtype} but wired with {other} of {value.dtype}")
-
-
-def _describe(value):
-    if isinstance(value, np.ndarray):
-        return f"{value.dtype}{list(value.shape)}" + ("" if value.flags.c_contiguous else " (not C-contiguous)")
-    return type(value).__name__

@@ -240,7 +240,7 @@ CONV_HEBBIAN, CONV_HEBBIAN_IN_PLACE = specialised_loops("conv_hebbian", CONSTANT
 """Optimizer kernel name -> the fused pass of a Hebbian convolution over W (dW written into the product); its
 in-place copy."""
 
-KERNEL = BIAS = EVOLVE = SCALARS = None
+KERNEL = BIAS = EVOLVE = EVOLVE_IN_PLACE = SCALARS = None
 """Bound in each compiled copy of _conv_evolve and _conv_step."""
 
 
@@ -274,16 +274,24 @@ def _conv_evolve(pre, post, weights, out, biases, biases_out, geometry, settings
     return product, d_biases
 
 
-def _conv_step(pre, post, weights, biases, geometry, settings, optimizer_constants, count, slots, bias_slots):
-    """The compiled circuit's form of _conv_evolve, in place on weights, biases and the optimizer's slots (the
-    circuit copies them once per call unless the synapse updates in place): counts the step in ``count`` (int64 (1,)) and computes
-    its scalars with the rule's jit_scalars (SCALARS)."""
+def _conv_step(pre, post, weights, biases, geometry, settings, optimizer_constants, count, first, slots, bias_slots,
+               out, biases_out, slots_out):
+    """The compiled circuit's form of _conv_evolve, as hebbian_kernels._hebbian_step: returns (W, biases, dW,
+    dBiases), the new values written into ``out``, ``biases_out`` and ``slots_out`` by the step's first run in
+    a call (``first[0]``), updated in place there after it."""
     count[0] += 1
-    return EVOLVE(pre, post, weights, weights, biases, biases, geometry, settings, slots, slots, bias_slots,
-                  SCALARS(optimizer_constants, count[0]))
+    scalars = SCALARS(optimizer_constants, count[0])
+    if first[0]:
+        first[0] = 0
+        d_weights, d_biases = EVOLVE(pre, post, weights, out, biases, biases_out, geometry, settings, slots,
+                                     slots_out, bias_slots, scalars)
+    else:
+        d_weights, d_biases = EVOLVE_IN_PLACE(pre, post, out, out, biases_out, biases_out, geometry, settings,
+                                              slots_out, slots_out, bias_slots, scalars)
+    return out, biases_out, d_weights, d_biases
 
 
 CONV_EVOLVE, CONV_EVOLVE_IN_PLACE, CONV_STEP = compiled_evolves(
     _conv_evolve, _conv_step, lambda function, rule: f"_conv_{function}_{rule}", CONV_HEBBIAN, CONV_HEBBIAN_IN_PLACE)
 """Optimizer kernel name -> a Hebbian convolution synapse's whole evolve (see _conv_evolve), the same in place,
-and its step in a compiled circuit (in place, counting the optimizer's steps)."""
+and its step in a compiled circuit (counting the optimizer's steps)."""

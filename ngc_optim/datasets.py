@@ -2,6 +2,8 @@
 
 Every loader returns a :class:`Dataset` of float32 inputs scaled to [0, 1] (one
 row per sample) and int64 class labels, split into a training and a test part.
+Labels may be given as integer classes or as one-hot rows (as ngc-learn's models
+hold their targets): :func:`class_labels` checks either and gives the classes.
 
 The default data set is a copy of scikit-learn's bundled ``load_digits`` (1,797
 8x8 images of the digits 0-9 with pixels 0..16, the test set of the UCI "Optical
@@ -23,7 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Dataset", "DatasetError", "dataset", "load_digits", "load_idx", "load_npz", "one_hot", "stratified_split"]
+__all__ = ["Dataset", "DatasetError", "class_labels", "dataset", "load_digits", "load_idx", "load_npz", "one_hot",
+           "stratified_split"]
 
 
 class DatasetError(ValueError):
@@ -61,14 +64,53 @@ def stratified_split(labels, test_fraction, seed):
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
+def class_labels(labels, samples, n_classes=None):
+    """The int64 classes of ``labels``: ``samples`` integers, or ``samples`` one-hot rows (each of 0s and 1s
+    with exactly one 1, ``n_classes`` wide when given; their class is the column of the 1), as ngc-learn's
+    models hold targets. With ``n_classes``, classes must lie in 0 .. n_classes - 1; else they must be >= 0.
+
+    Raises:
+        DatasetError: anything else, naming what is wrong (the shape, dtype, the first bad row or label).
+    """
+    y = np.asarray(labels)
+    wide = f"{n_classes}" if n_classes is not None else "n_classes"
+    expected = f"expected {samples} integer labels or {samples} one-hot rows of {wide}"
+    if y.ndim == 2 and len(y) == samples and (n_classes is None or y.shape[1] == n_classes) and y.shape[1] > 0:
+        if not (y.dtype == bool or np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+            raise DatasetError(f"one-hot labels have dtype {y.dtype}; expected numbers 0 and 1")
+        ones = y == 1
+        outside = np.flatnonzero(~(ones | (y == 0)).all(axis=1))
+        if len(outside):
+            row = outside[0]
+            raise DatasetError(f"one-hot labels must be 0 or 1: row {row} is {y[row].tolist()}")
+        counts = ones.sum(axis=1)
+        wrong = np.flatnonzero(counts != 1)
+        if len(wrong):
+            raise DatasetError(f"one-hot labels need exactly one 1 per row: row {wrong[0]} has {counts[wrong[0]]}")
+        return np.argmax(ones, axis=1).astype(np.int64)
+    if y.shape != (samples,) or not np.issubdtype(y.dtype, np.integer):
+        raise DatasetError(f"labels are {y.dtype}{list(y.shape)}; {expected}")
+    y = y.astype(np.int64)
+    if len(y) and (y.min() < 0 or (n_classes is not None and y.max() >= n_classes)):
+        bounds = f"in 0 .. {n_classes - 1}" if n_classes is not None else ">= 0"
+        raise DatasetError(f"labels must lie {bounds}, found {y.min()} .. {y.max()}")
+    return y
+
+
 def _checked(what, x, y):
     """(x as float32 rows, y as int64) after checking they are usable, or DatasetError naming ``what``."""
     x = np.asarray(x)
     y = np.asarray(y)
     if x.ndim < 2 or len(x) == 0:
         raise DatasetError(f"{what}: inputs must have one row per sample, got shape {x.shape}")
+    if y.ndim == 2 and len(y) == len(x):
+        try:
+            y = class_labels(y, len(x))
+        except DatasetError as error:
+            raise DatasetError(f"{what}: {error}") from None
     if y.shape != (len(x),):
-        raise DatasetError(f"{what}: labels have shape {y.shape}; expected ({len(x)},), one per input row")
+        raise DatasetError(f"{what}: labels have shape {y.shape}; expected ({len(x)},), one per input row, "
+                           f"or {len(x)} one-hot rows")
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise DatasetError(f"{what}: inputs have dtype {x.dtype}; expected real numbers")
     x = x.reshape(len(x), -1).astype(np.float32)
@@ -86,7 +128,7 @@ def _checked(what, x, y):
 
 
 def dataset(x_train, y_train, x_test, y_test, what="arrays"):
-    """A :class:`Dataset` from the user's arrays, checked (inputs in [0, 1], integer labels)."""
+    """A :class:`Dataset` from the user's arrays, checked (inputs in [0, 1], integer labels or one-hot rows)."""
     x_train, y_train = _checked(f"{what} (training)", x_train, y_train)
     x_test, y_test = _checked(f"{what} (test)", x_test, y_test)
     if x_train.shape[1] != x_test.shape[1]:

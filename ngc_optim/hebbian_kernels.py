@@ -91,14 +91,14 @@ CONSTANTS = None
 ADJUSTMENT = None
 LIMITED = None
 """Bound in each compiled copy of the loops (see :func:`_specialised`): the synapse's element functions."""
-KERNEL = BIAS = EVOLVE = SCALARS = None
-WEIGHTED = False
 IN_PLACE = False
 """Bound true in the loops' in-place copies: ``out`` is ``w`` and the slots' outputs are the slots (passed or
 not), which LLVM then sees, and vectorises the loop (with distinct arguments that are the same arrays, its
 runtime overlap check sends the loop to its scalar fallback: 4x slower)."""
+KERNEL = BIAS = EVOLVE = EVOLVE_IN_PLACE = SCALARS = None
+WEIGHTED = False
 """Bound in each compiled copy of a whole evolve (see HEBBIAN_EVOLVE, STDP_EVOLVE and their steps): the rule's
-kernels, the evolve a step calls, the rule's jit_scalars and whether STDP depends on the weights."""
+kernels, the evolves a step calls, the rule's jit_scalars and whether STDP depends on the weights."""
 
 
 @njit(inline="always")
@@ -398,14 +398,23 @@ def _hebbian_evolve(pre, post, weights, out, biases, biases_out, mask, settings,
     return product, d_biases
 
 
-def _hebbian_step(pre, post, weights, biases, mask, settings, optimizer_constants, count, blocks, slots,
-                  bias_slots):
-    """The compiled circuit's form of _hebbian_evolve, in place on weights, biases and the optimizer's slots (the
-    circuit copies them once per call): counts the step in ``count`` (int64 (1,)) and computes its scalars with the rule's
-    jit_scalars (SCALARS)."""
+def _hebbian_step(pre, post, weights, biases, mask, settings, optimizer_constants, count, first, blocks, slots,
+                  bias_slots, out, biases_out, slots_out):
+    """The compiled circuit's form of _hebbian_evolve: counts the step in ``count`` (int64 (1,)) and computes its
+    scalars with the rule's jit_scalars (SCALARS); returns (W, b, dW, db). With ``first[0]`` set (the step's
+    first run in a call of the circuit; cleared here) the new weights, biases and the weights' slots go into
+    ``out``, ``biases_out`` and ``slots_out`` (EVOLVE), the state's arrays unchanged; after it (a scan's later
+    rows, and a synapse that updates in place) they are updated in place there (EVOLVE_IN_PLACE)."""
     count[0] += 1
-    return EVOLVE(pre, post, weights, weights, biases, biases, mask, settings, blocks, slots, slots, bias_slots,
-                  SCALARS(optimizer_constants, count[0]))
+    scalars = SCALARS(optimizer_constants, count[0])
+    if first[0]:
+        first[0] = 0
+        d_weights, d_biases = EVOLVE(pre, post, weights, out, biases, biases_out, mask, settings, blocks, slots,
+                                     slots_out, bias_slots, scalars)
+    else:
+        d_weights, d_biases = EVOLVE_IN_PLACE(pre, post, out, out, biases_out, biases_out, mask, settings, blocks,
+                                              slots_out, slots_out, bias_slots, scalars)
+    return out, biases_out, d_weights, d_biases
 
 
 _RULES = {kernel.name: kernel for kernel in (kernels.sgd, kernels.nag, kernels.momentum, kernels.rmsprop,
@@ -413,8 +422,8 @@ _RULES = {kernel.name: kernel for kernel in (kernels.sgd, kernels.nag, kernels.m
 def compiled_evolves(function, step_function, name, kernels, in_place_kernels, **bindings):
     """(evolve, in-place evolve, step) per optimizer kernel name: compiled copies of ``function`` with KERNEL
     bound to ``kernels``' (or ``in_place_kernels``') loop and BIAS to the rule's serial kernel, and of
-    ``step_function`` with EVOLVE bound to the in-place evolve and SCALARS to the rule's jit_scalars;
-    ``name(function, rule)`` names each copy."""
+    ``step_function`` with EVOLVE and EVOLVE_IN_PLACE bound to the two evolves and SCALARS to the rule's
+    jit_scalars; ``name(function, rule)`` names each copy."""
     def evolves(loops, suffix):
         return {rule: _compile(renamed(function, name(f"evolve{suffix}", rule),
                                        {**function.__globals__, **bindings, "KERNEL": loops[rule],
@@ -422,8 +431,8 @@ def compiled_evolves(function, step_function, name, kernels, in_place_kernels, *
                 for rule, kernel in _RULES.items()}
     evolve, in_place = evolves(kernels, ""), evolves(in_place_kernels, "_in_place")
     step = {rule: _compile(renamed(step_function, name("step", rule),
-                                   {**step_function.__globals__, "EVOLVE": in_place[rule],
-                                    "SCALARS": kernel.jit_scalars}))
+                                   {**step_function.__globals__, "EVOLVE": evolve[rule],
+                                    "EVOLVE_IN_PLACE": in_place[rule], "SCALARS": kernel.jit_scalars}))
             for rule, kernel in _RULES.items()}
     return evolve, in_place, step
 
@@ -431,7 +440,7 @@ def compiled_evolves(function, step_function, name, kernels, in_place_kernels, *
 HEBBIAN_EVOLVE, HEBBIAN_EVOLVE_IN_PLACE, HEBBIAN_STEP = compiled_evolves(
     _hebbian_evolve, _hebbian_step, lambda function, rule: f"_hebbian_{function}_{rule}", HEBBIAN, HEBBIAN_IN_PLACE)
 """Optimizer kernel name -> a HebbianSynapse's whole evolve (see _hebbian_evolve), the same in place, and its
-step in a compiled circuit (in place, counting the optimizer's steps)."""
+step in a compiled circuit (counting the optimizer's steps)."""
 HEBBIAN_PATCHED_EVOLVE, HEBBIAN_PATCHED_EVOLVE_IN_PLACE, HEBBIAN_PATCHED_STEP = compiled_evolves(
     _hebbian_evolve, _hebbian_step, lambda function, rule: f"_patched_hebbian_{function}_{rule}", HEBBIAN_PATCHED,
     HEBBIAN_PATCHED_IN_PLACE)
@@ -607,13 +616,20 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mas
 
 
 def _stdp_step(pre_spike, post_spike, pre_trace, post_trace, weights, mask, settings, optimizer_constants, count,
-               scratch, blocks, bounded, slots):
-    """The compiled circuit's form of _stdp_evolve, in place on the weights and the optimizer's slots (the
-    circuit copies them once per call): counts the step in ``count`` (int64 (1,)) and computes its
-    scalars with the rule's jit_scalars (SCALARS)."""
+               first, scratch, blocks, bounded, slots, out, slots_out):
+    """The compiled circuit's form of _stdp_evolve, as _hebbian_step: returns (W, dW), the new weights and
+    slots written into ``out`` and ``slots_out`` by the step's first run in a call (``first[0]``), updated in
+    place there after it."""
     count[0] += 1
-    return EVOLVE(pre_spike, post_spike, pre_trace, post_trace, weights, weights, mask, settings, scratch, blocks,
-                  bounded, slots, slots, SCALARS(optimizer_constants, count[0]))
+    scalars = SCALARS(optimizer_constants, count[0])
+    if first[0]:
+        first[0] = 0
+        d_weights = EVOLVE(pre_spike, post_spike, pre_trace, post_trace, weights, out, mask, settings, scratch,
+                           blocks, bounded, slots, slots_out, scalars)
+    else:
+        d_weights = EVOLVE_IN_PLACE(pre_spike, post_spike, pre_trace, post_trace, out, out, mask, settings,
+                                    scratch, blocks, bounded, slots_out, slots_out, scalars)
+    return out, d_weights
 
 
 def _stdp_name(weighted, function, rule):
@@ -625,4 +641,4 @@ _STDP_EVOLVES = {weighted: compiled_evolves(_stdp_evolve, _stdp_step, partial(_s
 STDP_EVOLVE, STDP_EVOLVE_IN_PLACE, STDP_STEP = ({weighted: evolves[index] for weighted, evolves in _STDP_EVOLVES.items()}
                                                 for index in range(3))
 """Weight-dependent or not -> optimizer kernel name -> a TraceSTDPSynapse's whole evolve (see _stdp_evolve),
-the same in place, and its step in a compiled circuit (in place, counting the optimizer's steps)."""
+the same in place, and its step in a compiled circuit (counting the optimizer's steps)."""

@@ -20,7 +20,8 @@ at the same path (on a cluster: a shared filesystem).
 
 ``summary.csv`` gets one row per point: its name, the swept settings, its epochs, the final test score and
 train energy (or spikes), the seconds its epochs took in all and, for a point whose training diverged, the
-error (and no scores).
+error (and no scores). ``summary.png`` draws the final test score against each swept setting (see
+:func:`plot_summary`); ``ngc-optim plot runs/<sweep>`` draws the points' learning curves.
 """
 
 import csv
@@ -30,6 +31,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .figures import axis_scale
 from .models import DivergenceError
 from .threads import cores_allowed, set_threads
 from .training import (
@@ -52,6 +54,8 @@ SWEEP_KEYS = ("name", "base", "grid", "points")
 POINT_NAME_LENGTH = 100
 """Point names (index, then settings) are cut to this length; the index keeps them apart."""
 OPTIMIZER_PREFIX = "optimizer."
+TICKS = 8
+"""A numeric setting of at most this many values is labelled at each value in ``summary.png``."""
 
 
 class SweepError(RuntimeError):
@@ -338,18 +342,25 @@ def run_sweep(path, runs="runs", scheduler=None, workers=None, progress=True):
 
 def plot_summary(path, points, rows):
     """The final test score against each swept setting but the seed, written to ``path``: in the panel of a
-    setting, one line per combination of the other settings but the seed, each marker the mean and standard
-    deviation over the seeds. Diverged points are left out (and counted in the title); nothing is written
-    without matplotlib or settings other than the seed. The figure is drawn without pyplot, so the caller's
-    backend and figures are left alone."""
+    setting, one series per combination of the other settings but the seed, each marker the mean and standard
+    deviation over the seeds. A setting of categories (optimizer names, say) is drawn as markers with error
+    bars apart, the series side by side and no line joining them; a numeric one at its values, joined, on a
+    logarithmic axis when its values span more than a decade (:func:`ngc_optim.figures.axis_scale`).
+    Diverged points are left out (and counted in the title); nothing is written without matplotlib or
+    settings other than the seed. The figure is drawn without pyplot, so the caller's backend and figures
+    are left alone.
+
+    Returns:
+        The matplotlib ``Figure``, or None when nothing was drawn.
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        return
+        return None
     swept = [key for key in dict.fromkeys(key for point in points for key in point.settings) if key != "seed"]
     score = next((key for row in rows for key in row if key.startswith("test_")), None)
     if not swept or score is None:
-        return
+        return None
     scored = [(point, row[score]) for point, row in zip(points, rows) if score in row]
 
     def label(point, key):
@@ -359,19 +370,31 @@ def plot_summary(path, points, rows):
     axes = figure.subplots(1, len(swept), squeeze=False)
     for axis, key in zip(axes[0], swept):
         others = [other for other in swept if other != key]
-        values = list(dict.fromkeys(label(point, key) for point, _ in scored))
-        lines = {}
+        given = all(key in point.settings for point, _ in scored)
+        scale = axis_scale(point.settings[key] for point, _ in scored) if given and scored else "categorical"
+        categories = list(dict.fromkeys(label(point, key) for point, _ in scored))
+        series = {}
         for point, value in scored:
-            lines.setdefault(tuple(label(point, other) for other in others), {}).setdefault(
-                label(point, key), []).append(value)
-        for line, groups in lines.items():
-            positions = [values.index(value) for value in groups]
-            means = [sum(group) / len(group) for group in groups.values()]
-            spreads = [(sum((x - m) ** 2 for x in group) / len(group)) ** 0.5
-                       for group, m in zip(groups.values(), means)]
-            axis.errorbar(positions, means, yerr=spreads, fmt="o-", capsize=4,
+            x = label(point, key) if scale == "categorical" else point.settings[key]
+            series.setdefault(tuple(label(point, other) for other in others), {}).setdefault(x, []).append(value)
+        spacing = min(0.2, 0.6 / len(series)) if series else 0.0
+        for index, (line, groups) in enumerate(series.items()):
+            xs = sorted(groups) if scale != "categorical" else list(groups)
+            means = [sum(groups[x]) / len(groups[x]) for x in xs]
+            spreads = [(sum((value - mean) ** 2 for value in groups[x]) / len(groups[x])) ** 0.5
+                       for x, mean in zip(xs, means)]
+            if scale == "categorical":
+                xs = [categories.index(x) + (index - (len(series) - 1) / 2) * spacing for x in xs]
+            axis.errorbar(xs, means, yerr=spreads, fmt="o" if scale == "categorical" else "o-", capsize=4,
                           label=", ".join(f"{other}={value}" for other, value in zip(others, line)) or None)
-        axis.set_xticks(range(len(values)), values, rotation=30)
+        if scale == "categorical":
+            axis.set_xticks(range(len(categories)), categories, rotation=30)
+        else:
+            axis.set_xscale(scale)
+            values = sorted({point.settings[key] for point, _ in scored})
+            if len(values) <= TICKS:
+                axis.set_xticks(values, [f"{value:g}" for value in values])
+                axis.minorticks_off()
         axis.set_xlabel(key)
         axis.set_ylabel(f"final {score.replace('_', ' ')}")
         if others:
@@ -381,3 +404,4 @@ def plot_summary(path, points, rows):
                     (f"; {diverged} diverged point(s) left out" if diverged else ""))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
+    return figure

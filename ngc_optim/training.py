@@ -2,8 +2,8 @@
 
 A run is configured by a JSON object with these keys (all optional; the
 defaults train the default PCN on the bundled digits). ``model`` chooses the
-kind of model, and with it the defaults of the other keys (PCN's first, the
-generative model's second where they differ; the spiking model's keys below):
+kind of model, and with it the defaults of the other keys: those of the model's
+class (listed in ``docs/models.md`` and by ``ngc-optim train --help``):
 
 ==============  ===================================================================
 ``name``        run name: files go to ``<runs>/<name>/`` (default the model kind: "pcn", "generative", "snn")
@@ -11,47 +11,45 @@ generative model's second where they differ; the spiking model's keys below):
                 (:class:`ngc_optim.models.GenerativePCN`, which learns to reconstruct the data) or "snn"
                 (:class:`ngc_optim.models.DiehlCookSNN`, spiking, learning by STDP)
 ``sizes``       layer sizes, the data's first; a PCN's last must hold the classes
-                ([64, 128, 128, 10]; [64, 128])
-``T``           settling steps per batch (10; 20)
-``dt``          integration step (1.0)
-``tau_m``       time constant of the hidden (latent) cells (40.0; 20.0)
-``act_fx``      activation of the hidden (latent) cells ("tanh"; "relu")
-``optimizer``   any optimizer of ngc_optim ("adam"; "sgd")
-``eta``         its step size (0.003; 0.005)
-``optim_kwargs`` its other hyperparameters, e.g. {"beta1": 0.9} ({})
+``T``           settling steps per batch
+``dt``          integration step
+``tau_m``       time constant of the hidden (latent) cells
+``act_fx``      activation of the hidden (latent) cells
+``optimizer``   any optimizer of ngc_optim (the class's ``optim_type``)
+``eta``         its step size
+``optim_kwargs`` its other hyperparameters, e.g. {"beta1": 0.9}
 ``state_optim``  the optimizer of the hidden (latent) cells' states during settling: null (Euler steps of
                 dt / tau_m), an optimizer's name, or {"name": ..., its hyperparameters}, e.g.
-                {"name": "nag", "eta": 0.0125, "mu": 0.5} (null)
+                {"name": "momentum", "eta": 0.0125, "mu": 0.5}
 ``update_every`` null (the weights are updated once per batch, after T steps) or the settling steps between
-                two updates of the weights: incremental predictive coding (null)
-``output_error`` PCN only: "gaussian" (squared error) or "cross_entropy" (softmax) ("gaussian")
+                two updates of the weights: incremental predictive coding
+``output_error`` PCN only: "gaussian" (squared error) or "cross_entropy" (softmax)
 ``prior``       generative only: the latent prior [name, gamma], name "laplacian" or "gaussian"
-                (["laplacian", 0.14])
-``w_bound``     generative only: the weights' soft bound and clip, 0 for none (1.0)
-``normalize``   generative only: rescale each latent unit's weights to unit norm after each update (true)
-``epochs``      total epochs to train (30; 20)
-``batch_size``  samples per batch (50)
-``seed``        seeds the weights and the shuffling (0)
+``w_bound``     generative only: the weights' soft bound and clip, 0 for none
+``normalize``   generative only: rescale each latent unit's weights to unit norm after each update
+``epochs``      total epochs to train (the class's ``EPOCHS``)
+``batch_size``  samples per batch
+``seed``        seeds the weights and the shuffling
 ``data``        "digits" (default), a path to an ``.npz`` file (see
                 :func:`ngc_optim.datasets.load_npz`), or {"idx": [train images,
                 train labels, test images, test labels]} for MNIST-format IDX files
 ``split_seed``  seed of the digits / ``.npz`` train-test split (0)
 ==============  ===================================================================
 
-A spiking run (``"model": "snn"``) has ``name``, ``model``, ``optimizer`` ("sgd"), ``eta`` (1.0),
-``optim_kwargs``, ``epochs`` (1), ``seed``, ``data`` and ``split_seed`` as above, and the
-arguments of :class:`ngc_optim.models.DiehlCookSNN` with its defaults: ``n_exc`` (100), ``T``
-(steps per image, 150), ``dt`` (ms, 1.0), ``max_freq`` (255.0), ``w_norm`` (0.2), ``A_plus``
-(0.01), ``A_minus`` (0.0001), ``theta_plus`` (0.05), ``tau_m`` (100.5), ``tau_tr`` (20.0),
-``w_ie`` (-120.0) and ``w_ei`` (22.5); its inputs are the data's features. After each epoch
+A spiking run (``"model": "snn"``) has ``name``, ``model``, ``optimizer``, ``eta``,
+``optim_kwargs``, ``epochs``, ``seed``, ``data`` and ``split_seed`` as above, and the
+arguments of :class:`ngc_optim.models.DiehlCookSNN`: ``n_exc``, ``T`` (steps per image),
+``dt`` (ms), ``max_freq``, ``w_norm``, ``A_plus``, ``A_minus``, ``theta_plus``, ``tau_m``,
+``tau_tr``, ``w_ie`` and ``w_ei``; its inputs are the data's features. After each epoch
 the neurons are labelled on the training data (kept in the checkpoint) and ``test_accuracy``
 is their vote on the test data; ``train_spikes`` is the mean excitatory spike count per image.
 
-The PCN's T, tau_m, eta and epochs were chosen on a validation split carved
-from the digits' training set (seeds 0-4): the test split played no part in
-the choice. Settling for less time (T * dt / tau_m = 0.25 instead of ngc-museum's
-2) learned better; the class :class:`ngc_optim.models.PCN` keeps ngc-museum's own
-settings as its defaults.
+The defaults are the model classes' own (their constructors' signatures and
+``EPOCHS``, read by :func:`run_defaults`): ``ngc-optim train`` and
+``PCN()`` build the same model. The PCN's T, tau_m, eta and epochs were chosen
+on a validation split carved from the digits' training set (seeds 0-4): the
+test split played no part in the choice. Settling for less time
+(T * dt / tau_m = 0.25 instead of ngc-museum's 2) learned better.
 
 Command-line flags override the file. Everything is checked before anything
 runs: an unknown key, a key of the other kind of model (e.g. ``prior`` with
@@ -74,31 +72,33 @@ from pathlib import Path
 
 from . import datasets
 from .checkpoint import CheckpointError, load_checkpoint
+from .models import PCN, DiehlCookSNN, GenerativePCN, physical_memory
 from .optim import OPTIMIZERS
 
 __all__ = ["DEFAULTS", "GENERATIVE_DEFAULTS", "SNN_DEFAULTS", "ConfigError", "check_name", "check_runnable",
-           "evaluate_checkpoint", "load_config", "make_directory", "model_arguments", "read_json", "train"]
+           "evaluate_checkpoint", "load_config", "make_directory", "model_arguments", "read_json", "run_defaults",
+           "train"]
 
-DEFAULTS = {
-    "name": "pcn", "model": "pcn", "sizes": [64, 128, 128, 10], "T": 10, "dt": 1.0, "tau_m": 40.0,
-    "act_fx": "tanh", "optimizer": "adam", "eta": 0.003, "optim_kwargs": {}, "epochs": 30,
-    "batch_size": 50, "seed": 0, "data": "digits", "split_seed": 0,
-    "state_optim": None, "update_every": None, "output_error": "gaussian",
-}
-"""The defaults of a PCN run (``"model": "pcn"``)."""
-GENERATIVE_DEFAULTS = {
-    **{key: value for key, value in DEFAULTS.items() if key != "output_error"}, "name": "generative",
-    "model": "generative", "sizes": [64, 128], "T": 20, "tau_m": 20.0,
-    "act_fx": "relu", "epochs": 20, "optimizer": "sgd", "eta": 0.005, "prior": ["laplacian", 0.14], "w_bound": 1.0, "normalize": True,
-}
-"""The defaults of a generative run (``"model": "generative"``)."""
-SNN_DEFAULTS = {
-    "name": "snn", "model": "snn", "n_exc": 100, "T": 150, "dt": 1.0, "max_freq": 255.0, "w_norm": 0.2,
-    "A_plus": 1e-2, "A_minus": 1e-4, "optimizer": "sgd", "eta": 1.0, "optim_kwargs": {}, "theta_plus": 0.05,
-    "tau_m": 100.5, "tau_tr": 20.0, "w_ie": -120.0, "w_ei": 22.5, "epochs": 1, "seed": 0, "data": "digits",
-    "split_seed": 0,
-}
-"""The defaults of a spiking run (``"model": "snn"``)."""
+RUN_DEFAULTS = {"data": "digits", "split_seed": 0}
+"""The defaults of the keys of a run that are not the model's (besides ``name``, ``model`` and ``epochs``)."""
+
+
+def run_defaults(kind, cls):
+    """The defaults of a run of the model ``kind``: those of its class ``cls`` (its constructor's signature and
+    ``EPOCHS``, the one place a model's defaults are set), ``optim_type`` named ``optimizer``, without the
+    arguments a config does not set (``weight_init``; the spiking model's ``n_inputs``, which the data give)."""
+    arguments = {key: value for key, value in cls.defaults().items() if key not in ("weight_init", "n_inputs")}
+    arguments["optimizer"] = arguments.pop("optim_type")
+    arguments["optim_kwargs"] = arguments["optim_kwargs"] or {}
+    return {"name": kind, "model": kind, **arguments, "epochs": cls.EPOCHS, **RUN_DEFAULTS}
+
+
+DEFAULTS = run_defaults("pcn", PCN)
+"""The defaults of a PCN run (``"model": "pcn"``): :class:`ngc_optim.models.PCN`'s."""
+GENERATIVE_DEFAULTS = run_defaults("generative", GenerativePCN)
+"""The defaults of a generative run (``"model": "generative"``): :class:`ngc_optim.models.GenerativePCN`'s."""
+SNN_DEFAULTS = run_defaults("snn", DiehlCookSNN)
+"""The defaults of a spiking run (``"model": "snn"``): :class:`ngc_optim.models.DiehlCookSNN`'s."""
 ADDED_KEYS = {"state_optim": None, "update_every": None, "output_error": "gaussian"}
 """Keys added after runs were saved: a saved config without them (of a model kind that has them) takes these
 values, the behaviour before they existed."""
@@ -216,8 +216,6 @@ def _check(config):
 def _check_memory(config, n_inputs=None):
     """ConfigError if the config's model would not fit in this machine's memory (``n_inputs``: a spiking
     model's inputs, which the data decide; 1 when not known yet, an estimate from below)."""
-    from ngc_optim.models import physical_memory
-
     arguments = model_arguments(config)
     if config["model"] == "snn":
         arguments["n_inputs"] = n_inputs
@@ -335,8 +333,6 @@ def model_arguments(config):
 
 def model_class(config):
     """The class of the config's model."""
-    from ngc_optim.models import PCN, DiehlCookSNN, GenerativePCN
-
     return {"pcn": PCN, "generative": GenerativePCN, "snn": DiehlCookSNN}[config["model"]]
 
 

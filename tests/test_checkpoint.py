@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import ngc_optim
+import ngc_optim.checkpoint as checkpoint_module
 from ngc_optim.checkpoint import FORMAT, CheckpointError, load_checkpoint, restore_checkpoint, save_checkpoint
 
 from cases import CASES, case_id
@@ -163,6 +164,31 @@ def test_compression_round_trips(compression, tmp_path):
               "empty": np.zeros((0, 3), np.float32)}
     save_checkpoint(tmp_path / "c.h5", params, compression=compression)
     assert (tmp_path / "c.h5").stat().st_size < 100_000
+    assert_identical(load_checkpoint(tmp_path / "c.h5").params, params)
+
+
+def test_writeback_is_started_for_every_byte_of_each_array_once(tmp_path, monkeypatch):
+    """The disk is asked to write each array's bytes (in ranges of at most _FLUSH_BYTES plus a block) while
+    the save goes on: the ranges tile every array's bytes in the file, and the file loads."""
+    ranges = []
+    monkeypatch.setattr(checkpoint_module, "_start_writeback",
+                        lambda raw, offset, length: ranges.append((offset, length)))
+    monkeypatch.setattr(checkpoint_module, "_FLUSH_BYTES", 3 * checkpoint_module._BLOCK_BYTES)
+    params = {"big": np.arange(2_000_000, dtype=np.float32).reshape(1000, 2000), "small": np.ones(5),
+              "x": np.arange(700_001, dtype=np.float64)}
+    save_checkpoint(tmp_path / "c.h5", params)
+    with h5py.File(tmp_path / "c.h5", "r") as file:
+        extents = sorted((file[name].id.get_offset(), file[name].id.get_storage_size())
+                         for name in params)
+    assert all(0 < length <= checkpoint_module._FLUSH_BYTES + checkpoint_module._BLOCK_BYTES
+               for _, length in ranges)
+    assigned = 0
+    for start, size in extents:
+        pieces = sorted(piece for piece in ranges if start <= piece[0] < start + size)
+        assert [offset for offset, _ in pieces] == list(np.cumsum([start] + [length for _, length in pieces[:-1]]))
+        assert sum(length for _, length in pieces) == size
+        assigned += len(pieces)
+    assert assigned == len(ranges) > len(extents)
     assert_identical(load_checkpoint(tmp_path / "c.h5").params, params)
 
 

@@ -93,6 +93,8 @@ def test_npz_in_both_layouts(tmp_path):
     ({"x": np.zeros((4, 2)), "y": np.zeros(3, int)}, r"labels have shape \(3,\); expected \(4,\)"),
     ({"x": np.zeros((4, 2)), "y": np.full(4, 0.5)}, r"expected integer class labels"),
     ({"x": np.full((4, 2), np.nan), "y": np.zeros(4, int)}, r"NaN or inf"),
+    ({"x": np.zeros((4, 2)), "y": np.eye(4)[[0, 1, 1, 2]] * 2}, r"one-hot labels must be 0 or 1: row 0 is"),
+    ({"x": np.zeros((4, 2)), "y": np.ones((4, 3))}, r"exactly one 1 per row: row 0 has 3"),
     ({"images": np.zeros((4, 2))}, r"holds \['images'\]; expected x_train"),
 ])
 def test_bad_npz_files_are_refused_naming_the_file(tmp_path, arrays, message):
@@ -111,3 +113,27 @@ def test_one_hot():
     np.testing.assert_array_equal(datasets.one_hot([2, 0], 3), [[0, 0, 1], [1, 0, 0]])
     with pytest.raises(DatasetError, match=r"labels must lie in 0 .. 2"):
         datasets.one_hot([3], 3)
+
+
+def test_one_hot_labels_load_as_their_classes(tmp_path):
+    rng = np.random.default_rng(1)
+    x, y = rng.random((40, 3)), np.repeat(np.arange(4), 10)
+    np.savez(tmp_path / "classes.npz", x=x, y=y)
+    np.savez(tmp_path / "rows.npz", x=x, y=np.eye(4, dtype=np.uint8)[y])
+    by_class, by_row = datasets.load_npz(tmp_path / "classes.npz"), datasets.load_npz(tmp_path / "rows.npz")
+    for expected, got in zip(by_class, by_row):
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_class_labels():
+    np.testing.assert_array_equal(datasets.class_labels([[0, 1], [1, 0]], 2, 2), [1, 0])
+    np.testing.assert_array_equal(datasets.class_labels(np.array([2, 0]), 2, 3), [2, 0])
+    assert datasets.class_labels(np.zeros((0, 3)), 0, 3).shape == (0,)
+    with pytest.raises(DatasetError, match=r"labels must lie in 0 .. 2, found 0 .. 3"):
+        datasets.class_labels(np.array([0, 3]), 2, 3)
+    with pytest.raises(DatasetError, match=r"labels must lie >= 0, found -1 .. 0"):
+        datasets.class_labels(np.array([0, -1]), 2)
+    with pytest.raises(DatasetError, match=r"labels are int64\[2, 2\]; expected 2 integer labels or 2 one-hot "
+                                           r"rows of 3"):
+        datasets.class_labels(np.eye(2, dtype=np.int64), 2, 3)

@@ -103,3 +103,18 @@ def test_bad_data_and_missing_labels_are_refused(digits):
         model.assign_labels(digits.x_train[:3], np.array([0.5, 1, 2]))
     with pytest.raises(ValueError, match="training labels"):
         model.fit(digits.x_train[:3], validation=(digits.x_test[:2], digits.y_test[:2]), progress=False)
+
+
+def test_one_hot_labels_label_and_score_as_integer_labels(digits):
+    by_class, by_row = DiehlCookSNN(**SMALL), DiehlCookSNN(**SMALL)
+    rows = np.eye(10, dtype=np.float32)
+    by_class.fit(digits.x_train[:20], digits.y_train[:20], validation=(digits.x_test[:10], digits.y_test[:10]),
+                 progress=False)
+    by_row.fit(digits.x_train[:20], rows[digits.y_train[:20]], validation=(digits.x_test[:10],
+               rows[digits.y_test[:10]]), progress=False)
+    assert np.array_equal(by_row.labels, by_class.labels)
+    assert by_row.history[0]["val_accuracy"] == by_class.history[0]["val_accuracy"]
+    assert np.array_equal(by_row.W1.weights.get(), by_class.W1.weights.get())
+    model = by_row
+    with pytest.raises(ValueError, match=r"DiehlCookSNN: one-hot labels need exactly one 1 per row: row 1 has 2"):
+        model.evaluate(digits.x_test[:3], np.array([[1, 0], [1, 1], [0, 1]]))

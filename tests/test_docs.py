@@ -58,3 +58,22 @@ def test_every_relative_link_resolves(page):
             if anchor not in headings:
                 broken.append(link)
     assert broken == []
+
+
+def test_every_docs_page_is_linked_from_the_readme():
+    linked = {(ROOT / link.partition("#")[0]).resolve() for link in _links(ROOT / "README.md")}
+    assert [page.name for page in PAGES[1:] if page.resolve() not in linked] == []
+
+
+def test_the_models_defaults_table_is_the_classes_defaults():
+    import json
+
+    from ngc_optim.models import PCN, DiehlCookSNN, GenerativePCN
+
+    classes = {cls.__name__: cls for cls in (PCN, GenerativePCN, DiehlCookSNN)}
+    rows = re.findall(r"^\| (\w+) \| (`\w+`|epochs \(`EPOCHS`\)) \| `(.*)` \|$", (ROOT / "docs" / "models.md").read_text(),
+                      flags=re.MULTILINE)
+    table = {(model, argument.strip("`")): json.loads(value) for model, argument, value in rows}
+    expected = {(name, key): value for name, cls in classes.items() for key, value in cls.defaults().items()}
+    expected.update({(name, "epochs (`EPOCHS`)"): cls.EPOCHS for name, cls in classes.items()})
+    assert table == expected

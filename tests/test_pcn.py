@@ -201,3 +201,47 @@ def test_a_version_1_checkpoint_still_loads_and_trains_on():
     rng = np.random.default_rng(0)
     model.fit(rng.random((8, 8), dtype=np.float32), rng.integers(0, 3, 8), epochs=3, progress=False)
     assert model.epoch == 3 and np.isfinite(model.history[-1]["train_energy"])
+
+
+def test_one_hot_labels_train_as_integer_labels_bit_for_bit():
+    x, y, x_test, y_test = digits_subset()
+    by_class, by_row = (PCN(sizes=(64, 12, 10), T=3, batch_size=20, seed=2) for _ in range(2))
+    by_class.fit(x, y, epochs=2, validation=(x_test, y_test), progress=False)
+    by_row.fit(x, one_hot(y, 10), epochs=2, validation=(x_test, one_hot(y_test, 10).astype(np.int64)),
+               progress=False)
+    for l in (1, 2):
+        np.testing.assert_array_equal(by_row.W[l].weights.get(), by_class.W[l].weights.get())
+    assert [dict(row, seconds=0) for row in by_row.history] == [dict(row, seconds=0) for row in by_class.history]
+    assert by_row.evaluate(x_test, one_hot(y_test, 10) == 1) == by_class.evaluate(x_test, y_test)
+
+
+@pytest.mark.parametrize("labels, message", [
+    (lambda y: one_hot(y, 10)[:, :9], r"float32\[120, 9\]; expected 120 integer labels or 120 one-hot rows of 10"),
+    (lambda y: one_hot(y, 10) * 0.9, r"one-hot labels must be 0 or 1: row 0 is \[0.0, "),
+    (lambda y: np.vstack([np.ones((1, 10)), one_hot(y[1:], 10)]), r"exactly one 1 per row: row 0 has 10"),
+    (lambda y: np.vstack([one_hot(y[:-1], 10), np.zeros((1, 10))]), r"exactly one 1 per row: row 119 has 0"),
+    (lambda y: np.where(one_hot(y, 10) == 1, np.nan, 0.0), r"must be 0 or 1: row 0 is \[.*nan"),
+    (lambda y: one_hot(y, 10).astype(str), r"one-hot labels have dtype <U"),
+    (lambda y: y.astype(np.float64), r"labels are float64\[120\]; expected 120 integer labels"),
+])
+def test_bad_one_hot_labels_are_refused(labels, message):
+    x, y, _, _ = digits_subset()
+    model = PCN(sizes=(64, 12, 10), T=2, batch_size=25)
+    with pytest.raises(ValueError, match=f"PCN: .*{message}"):
+        model.fit(x, labels(y), epochs=1, progress=False)
+    assert model.epoch == 0 and model.W[1].opt_state.count == 0
+
+
+def test_the_class_defaults_are_those_of_ngc_optim_train():
+    from ngc_optim.models import DiehlCookSNN, GenerativePCN
+
+    from ngc_optim.training import KINDS, model_arguments
+
+    for kind, cls in (("pcn", PCN), ("generative", GenerativePCN), ("snn", DiehlCookSNN)):
+        defaults = cls.defaults()
+        arguments = model_arguments(KINDS[kind])
+        assert {key: defaults[key] if key != "optim_kwargs" else {} for key in arguments} == \
+            {key: list(value) if isinstance(value, tuple) else value for key, value in arguments.items()}
+        assert KINDS[kind]["epochs"] == cls.EPOCHS
+    assert PCN().config == PCN(**model_arguments(KINDS["pcn"])).config
+    assert (PCN().T, PCN().config["tau_m"], PCN().config["eta"], PCN.EPOCHS) == (10, 40.0, 0.003, 30)

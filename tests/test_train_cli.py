@@ -272,3 +272,18 @@ def test_a_diverging_run_stops_with_an_error_and_keeps_its_last_finite_epoch(tmp
     assert saved.step == 1 and len(saved.metadata["history"]) == 1
     assert all(np.isfinite(group["weights"]).all() for group in saved.params.values())
     assert [row["epoch"] for row in metrics_without_seconds(runs / "diverging")] == [1]
+
+
+def test_a_data_file_of_one_hot_labels_trains_as_one_of_integer_labels(tmp_path):
+    classes = small_digits_npz(tmp_path / "classes.npz", per_class=5)
+    with np.load(classes) as arrays:
+        rows = {key: np.eye(10, dtype=np.float32)[arrays[key]] if key.startswith("y") else arrays[key]
+                for key in arrays.files}
+    np.savez(tmp_path / "rows.npz", **rows)
+    runs = tmp_path / "runs"
+    for name in ("classes", "rows"):
+        assert main(["train", "--data", str(tmp_path / f"{name}.npz"), "--epochs", "2", "--T", "3", "--batch-size",
+                     "10", "--name", name, "--runs", str(runs), "--no-progress"]) == 0
+    assert metrics_without_seconds(runs / "rows") == metrics_without_seconds(runs / "classes")
+    weights = [load_checkpoint(runs / name / "checkpoint.h5").params["W1"]["weights"] for name in ("classes", "rows")]
+    np.testing.assert_array_equal(*weights)

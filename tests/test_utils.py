@@ -2,6 +2,7 @@
 
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from ngc_optim.utils import (
     measure_ACC,
     measure_CatNLL,
     normalize_matrix,
+    reconstruct_patches,
     visualize,
 )
 
@@ -163,3 +165,33 @@ def test_plots_write_their_files(tmp_path):
     assert create_raster_plot(spikes[:, 0, :], ax=axis, indices=[0, 2]) is None
     assert len(axis.collections) == 2
     plt.close(figure)
+
+
+RECONSTRUCT = np.load(Path(__file__).parent / "data" / "ngclearn_reconstruct_vectors.npz")
+
+
+@pytest.mark.parametrize("case", json.loads(str(RECONSTRUCT["meta_json"]))["cases"].items(), ids=lambda c: c[0])
+def test_reconstruct_patches_matches_ngclearn(case):
+    """ngc-learn 3.2.3's _reconstruct (recorded), bit for bit, NaN where no patch covers a pixel; also under
+    ngc-learn's module path."""
+    from ngc_optim.components.input_encoders.ganglionCell import _reconstruct
+
+    name, settings = case
+    arguments = (settings["nx_ny"], settings["area_shape"], settings["patch_shape"], settings["step_shape"])
+    images = reconstruct_patches(RECONSTRUCT[f"reconstruct/{name}/patches"], *arguments)
+    expected = RECONSTRUCT[f"reconstruct/{name}/images"]
+    assert images.dtype == np.float32
+    np.testing.assert_array_equal(images, expected)
+    assert _reconstruct is reconstruct_patches
+    assert (name == "uncovered") == bool(np.isnan(expected).any())
+
+
+def test_reconstruct_patches_averages_overlaps_and_refuses_misfits():
+    patches = np.stack([np.full((2, 2), 1.0), np.full((2, 2), 3.0)])[None]
+    images = reconstruct_patches(patches, (2, 1), (2, 3), (2, 2), (1, 1))
+    np.testing.assert_array_equal(images[0], [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    assert images.dtype == np.float64
+    with pytest.raises(ValueError, match=r"patches have shape \(1, 2, 2, 2\); expected \(batch, 3, 2, 2\)"):
+        reconstruct_patches(patches, (3, 1), (2, 6), (2, 2), (2, 2))
+    with pytest.raises(ValueError, match=r"2 x 1 patches of \(2, 2\) at steps \(1, 2\) do not fit in \(2, 3\)"):
+        reconstruct_patches(patches, (2, 1), (2, 3), (2, 2), (1, 2))

@@ -143,6 +143,49 @@ def test_spares_give_back_only_what_nothing_holds():
     assert spares.take("w", like).dtype == np.float32
 
 
+@pytest.mark.parametrize("cls", [HebbianSynapse, TraceSTDPSynapse])
+@pytest.mark.parametrize("compiled", [False, True])
+def test_in_place_refuses_weights_it_cannot_update(compiled, cls):
+    """An in_place synapse given weights it cannot write through (not C-contiguous, read-only) names itself;
+    without in_place such weights are read and the new ones written elsewhere."""
+    for in_place in (True, False):
+        synapse, evolve = _learning(compiled, in_place=in_place, cls=cls)
+        for weights in (np.asfortranarray(synapse.weights.get()), synapse.weights.get().copy()):
+            weights.flags.writeable = weights.flags.c_contiguous is False
+            synapse.weights.set(weights)
+            if in_place:
+                with pytest.raises(ValueError, match=rf"{cls.__name__} 'W': weights must be a writable C-contiguous"):
+                    evolve.run(dt=1.0)
+            else:
+                evolve.run(dt=1.0)
+                assert synapse.weights.get() is not weights and synapse.weights.get().flags.c_contiguous
+
+
+def test_load_restores_into_new_arrays(tmp_path):
+    """A component's load leaves values read before it as they were, weights and optimizer state alike."""
+    synapse, evolve = _learning(False)
+    evolve.run(dt=1.0)
+    synapse.save(tmp_path)
+    saved_weights, saved_state = synapse.weights.get().copy(), synapse.opt_params.get()
+    saved_slots = {slot: {name: array.copy() for name, array in saved_state.slot(slot).items()}
+                   for slot in saved_state.slot_names}
+    evolve.run(dt=1.0)
+    old_weights, old_state = synapse.weights.get(), synapse.opt_params.get()
+    kept_weights, kept_count = old_weights.copy(), old_state.count
+    kept_slots = {slot: {name: array.copy() for name, array in old_state.slot(slot).items()}
+                  for slot in old_state.slot_names}
+    synapse.load(tmp_path)
+    np.testing.assert_array_equal(old_weights, kept_weights)
+    assert old_state.count == kept_count == saved_state.count + 1
+    for slot, arrays in kept_slots.items():
+        for name, array in arrays.items():
+            np.testing.assert_array_equal(old_state.slot(slot)[name], array)
+            np.testing.assert_array_equal(synapse.opt_params.get().slot(slot)[name], saved_slots[slot][name])
+    np.testing.assert_array_equal(synapse.weights.get(), saved_weights)
+    assert synapse.opt_params.get().count == saved_state.count
+    assert not np.array_equal(saved_weights, kept_weights)
+
+
 def test_in_place_must_be_a_bool():
     with Context("bad_in_place"), pytest.raises(ValueError, match="in_place"):
         HebbianSynapse("W", (2, 2), in_place=1)

@@ -1,11 +1,12 @@
-"""ngc-learn's patch sampler, without scikit-learn: ``generate_patch_set``."""
+"""ngc-learn's patch sampler, without scikit-learn (``generate_patch_set``), and its images from patches
+(``reconstruct_patches``)."""
 
 import math
 import numbers
 
 import numpy as np
 
-__all__ = ["generate_patch_set"]
+__all__ = ["generate_patch_set", "reconstruct_patches"]
 
 
 def _patch_count(rows, columns, max_patches):
@@ -55,3 +56,32 @@ def generate_patch_set(x_batch, patch_size=(8, 8), max_patches=50, center=True, 
     means = np.mean(patches, axis=1, keepdims=True) if center else 0
     patches = patches - means
     return (patches, means) if vis_mode else patches
+
+
+def reconstruct_patches(patches, nx_ny, area_shape, patch_shape, step_shape):
+    """Images from their patches, as ngc-learn's ``ganglionCell._reconstruct`` (which its pc_reconstruction
+    exhibit draws its figures with; ``ngc_optim.components.input_encoders.ganglionCell._reconstruct`` is
+    this function).
+
+    ``patches`` (batch, nx * ny, px, py): patch k = i * nx + j is added at rows i * sx .. i * sx + px and
+    columns j * sy .. j * sy + py of the (batch, ix, iy) images, for i < ny and j < nx (the order and the
+    float32 sums of ngc-learn's); each pixel is then divided by how many patches cover it, so overlaps are
+    averaged and a pixel no patch covers is NaN (0/0, as there). float32 patches give float32 images, as
+    ngc-learn's; float64 ones float64 images (ngc-learn's JAX without x64 rounds them to float32).
+    """
+    patches = np.asarray(patches)
+    (nx, ny), (ix, iy), (px, py), (sx, sy) = nx_ny, area_shape, patch_shape, step_shape
+    if patches.ndim != 4 or patches.shape[1:] != (nx * ny, px, py):
+        raise ValueError(f"patches have shape {patches.shape}; expected (batch, {nx * ny}, {px}, {py})")
+    if (ny - 1) * sx + px > ix or (nx - 1) * sy + py > iy:
+        raise ValueError(f"{nx} x {ny} patches of {tuple(patch_shape)} at steps {tuple(step_shape)} do not fit "
+                         f"in {tuple(area_shape)}")
+    dtype = np.result_type(patches.dtype, np.float32)
+    images = np.zeros((len(patches), ix, iy), dtype)
+    counts = np.zeros((ix, iy), dtype)
+    for index in range(nx * ny):
+        row, column = index // nx * sx, index % nx * sy
+        images[:, row:row + px, column:column + py] += patches[:, index]
+        counts[row:row + px, column:column + py] += 1
+    with np.errstate(invalid="ignore"):
+        return images / counts
