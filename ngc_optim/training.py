@@ -20,7 +20,7 @@ class (listed in ``docs/models.md`` and by ``ngc-optim train --help``):
 ``optim_kwargs`` its other hyperparameters, e.g. {"beta1": 0.9}
 ``state_optim``  the optimizer of the hidden (latent) cells' states during settling: null (Euler steps of
                 dt / tau_m), an optimizer's name, or {"name": ..., its hyperparameters}, e.g.
-                {"name": "nag", "eta": 0.0125, "mu": 0.5}
+                {"name": "momentum", "eta": 0.0125, "mu": 0.5}
 ``update_every`` null (the weights are updated once per batch, after T steps) or the settling steps between
                 two updates of the weights: incremental predictive coding
 ``output_error`` PCN only: "gaussian" (squared error) or "cross_entropy" (softmax)
