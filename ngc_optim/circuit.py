@@ -304,10 +304,11 @@ class Circuit:
             arguments.append(f"s{number}")
             kernel = call.step.carry[1]
         arguments += list(call.step.keywords)
-        if call.step.constants:
-            arguments.append(f"*c{number}")
+        constants = len(call.step.constants)
+        arguments += _unpacked(f"c{number}", constants)
         if call.step.binding is not None:
-            arguments.append(f"*b{number}")
+            positional = _positional(kernel)
+            arguments += _unpacked(f"b{number}", None if positional is None else positional - len(arguments))
         invocation = f"k{self._kernel_index[kernel]}({', '.join(arguments)})"
         if not call.writes:
             return f"{indent}{invocation}  # {call.kind}"
@@ -574,6 +575,22 @@ def _bind(module, kernels):
 def _variables_in(expression):
     """The local names (v<i>) an expression of _expression reads."""
     return re.findall(r"\bv\d+\b", expression)
+
+
+def _positional(kernel):
+    """The number of parameters of a kernel (None: it takes ``*args`` or has defaults, so that its call
+    alone does not say how many values a tuple holds)."""
+    parameters = inspect.signature(kernel.py_func).parameters.values()
+    if any(parameter.kind is not parameter.POSITIONAL_OR_KEYWORD or parameter.default is not parameter.empty
+           for parameter in parameters):
+        return None
+    return len(parameters)
+
+
+def _unpacked(name, count):
+    """The arguments that pass the tuple ``name`` of ``count`` values (None: not known) one by one, so that an
+    ``inline="always"`` kernel (Numba inlines no call with ``*args``) can take them."""
+    return [f"*{name}"] if count is None else [f"{name}[{index}]" for index in range(count)]
 
 
 def _renamed(expression, names):

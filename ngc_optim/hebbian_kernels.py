@@ -430,9 +430,9 @@ def compiled_evolves(function, step_function, name, kernels, in_place_kernels, *
                                         "BIAS": kernel.serial}))
                 for rule, kernel in _RULES.items()}
     evolve, in_place = evolves(kernels, ""), evolves(in_place_kernels, "_in_place")
-    step = {rule: _compile(renamed(step_function, name("step", rule),
-                                   {**step_function.__globals__, "EVOLVE": evolve[rule],
-                                    "EVOLVE_IN_PLACE": in_place[rule], "SCALARS": kernel.jit_scalars}))
+    step = {rule: njit(inline="always")(renamed(step_function, name("step", rule),
+                                                {**step_function.__globals__, "EVOLVE": evolve[rule],
+                                                 "EVOLVE_IN_PLACE": in_place[rule], "SCALARS": kernel.jit_scalars}))
             for rule, kernel in _RULES.items()}
     return evolve, in_place, step
 

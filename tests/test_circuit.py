@@ -152,6 +152,13 @@ INPUTS = {RateCell: ("j", "j_td"), GaussianErrorCell: ("mu", "target", "modulato
 SPIKES = {"preSpike", "postSpike"}
 WATCHED = {"rate": "zF", "errors": "L", "spiking": "s"}
 """The compartment of the family's first component its step watches (default outputs)."""
+FLOAT32 = {"rate": ("c", "h", "j"), "hebbian": ("hadam", "p"), "stdp": ("c", "d", "g"),
+           "conv": ("c", "d", "hadam", "e")}
+"""The components of a family wired in float32 (all of the others): one of each kernel family (a rate cell with
+and without lateral pressure and a state optimizer, a Hebbian, patched, conv and deconv step through Adam, an
+STDP step with and without an optimizer, the event STDP); the other variants run the same circuit code, whose
+float32 arithmetic the kernel tests check against their references. Every component is wired in float64. Each
+variant compiles its own kernels, a minute of a cold test run per family and dtype."""
 
 
 def _family(family, dtype, compiled):
@@ -159,7 +166,8 @@ def _family(family, dtype, compiled):
     evolve for the synapses that have them) and reset by two processes whose compiled_circuit is
     ``compiled``."""
     with Context(f"circuit{next(_names)}"):
-        components = FAMILIES[family](dtype)
+        components = [component for component in FAMILIES[family](dtype)
+                      if dtype == "float64" or component.name in FLOAT32.get(family, (component.name,))]
         step, reset = MethodProcess("step"), MethodProcess("reset")
         for component in components:
             step >> component.advance_state
