@@ -210,13 +210,12 @@ def _chunks(array):
     return (-(-rows // count), *array.shape[1:])
 
 
-def _write_array(group, name, array, compression, raw, writeback):
+def _write_array(group, name, array, compression, raw):
     """One dataset, and its digest.
 
     Non-empty arrays of at least one dimension are contiguous unless compressed: HDF5 allocates their space
     and ``raw`` (the file, open for writing) writes their bytes there block by block, each block hashed while
-    it is in the cache (``writeback``: see :func:`_transfer`). Compression needs chunks (and HDF5's filters);
-    0-d and empty arrays go through HDF5.
+    it is in the cache. Compression needs chunks (and HDF5's filters); 0-d and empty arrays go through HDF5.
     """
     if array.size == 0 or array.ndim == 0:
         return group.create_dataset(name, data=array), array_digest(array)
@@ -232,14 +231,14 @@ def _write_array(group, name, array, compression, raw, writeback):
     if offset is None:
         dataset[...] = array
         return dataset, array_digest(array)
-    return dataset, _transfer(raw, offset, np.ascontiguousarray(array), write=True, writeback=writeback)
+    return dataset, _transfer(raw, offset, np.ascontiguousarray(array), write=True)
 
 
-def _transfer(raw, offset, array, write, writeback=False):
+def _transfer(raw, offset, array, write):
     """Write the bytes of the contiguous ``array`` to the file ``raw`` at ``offset`` (or read them into it),
     in blocks of _BLOCK_BYTES, hashing each block while it is in the cache; returns the digest (as
-    :func:`array_digest`), or None if the file ends before the array does. Writing with ``writeback``, the
-    disk is asked to start writing each _FLUSH_BYTES written (see _start_writeback)."""
+    :func:`array_digest`), or None if the file ends before the array does. Writing, the disk is asked to
+    start writing each _FLUSH_BYTES written (see _start_writeback)."""
     view = memoryview(array.reshape(-1).view(np.uint8))
     digest = xxhash.xxh3_128()
     raw.seek(offset)
@@ -254,7 +253,7 @@ def _transfer(raw, offset, array, write, writeback=False):
             done += count
         digest.update(block)
         end = start + len(block)
-        if writeback and (end - flushed >= _FLUSH_BYTES or end == len(view)):
+        if write and (end - flushed >= _FLUSH_BYTES or end == len(view)):
             _start_writeback(raw, offset + flushed, end - flushed)
             flushed = end
     return digest.hexdigest()
@@ -365,7 +364,7 @@ def _check_optimizers(path, params, optimizers):
                                       f"which params[{group!r}] does not hold with that shape")
 
 
-def save_checkpoint(path, params, optimizers=None, *, step=None, metadata=None, compression=None, durable=True):
+def save_checkpoint(path, params, optimizers=None, *, step=None, metadata=None, compression=None):
     """Write ``params`` and optimizer state to the HDF5 file ``path`` (format 2), atomically.
 
     Each array is stored with the digest of its bytes, and the file with the digest of its listing
@@ -380,16 +379,10 @@ def save_checkpoint(path, params, optimizers=None, *, step=None, metadata=None, 
         step: an optional int, e.g. the training step or epoch.
         metadata: optional JSON data stored with the checkpoint (e.g. a config).
         compression: None (default), "gzip" or "lzf".
-        durable: True (default) returns only once the file and its name are on the disk (fsync), so that
-            a power loss or a crash of the system leaves the old checkpoint or the new one. False leaves
-            the writing to the kernel and returns as soon as the file is in the page cache (about 25%
-            sooner for 192 MB here): the replacement is still atomic for readers and for a crash of the
-            process, but a crash of the system may lose the new checkpoint, or on some file systems
-            leave a damaged file (which :func:`load_checkpoint` refuses).
 
-    The file is written to a temporary name and renamed over ``path`` (``durable``: the file is fsynced
-    before the rename, the directory after it). The old checkpoint is unlinked by a thread after this
-    returns (the interpreter waits for it at exit), under a hidden name next to ``path``.
+    The file is written to a temporary name, fsynced and renamed over ``path`` (then the directory is
+    fsynced): a crash leaves the old checkpoint or the new one. The old one is unlinked by a thread after
+    this returns (the interpreter waits for it at exit), under a hidden name next to ``path``.
 
     Raises:
         CheckpointError: invalid names, arrays, optimizers, step or metadata; the
@@ -402,8 +395,6 @@ def save_checkpoint(path, params, optimizers=None, *, step=None, metadata=None, 
         raise CheckpointError(f"{path}: compression={compression!r}; expected None, 'gzip' or 'lzf'")
     if step is not None and (isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0):
         raise CheckpointError(f"{path}: step={step!r} is not a non-negative integer")
-    if not isinstance(durable, bool):
-        raise CheckpointError(f"{path}: durable={durable!r}; expected True or False")
     entries = list(_flatten(path, params))
     _check_optimizers(path, params, optimizers)
     metadata_json = _json(path, "metadata", metadata)
@@ -418,11 +409,9 @@ def save_checkpoint(path, params, optimizers=None, *, step=None, metadata=None, 
     try:
         with open(handle, "r+b", buffering=0) as raw:
             with h5py.File(temporary, "w", libver=LIBVER) as file:
-                _write_file(file, entries, optimizers, hyperparameters, metadata_json, step, compression, raw,
-                            durable)
+                _write_file(file, entries, optimizers, hyperparameters, metadata_json, step, compression, raw)
             os.chmod(temporary, _file_mode(path))
-            if durable:
-                os.fsync(raw.fileno())
+            os.fsync(raw.fileno())
         retired = _retire(path)
         os.replace(temporary, path)
     except BaseException:
@@ -430,18 +419,17 @@ def save_checkpoint(path, params, optimizers=None, *, step=None, metadata=None, 
         if retired is not None:
             retired.unlink(missing_ok=True)
         raise
-    if durable:
-        _fsync_directory(directory)
+    _fsync_directory(directory)
     _remove_in_background(_retired_names(path))
 
 
-def _write_file(file, entries, optimizers, hyperparameters, metadata_json, step, compression, raw, writeback):
+def _write_file(file, entries, optimizers, hyperparameters, metadata_json, step, compression, raw):
     """Everything :func:`save_checkpoint` writes into the open ``file`` (``raw``: the same file, for the
-    arrays' bytes; ``writeback``: see :func:`_transfer`)."""
+    arrays' bytes)."""
     written = []
 
     def write(group, name, array):
-        written.append(_write_array(group, name, array, compression, raw, writeback))
+        written.append(_write_array(group, name, array, compression, raw))
 
     _set_text(file, "format", FORMAT)
     file.attrs["format_version"] = FORMAT_VERSION

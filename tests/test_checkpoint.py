@@ -192,22 +192,6 @@ def test_writeback_is_started_for_every_byte_of_each_array_once(tmp_path, monkey
     assert_identical(load_checkpoint(tmp_path / "c.h5").params, params)
 
 
-@pytest.mark.parametrize("durable", [True, False])
-def test_only_a_durable_save_starts_the_writeback_and_fsyncs(durable, tmp_path, monkeypatch):
-    calls = []
-    monkeypatch.setattr(checkpoint_module, "_start_writeback", lambda raw, offset, length: calls.append("writeback"))
-    monkeypatch.setattr(checkpoint_module.os, "fsync", lambda descriptor: calls.append("fsync"))
-    path = tmp_path / "c.h5"
-    for k in range(2):
-        save_checkpoint(path, {"x": np.full(300_000, float(k))}, durable=durable)
-    assert sorted(set(calls)) == (["fsync", "writeback"] if durable else [])
-    assert calls.count("fsync") == (4 if durable else 0)
-    monkeypatch.undo()
-    checkpoint_module._finish_removals()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5"]
-    np.testing.assert_array_equal(load_checkpoint(path).params["x"], np.ones(300_000))
-
-
 def test_cast_converts_between_float_widths_only_when_asked(tmp_path):
     params, updates = problem(dtype=np.float32)
     optimizers = make_optimizers("adam", {}, params)
@@ -285,7 +269,6 @@ def test_newer_format_version_and_foreign_files_are_refused(tmp_path):
     (lambda p: save_checkpoint(p, {"x": np.ones(2)}, step=-1), r"step=-1 is not a non-negative integer"),
     (lambda p: save_checkpoint(p, {"x": np.ones(2)}, metadata={"f": np.ones(1)}), r"metadata is not JSON"),
     (lambda p: save_checkpoint(p, {"x": np.ones(2)}, compression="zstd"), r"compression='zstd'"),
-    (lambda p: save_checkpoint(p, {"x": np.ones(2)}, durable=None), r"durable=None; expected True or False"),
     (lambda p: save_checkpoint(p.parent / "no" / "c.h5", {"x": np.ones(2)}), r"directory '.*no' does not exist"),
     (lambda p: save_checkpoint(p, {"x": np.ones(2)}, {"x": (ngc_optim.sgd(), None)}), r"an \(optimizer, state\) pair"),
     (lambda p: save_checkpoint(p, {"g": {"x": np.ones(2)}}, {"g": (ngc_optim.sgd(), ngc_optim.sgd().init({"y": np.ones(2)}))}),
