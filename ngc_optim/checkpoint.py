@@ -64,7 +64,7 @@ LIBVER = ("v110", "v110")
 arrays, version 2 B-trees), readable by every HDF5 from 1.10 (2018) on, h5py 2.8+ and h5dump included."""
 _CHUNK_BYTES = 4 * 2**20
 _FLUSH_BYTES = 4 * 2**20
-"""A durable save starts the disk writing after each this many bytes of an array (see _start_writeback).
+"""A save starts the disk writing after each this many bytes of an array (see _start_writeback).
 Saving the 192 MB Adam checkpoint took 1.16-1.21x as long as np.save with 4 MiB, 1.22-1.34x with 16 MiB
 (medians of 10-20 rounds, five runs) and 1.61x with 64 MiB: smaller ranges leave less for the final fsync."""
 _BLOCK_BYTES = 2**20
