@@ -25,7 +25,7 @@ and superblock carry HDF5's checksums too. No pickle is used. Format 1 files
 Saving writes to a temporary file in the destination's directory, flushes and
 fsyncs it, and renames it over the destination, so a reader (or a crash) sees the
 old checkpoint or the new one, never a mixture. The disk is asked to start writing
-each array while the next is written, so the fsync finds most of it written. The old
+each 4 MiB of an array as soon as it is written, so the fsync finds most of it written. The old
 checkpoint first gets a second, hidden name (``.<name>.<16 hex digits>.old``), so the
 rename only drops a link, and a thread unlinks the hidden name after the save returns:
 freeing the old file's blocks (40-50 ms for 192 MB here) is no longer part of the save.
