@@ -489,9 +489,10 @@ def _retire(path):
 
 
 def _retired_names(path):
-    """Every hidden name :func:`_retire` gave a checkpoint at ``path``: the one just replaced, any another save
+    """Every hidden name :func:`_retire` gave a checkpoint at ``path``: the one just replaced, any that another save
     of it has not yet removed, and any a crash left behind."""
-    pattern = re.compile(re.escape(_RETIRED.format(name=path.name, tag="@")).replace("@", "[0-9a-f]{16}") + r"\Z")
+    before, after = (re.escape(part) for part in _RETIRED.split("{tag}"))
+    pattern = re.compile(before.replace(re.escape("{name}"), re.escape(path.name)) + "[0-9a-f]{16}" + after + r"\Z")
     try:
         with os.scandir(path.parent) as entries:
             return [Path(entry.path) for entry in entries if pattern.match(entry.name)]

@@ -445,20 +445,25 @@ def test_saves_in_a_row_replace_the_old_file_by_dropping_a_link_and_remove_it_af
     np.testing.assert_array_equal(load_checkpoint(retired).params["x"], np.full(5, 3.0))
 
 
-def test_the_next_save_removes_old_files_a_crash_left_and_nothing_else(tmp_path):
-    path = tmp_path / "c.h5"
+@pytest.mark.parametrize("name", ["c.h5", "run@1 (a+b)*.h5"])
+def test_the_next_save_removes_old_files_a_crash_left_and_nothing_else(name, tmp_path):
+    path = tmp_path / name
     save_checkpoint(path, {"x": np.zeros(5)})
-    stale = [tmp_path / f".c.h5.{tag}.old" for tag in ("0123456789abcdef", "fedcba9876543210")]
+    stale = [tmp_path / f".{name}.{tag}.old" for tag in ("0123456789abcdef", "fedcba9876543210")]
     os.link(path, stale[0])
     stale[1].write_bytes(b"left by a crash")
-    others = [tmp_path / name for name in (".c.h5.0123456789abcdef.tmp", ".c.h5.0123.old", ".d.h5.0123456789abcdef.old",
-                                           ".c.h5.0123456789ABCDEF.old", "x.c.h5.0123456789abcdef.old")]
+    others = [tmp_path / other for other in (f".{name}.0123456789abcdef.tmp", f".{name}.0123.old",
+                                             ".d.h5.0123456789abcdef.old", f".{name}.0123456789ABCDEF.old",
+                                             f"x.{name}.0123456789abcdef.old", f".{name}.0123456789abcdef.old.x",
+                                             f".{name}x.0123456789abcdef.old")]
+    if "@" in name:
+        others.append(tmp_path / f".{name.replace('@', '0123456789abcdef')}.0123456789abcdef.old")
     for other in others:
         other.write_bytes(b"not ours")
     np.testing.assert_array_equal(load_checkpoint(path).params["x"], np.zeros(5))
     save_checkpoint(path, {"x": np.ones(5)})
     checkpoint_module._finish_removals()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["c.h5"] + [p.name for p in others])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name] + [p.name for p in others])
     np.testing.assert_array_equal(load_checkpoint(path).params["x"], np.ones(5))
 
 
