@@ -25,7 +25,11 @@ and superblock carry HDF5's checksums too. No pickle is used. Format 1 files
 Saving writes to a temporary file in the destination's directory, flushes and
 fsyncs it, and renames it over the destination, so a reader (or a crash) sees the
 old checkpoint or the new one, never a mixture. The disk is asked to start writing
-each array while the next is written, so the fsync finds most of it written. Loading reads and checks the
+each 4 MiB of an array as soon as it is written, so the fsync finds most of it written. The old
+checkpoint first gets a second, hidden name (``.<name>.<16 hex digits>.old``), so the
+rename only drops a link, and a thread unlinks the hidden name after the save returns:
+freeing the old file's blocks (40-50 ms for 192 MB here) is no longer part of the save.
+The next save of the same checkpoint removes any hidden name a crash left. Loading reads and checks the
 whole file before anything is returned or copied: any problem raises
 :class:`CheckpointError` naming the file and the entry, and leaves the objects
 being restored untouched.
@@ -33,7 +37,10 @@ being restored untouched.
 
 import json
 import os
+import re
+import stat
 import tempfile
+import threading
 from pathlib import Path
 
 import h5py
@@ -56,8 +63,10 @@ LIBVER = ("v110", "v110")
 """HDF5 file format 1.10: checksummed object headers, superblock and chunk indexes (fixed and extensible
 arrays, version 2 B-trees), readable by every HDF5 from 1.10 (2018) on, h5py 2.8+ and h5dump included."""
 _CHUNK_BYTES = 4 * 2**20
-_FLUSH_BYTES = 16 * 2**20
-"""A save starts the disk writing after each this many bytes of an array (see _start_writeback)."""
+_FLUSH_BYTES = 4 * 2**20
+"""A save starts the disk writing after each this many bytes of an array (see _start_writeback).
+Saving the 192 MB Adam checkpoint took 1.16-1.21x as long as np.save with 4 MiB, 1.22-1.34x with 16 MiB
+(medians of 10-20 rounds, five runs) and 1.61x with 64 MiB: smaller ranges leave less for the final fsync."""
 _BLOCK_BYTES = 2**20
 """Arrays are written, read and hashed in blocks of this size (which stay in the 1 MiB L2 cache per core
 measured here; 1 MiB blocks read and hashed 192 MB in 57 ms, reading alone through HDF5 took 55 ms and
@@ -371,9 +380,14 @@ def save_checkpoint(path, params, optimizers=None, *, step=None, metadata=None, 
         metadata: optional JSON data stored with the checkpoint (e.g. a config).
         compression: None (default), "gzip" or "lzf".
 
+    The file is written to a temporary name, fsynced and renamed over ``path`` (then the directory is
+    fsynced): a crash leaves the old checkpoint or the new one. The old one is unlinked by a thread after
+    this returns (the interpreter waits for it at exit), under a hidden name next to ``path``.
+
     Raises:
         CheckpointError: invalid names, arrays, optimizers, step or metadata; the
             destination is left as it was.
+        OSError: the file cannot be written or renamed; the destination is left as it was.
     """
     path = Path(path)
     optimizers = optimizers or {}
@@ -391,17 +405,22 @@ def save_checkpoint(path, params, optimizers=None, *, step=None, metadata=None, 
     if not directory.is_dir():
         raise CheckpointError(f"{path}: directory {str(directory)!r} does not exist")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    retired = None
     try:
         with open(handle, "r+b", buffering=0) as raw:
             with h5py.File(temporary, "w", libver=LIBVER) as file:
                 _write_file(file, entries, optimizers, hyperparameters, metadata_json, step, compression, raw)
             os.chmod(temporary, _file_mode(path))
             os.fsync(raw.fileno())
+        retired = _retire(path)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
+        if retired is not None:
+            retired.unlink(missing_ok=True)
         raise
     _fsync_directory(directory)
+    _remove_in_background(_retired_names(path))
 
 
 def _write_file(file, entries, optimizers, hyperparameters, metadata_json, step, compression, raw):
@@ -436,6 +455,81 @@ def _write_file(file, entries, optimizers, hyperparameters, metadata_json, step,
     for dataset, digest in written:
         _set_text(dataset, DIGEST, digest)
     _set_text(file, DIGEST, _listing(file.filename, file)[0])
+
+
+_RETIRED = ".{name}.{tag}.old"
+"""The hidden name :func:`_retire` gives the checkpoint being replaced, next to it (``tag``: 16 hex digits)."""
+_removals = []
+_removals_lock = threading.Lock()
+
+
+def _retire(path):
+    """Give the checkpoint at ``path`` a second, hidden name in its directory and return that name (None if
+    there is no regular file at ``path`` or the file system refuses hard links).
+
+    Replacing a file frees its blocks inside the rename, in the caller's time: 40-50 ms for a 192 MB
+    checkpoint on ext4 here. With a second name the rename only drops a link, and the blocks are freed when
+    :func:`_remove_in_background` unlinks the hidden name.
+    """
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+    except OSError:
+        return None
+    for _ in range(8):
+        retired = path.with_name(_RETIRED.format(name=path.name, tag=os.urandom(8).hex()))
+        try:
+            os.link(path, retired, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+        return retired
+    return None
+
+
+def _retired_names(path):
+    """Every hidden name :func:`_retire` gave a checkpoint at ``path``: the one just replaced, any that another save
+    of it has not yet removed, and any a crash left behind."""
+    before, after = (re.escape(part) for part in _RETIRED.split("{tag}"))
+    pattern = re.compile(before.replace(re.escape("{name}"), re.escape(path.name)) + "[0-9a-f]{16}" + after + r"\Z")
+    try:
+        with os.scandir(path.parent) as entries:
+            return [Path(entry.path) for entry in entries if pattern.match(entry.name)]
+    except OSError:
+        return []
+
+
+def _remove_in_background(paths):
+    """Unlink ``paths`` in a new thread, so that freeing their blocks does not hold up the caller.
+
+    The thread is not a daemon: the interpreter waits for it before exiting. A name it cannot unlink (or
+    one left by a process that died first) is found and removed by the next save of the same checkpoint.
+    """
+    if not paths:
+        return
+    thread = threading.Thread(target=_unlink_all, args=(paths,), name="ngc_optim checkpoint removal")
+    with _removals_lock:
+        _removals[:] = [running for running in _removals if running.is_alive()]
+        _removals.append(thread)
+    thread.start()
+
+
+def _unlink_all(paths):
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _finish_removals():
+    """Wait until every old checkpoint handed to :func:`_remove_in_background` is removed (for tests and
+    benchmarks, which time what follows a save)."""
+    with _removals_lock:
+        waiting = list(_removals)
+    for thread in waiting:
+        thread.join()
 
 
 def _file_mode(path):

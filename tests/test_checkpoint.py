@@ -418,6 +418,87 @@ def test_file_mode_is_that_of_a_normal_file_or_of_the_file_replaced(tmp_path):
         os.umask(umask)
 
 
+def test_saves_in_a_row_replace_the_old_file_by_dropping_a_link_and_remove_it_afterwards(tmp_path, monkeypatch):
+    path = tmp_path / "c.h5"
+    handed = []
+    monkeypatch.setattr(checkpoint_module, "_remove_in_background",
+                        lambda paths: handed.append([(p, p.stat().st_ino, p.stat().st_nlink) for p in paths]))
+    save_checkpoint(path, {"x": np.zeros(5)})
+    assert handed == [[]]
+    monkeypatch.undo()
+    (tmp_path / "c.h5").chmod(0o600)
+    for k in range(1, 4):
+        old = path.stat().st_ino
+        save_checkpoint(path, {"x": np.full(5, float(k))})
+        assert path.stat().st_ino != old
+        assert path.stat().st_mode & 0o777 == 0o600
+        np.testing.assert_array_equal(load_checkpoint(path).params["x"], np.full(5, float(k)))
+    checkpoint_module._finish_removals()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5"]
+    monkeypatch.setattr(checkpoint_module, "_remove_in_background",
+                        lambda paths: handed.append([(p, p.stat().st_ino, p.stat().st_nlink) for p in paths]))
+    old = path.stat().st_ino
+    save_checkpoint(path, {"x": np.ones(5)})
+    ((retired, inode, links),) = handed[-1]
+    assert retired.name.startswith(".c.h5.") and retired.name.endswith(".old")
+    assert (inode, links) == (old, 1)
+    np.testing.assert_array_equal(load_checkpoint(retired).params["x"], np.full(5, 3.0))
+
+
+@pytest.mark.parametrize("name", ["c.h5", "run@1 (a+b)*.h5"])
+def test_the_next_save_removes_old_files_a_crash_left_and_nothing_else(name, tmp_path):
+    path = tmp_path / name
+    save_checkpoint(path, {"x": np.zeros(5)})
+    stale = [tmp_path / f".{name}.{tag}.old" for tag in ("0123456789abcdef", "fedcba9876543210")]
+    os.link(path, stale[0])
+    stale[1].write_bytes(b"left by a crash")
+    others = [tmp_path / other for other in (f".{name}.0123456789abcdef.tmp", f".{name}.0123.old",
+                                             ".d.h5.0123456789abcdef.old", f".{name}.0123456789ABCDEF.old",
+                                             f"x.{name}.0123456789abcdef.old", f".{name}.0123456789abcdef.old.x",
+                                             f".{name}x.0123456789abcdef.old")]
+    if "@" in name:
+        others.append(tmp_path / f".{name.replace('@', '0123456789abcdef')}.0123456789abcdef.old")
+    for other in others:
+        other.write_bytes(b"not ours")
+    np.testing.assert_array_equal(load_checkpoint(path).params["x"], np.zeros(5))
+    save_checkpoint(path, {"x": np.ones(5)})
+    checkpoint_module._finish_removals()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name] + [p.name for p in others])
+    np.testing.assert_array_equal(load_checkpoint(path).params["x"], np.ones(5))
+
+
+@pytest.mark.parametrize("failure", ["link", "replace"])
+def test_a_failed_replacement_or_no_hard_links_leaves_nothing_behind(failure, tmp_path, monkeypatch):
+    path = tmp_path / "c.h5"
+    save_checkpoint(path, {"x": np.zeros(5)})
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(f"no {failure} here")
+
+    monkeypatch.setattr(checkpoint_module.os, failure, refuse)
+    if failure == "replace":
+        with pytest.raises(PermissionError):
+            save_checkpoint(path, {"x": np.ones(5)})
+        expected = np.zeros(5)
+    else:
+        save_checkpoint(path, {"x": np.ones(5)})
+        expected = np.ones(5)
+    monkeypatch.undo()
+    checkpoint_module._finish_removals()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5"]
+    assert path.stat().st_nlink == 1
+    np.testing.assert_array_equal(load_checkpoint(path).params["x"], expected)
+
+
+def test_the_old_file_is_removed_before_the_process_exits(tmp_path):
+    path = tmp_path / "c.h5"
+    script = ("import sys, numpy as np\nfrom ngc_optim.checkpoint import save_checkpoint\n"
+              "for k in range(3):\n    save_checkpoint(sys.argv[1], {'x': np.full(4_000_000, float(k))})\n")
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5"]
+    assert load_checkpoint(path).params["x"][0] == 2.0
+
+
 DATA = Path(__file__).parent / "data"
 
 
