@@ -423,11 +423,16 @@ def compiled_evolves(function, step_function, name, kernels, in_place_kernels, *
     """(evolve, in-place evolve, step) per optimizer kernel name: compiled copies of ``function`` with KERNEL
     bound to ``kernels``' (or ``in_place_kernels``') loop and BIAS to the rule's serial kernel, and of
     ``step_function`` with EVOLVE and EVOLVE_IN_PLACE bound to the two evolves and SCALARS to the rule's
-    jit_scalars; ``name(function, rule)`` names each copy."""
+    jit_scalars; ``name(function, rule)`` names each copy.
+
+    The copies are ``inline="always"``: a compiled circuit takes their code into its own, so that what they
+    call (the loops, the products) is linked and optimised by LLVM once per circuit rather than once more for
+    each level of calls (the cold compile of a circuit of seven Hebbian synapses: 47 s with the steps and
+    evolves compiled on their own, 30 s inlined). Called from Python, each compiles on its own (cached)."""
     def evolves(loops, suffix):
-        return {rule: _compile(renamed(function, name(f"evolve{suffix}", rule),
-                                       {**function.__globals__, **bindings, "KERNEL": loops[rule],
-                                        "BIAS": kernel.serial}))
+        return {rule: njit(inline="always", **config.jit_options(False))(
+                    renamed(function, name(f"evolve{suffix}", rule),
+                            {**function.__globals__, **bindings, "KERNEL": loops[rule], "BIAS": kernel.serial}))
                 for rule, kernel in _RULES.items()}
     evolve, in_place = evolves(kernels, ""), evolves(in_place_kernels, "_in_place")
     step = {rule: njit(inline="always")(renamed(step_function, name("step", rule),
