@@ -155,7 +155,7 @@ class TraceSTDPSynapse(LearningSynapse):
 
     The element-wise work after the two products is one fused pass over W
     (:mod:`ngc_optim.hebbian_kernels`); with mu > 0 the factors (w_bound - W)**mu
-    and W**mu are computed before it (the C library's pow, as ``np.power``), which
+    and W**mu are computed before it (the C library's pow), which
     then takes most of the step (``benchmarks/bench_components.py --parts stdp``). The optimizer's state lives in
     ``opt_params`` (also ``opt_state``) and is saved with the weights, in the
     checkpoint's optimizer group. The synapse has no biases. The connectivity

@@ -589,6 +589,32 @@ def block_start(block, blocks, rows):
     return block * rows // blocks // _ROW_TILE * _ROW_TILE
 
 
+@njit(inline="always")
+def _put(out, start, values):
+    """The elements of ``values`` (in C order) into C-ordered ``out`` from flat index ``start`` on, in a loop:
+    an array assignment (``out[a:b] = values``) costs a cold process seconds of compiling Numba's message for
+    mismatched shapes."""
+    flat = out.reshape(out.size)
+    for i, value in enumerate(values.flat):
+        flat[start + i] = value
+
+
+@njit(inline="always")
+def put_rows(out, first, values):
+    """out[first:first + len(values)] = values (``out`` C-ordered, ``values`` of its other dimensions)."""
+    if values.size:
+        _put(out, first * (out.size // out.shape[0]), values)
+
+
+@njit(inline="always")
+def put_step(out, step, first, values):
+    """out[step, first:first + len(values)] = values (``out`` C-ordered, ``values`` of its dimensions after
+    the first two)."""
+    if values.size:
+        per_step = out.size // out.shape[0]
+        _put(out, step * per_step + first * (per_step // out.shape[1]), values)
+
+
 def _summed_outer(blocks, x, y, out):
     """out = x.T @ y (the outer products of the rows of x and y, summed over the rows) in ``blocks`` blocks of
     out's rows (see block_start), each its own product of x.T's rows, copied into a contiguous array, by y (a

@@ -57,7 +57,7 @@ from ngcsimlib.global_state import stateManager
 from ngcsimlib.operations import BaseOp, Product, Summation
 
 from . import config, threads
-from .cell_kernels import block_start
+from .cell_kernels import block_start, put_rows, put_step
 
 __all__ = ["Binding", "Circuit", "CircuitUnavailable", "ShapeMismatch", "Step", "cache_directory", "held_steps",
            "shapes_changed", "shapes_generation"]
@@ -326,12 +326,17 @@ class Circuit:
                          + [f"b{number}" for number in range(len(self._calls))]
                          + [f"w{number}" for number in range(len(self.watched))])
 
-    def _watch_lines(self, names, indent, rows=""):
+    def _watch_lines(self, names, indent, first="0"):
+        """The watched values into their row of the buffers (of the block's rows from ``first``), by loops
+        (see put_step)."""
         lines = []
         for number, key in enumerate(self.watched):
             name = self._variables.names[key]
-            scalar = "[()]" if not self._expected[self.keys.index(key)][0] else ""
-            lines.append(f"{indent}w{number}[row{rows}] = {names.get(name, name)}{scalar}")
+            value = names.get(name, name)
+            if self._expected[self.keys.index(key)][0]:
+                lines.append(f"{indent}put_step(w{number}, row, {first}, {value})")
+            else:
+                lines.append(f"{indent}w{number}[row] = {value}[()]")
         return lines
 
     def _source(self):
@@ -374,8 +379,8 @@ class Circuit:
         lines += [f"        {word} = rows[row, {column}]" for column, word in enumerate(self.keywords)]
         lines += [self._call_line(number, call, local, "        ") for number, call in enumerate(self._calls)
                   if number not in final]
-        lines += self._watch_lines(local, "        ", ", first:last")
-        lines += [f"    {output}[first:last] = {local[name]}" for name, output in outputs.items()]
+        lines += self._watch_lines(local, "        ", "first")
+        lines += [f"    put_rows({output}, first, {local[name]})" for name, output in outputs.items()]
         lines += ["", "", decorator, f"def circuit_final({arguments}):"]
         lines += [self._call_line(number, self._calls[number], outputs, "    ") for number in sorted(final)]
         returned = ", ".join(outputs.get(name, name) for name in self._written)
@@ -566,10 +571,10 @@ def _keys(target):
 
 
 def _bind(module, kernels):
-    """Set the generated module's globals: the kernels (k0, k1, ...) and block_start."""
+    """Set the generated module's globals: the kernels (k0, k1, ...), block_start and the copies into rows."""
     for number, kernel in enumerate(kernels):
         setattr(module, f"k{number}", kernel)
-    module.block_start = block_start
+    module.block_start, module.put_rows, module.put_step = block_start, put_rows, put_step
 
 
 def _variables_in(expression):

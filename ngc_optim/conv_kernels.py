@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from . import config
-from .hebbian_kernels import _hebbian_limited, compiled_evolves, specialised_loops
+from .hebbian_kernels import _hebbian_limited, compiled_evolves, copy_flat, specialised_loops
 
 __all__ = ["CONV_EVOLVE", "CONV_EVOLVE_IN_PLACE", "CONV_HEBBIAN", "CONV_HEBBIAN_IN_PLACE", "CONV_STEP", "conv_adjustments", "conv_backtransmit", "conv_transmit",
            "dilated_correlation_into", "dilated_filter_gradient_into", "rotated", "strided_correlation_into",
@@ -64,7 +64,8 @@ def strided_correlation_into(x, w, stride, pad, out):
                             value = x[n, y, z, c]
                             for o in range(n_out):
                                 acc[o] += value * w[a, b, c, o]
-                out[n, p, q, :] = acc
+                for o in range(n_out):
+                    out[n, p, q, o] = acc[o]
 
 
 @_compile
@@ -96,7 +97,8 @@ def dilated_correlation_into(x, w, stride, pad, out):
                                         acc[o] += value * w[a, b, c, o]
                             z += 1
                     y += 1
-                out[n, p, q, :] = acc
+                for o in range(n_out):
+                    out[n, p, q, o] = acc[o]
 
 
 @_compile
@@ -179,7 +181,10 @@ def conv_transmit(inputs, weights, biases, geometry, factor):
         strided_correlation_into(inputs, weights, stride, forward_pad, out)
     gain = weights.dtype.type(factor)
     for n in range(out.shape[0]):
-        out[n] = out[n] * gain + biases[0]
+        for p in range(out.shape[1]):
+            for q in range(out.shape[2]):
+                for o in range(out.shape[3]):
+                    out[n, p, q, o] = out[n, p, q, o] * gain + biases[0, p, q, o]
     return out
 
 
@@ -209,7 +214,10 @@ def conv_products(pre, post, weights, geometry, sign_value, has_bias):
     d_biases = post[0:1].copy()
     if has_bias:
         for r in range(1, post.shape[0]):
-            d_biases[0] += post[r]
+            for p in range(post.shape[1]):
+                for q in range(post.shape[2]):
+                    for o in range(post.shape[3]):
+                        d_biases[0, p, q, o] += post[r, p, q, o]
         d_biases *= weights.dtype.type(sign_value)
     else:
         d_biases[:] = 0
@@ -269,7 +277,7 @@ def _conv_evolve(pre, post, weights, out, biases, biases_out, geometry, settings
     w = weights.ravel()
     KERNEL(w, out.ravel(), (product.ravel(),), w, False, 0, conv, *slots, *slots_out, *scalars)
     if has_bias:
-        biases_out[...] = biases
+        copy_flat(biases_out.ravel(), biases.ravel())
         BIAS(biases_out.ravel(), d_biases.ravel(), *bias_slots, *scalars)
     return product, d_biases
 

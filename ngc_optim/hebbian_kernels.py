@@ -25,8 +25,8 @@ adjustment (ngc-learn's ``TraceSTDPSynapse``) is
 and, as ngc-learn adds ``eta * d`` to ``w``, the optimizer steps ``w`` with the update ``-d``;
 then ``w = w - w_old / tau_w`` when ``tau_w > 0`` (ngc-learn's decay, outside the optimizer)
 and ``w`` is clipped to ``[0, w_bound]``. The factors come in as arrays, computed
-in a loop of their own before (as NumPy's ``np.power`` computes them: its fast
-paths for the exponents 0.5, 1 and 2, else the C library's ``pow``; the same bits),
+in a loop of their own before (NumPy's fast paths for the exponents 0.5, 1 and 2,
+else the C library's ``pow``, as ``np.power`` on CPUs without AVX-512, whose loops differ by an ulp),
 which keeps these loops vectorised.
 
 In both, ``d`` is written back into the first product (the synapse's dWeights),
@@ -336,6 +336,14 @@ STDP_IN_PLACE = {weighted: loops for weighted, (_, loops) in _STDP_LOOPS.items()
 """The same, in place (see IN_PLACE)."""
 
 
+@njit(inline="always")
+def copy_flat(out, values):
+    """out[i] = values[i] for every i, in a loop: an array assignment (``out[...] = values``) costs a cold
+    process seconds of compiling Numba's message for mismatched shapes."""
+    for i in range(values.size):
+        out[i] = values[i]
+
+
 @_compile
 def hebbian_products(pre, post, weights, settings, blocks):
     """(the Hebbian product, db) of a HebbianSynapse (``settings`` as _hebbian_evolve's): pre and post scaled
@@ -347,7 +355,8 @@ def hebbian_products(pre, post, weights, settings, blocks):
     scaled_post = post * dtype(post_wght) if post_wght != 1.0 else post
     d_biases = scaled_post[0:1].copy()
     for r in range(1, scaled_post.shape[0]):
-        d_biases[0] += scaled_post[r]
+        for c in range(scaled_post.shape[1]):
+            d_biases[0, c] += scaled_post[r, c]
     d_biases *= dtype(hebbian[3])
     product = np.empty((pre.shape[1], post.shape[1]), weights.dtype)
     outer_into(blocks, scaled_pre, scaled_post, product)
@@ -393,7 +402,7 @@ def _hebbian_evolve(pre, post, weights, out, biases, biases_out, mask, settings,
     KERNEL(weights.ravel(), out.ravel(), (product.ravel(), mask.ravel()), mask.ravel(), masked, prior, hebbian,
            *slots, *slots_out, *scalars)
     if has_bias:
-        biases_out[...] = biases
+        copy_flat(biases_out.ravel(), biases.ravel())
         BIAS(biases_out.ravel(), d_biases.ravel(), *bias_slots, *scalars)
     return product, d_biases
 
@@ -530,8 +539,8 @@ def stdp_sgd_events(w, d, rows, cols, counts, pre_spike, post_spike, pre_trace, 
 
 @njit(inline="always")
 def _power(x, mu):
-    """x**mu as NumPy's np.power computes it for a scalar exponent: sqrt(x) for 0.5, x*x for 2, x for 1 (its
-    fast paths: the same bits, and sqrt vectorises where pow does not), else the C library's pow."""
+    """x**mu with NumPy's fast paths for a scalar exponent: sqrt(x) for 0.5, x*x for 2, x for 1 (the same bits,
+    and sqrt vectorises where pow does not), else the C library's pow."""
     if mu == 0.5:
         return np.sqrt(x)
     if mu == 2.0:
@@ -560,12 +569,14 @@ def _synced(out, weights, changed):
     stdp_sgd_events), else all of them (``changed`` None-like: counts[0] < 0 or an empty tuple)."""
     rows, cols, counts, exact = changed
     if exact[0] == 0 or counts[0] < 0:
-        out[...] = weights
+        copy_flat(out.ravel(), weights.ravel())
         return
     for k in range(counts[0]):
-        out[rows[k], :] = weights[rows[k], :]
+        for j in range(weights.shape[1]):
+            out[rows[k], j] = weights[rows[k], j]
     for k in range(counts[1]):
-        out[:, cols[k]] = weights[:, cols[k]]
+        for i in range(weights.shape[0]):
+            out[i, cols[k]] = weights[i, cols[k]]
 
 
 def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mask, settings, scratch, blocks,
@@ -585,7 +596,7 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mas
     With ``sparse``, no regularisation (``scalars[1]`` of SGD) and weights in bounds, the event-driven step
     runs on ``out`` (a copy of the weights unless it is them) when the spikes are few; otherwise p = (pre_trace - pretrace_target).T @ post_spike and
     q = pre_spike.T @ post_trace (outer_into, ``blocks`` blocks) go to KERNEL (STDP of the rule), with the
-    factors (w_bound - w)**mu and w**mu when WEIGHTED (the bits of NumPy's np.power: see _power).
+    factors (w_bound - w)**mu and w**mu when WEIGHTED (see _power).
     """
     rule, target, w_bound, mu, masked, depressing, sparse = settings
     depression, d_weights, rows, cols, counts, potentiating, depressing_factor, changed = scratch

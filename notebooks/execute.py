@@ -21,7 +21,8 @@ from nbclient import NotebookClient
 HERE = Path(__file__).resolve().parent
 QUICK = {"STEPS = 3000": "STEPS = 300", "EPOCHS = 30": "EPOCHS = 2", "EPOCHS = 20": "EPOCHS = 2",
          "HALF = 5": "HALF = 1", "N_EXC = 100": "N_EXC = 12", "T = 150": "T = 30", "SUBSET = None": "SUBSET = 60",
-         "ETAS = [0.0003, 0.001, 0.003]": "ETAS = [0.001]", "SEEDS = [0, 1, 2]": "SEEDS = [0]"}
+         "ETAS = [0.0003, 0.001, 0.003]": "ETAS = [0.001]", "SEEDS = [0, 1, 2]": "SEEDS = [0]",
+         'OPTIMIZERS = ["sgd", "nag", "adam", "rmsprop"]': 'OPTIMIZERS = ["adam", "sgd"]'}
 """Each notebook's settings line -> its quick version (every notebook writes its settings in a cell of their own)."""
 FIGURE_DPI = 72
 """The resolution of the figures stored in the notebooks (small files that still read well on GitHub), given to
