@@ -152,13 +152,18 @@ INPUTS = {RateCell: ("j", "j_td"), GaussianErrorCell: ("mu", "target", "modulato
 SPIKES = {"preSpike", "postSpike"}
 WATCHED = {"rate": "zF", "errors": "L", "spiking": "s"}
 """The compartment of the family's first component its step watches (default outputs)."""
-FLOAT32 = {"rate": ("c", "h", "j"), "hebbian": ("hadam", "p"), "stdp": ("c", "d", "g"),
-           "conv": ("c", "d", "hadam", "e")}
-"""The components of a family wired in float32 (all of the others): one of each kernel family (a rate cell with
-and without lateral pressure and a state optimizer, a Hebbian, patched, conv and deconv step through Adam, an
-STDP step with and without an optimizer, the event STDP); the other variants run the same circuit code, whose
-float32 arithmetic the kernel tests check against their references. Every component is wired in float64. Each
-variant compiles its own kernels, a minute of a cold test run per family and dtype."""
+WIRED = {"float32": {"rate": ("c", "h", "j"), "hebbian": ("hadam", "p"), "stdp": ("c", "d", "g"),
+                     "conv": ("c", "d", "hadam", "e")},
+         "float64": {"hebbian": ("hsgd", "hnag", "hadam", "p"),
+                     "conv": ("c", "d", "hsgd", "hrmsprop", "hadamw", "e")}}
+"""The components of a family wired in each dtype (all of the others). Every component kind is wired in
+float64 with every variant of its own (cells, STDP rules, patched, deconv), and each optimizer in at least one
+family of learning synapses (sgd, nag, adam: Hebbian; rmsprop, adamw: conv; momentum: STDP), the others being
+the same step code with another optimizer kernel, checked against its reference by the kernel tests. Float32
+wires one of each kernel family (a rate cell with and without lateral pressure and a state optimizer, a Hebbian,
+patched, conv and deconv step through Adam, an STDP step with and without an optimizer, the event STDP). Each
+variant compiles its own kernels, and a circuit links them all again: tens of seconds of a cold test run per
+family and dtype."""
 
 
 def _family(family, dtype, compiled):
@@ -167,7 +172,7 @@ def _family(family, dtype, compiled):
     ``compiled``."""
     with Context(f"circuit{next(_names)}"):
         components = [component for component in FAMILIES[family](dtype)
-                      if dtype == "float64" or component.name in FLOAT32.get(family, (component.name,))]
+                      if component.name in WIRED[dtype].get(family, (component.name,))]
         step, reset = MethodProcess("step"), MethodProcess("reset")
         for component in components:
             step >> component.advance_state
