@@ -39,10 +39,12 @@ def processes(model):
 
 
 def batches(model, x, labels, count):
-    """``count`` training batches for ``model`` (a PCN takes one-hot labels too)."""
+    """``count`` training batches for ``model`` (a PCN takes one-hot labels too), from the start of the data
+    again when it runs out."""
     size = 1 if isinstance(model, DiehlCookSNN) else model.batch_size
     for index in range(count):
-        rows = slice(index * size, (index + 1) * size)
+        start = index % (len(x) // size) * size
+        rows = slice(start, start + size)
         yield (x[rows], labels[rows]) if isinstance(model, PCN) else (x[rows],)
 
 
@@ -64,9 +66,10 @@ def measure(name, x, labels, count, rounds):
             model = MODELS[name]()
             for process in processes(model):
                 process.compiled_circuit = way == "circuit"
-            data = list(batches(model, x, labels, count + 1))
-            train(model, data[:1])
-            samples.append(train(model, data[1:]) / count)
+            warm = 1 + max(process.compile_after for process in processes(model))
+            data = list(batches(model, x, labels, count + warm))
+            train(model, data[:warm])
+            samples.append(train(model, data[warm:]) / count)
             weights.append(model.W[1].weights.get().copy())
         same &= np.array_equal(*weights)
     return statistics.median(times["per call"]), statistics.median(times["circuit"]), same

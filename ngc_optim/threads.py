@@ -74,7 +74,7 @@ whole product, and the thread count does not change a result (tested)."""
 LEVELS = {
     "rows": Level("rows", "rows of a batch", ROW_TILE),
     "product": Level("product", "multiply-adds", 2**22),
-    "settling": Level("settling", "multiply-adds", 2**24),
+    "settling": Level("settling", "multiply-adds", 2**25),
 }
 """``rows``: a kernel that runs a batch, each block of rows on its own (the PCN's settling loop), in blocks of
 at least ROW_TILE rows. ``product``: one matrix product split by the rows of its result (the summed outer
@@ -82,10 +82,11 @@ product of a Hebbian update, K x M x N), 2**22 multiply-adds a thread at least: 
 of microseconds (Numba's threads sleep between regions), and the split pays from 2**23 on (measured, serial
 against two blocks: 250 x 128 x 128, 2**22: 156 against 181 us; 250 x 256 x 256, 2**24: 489 against 328 us;
 250 x 512 x 512: 1.58 against 0.95 ms). ``settling``: a batch's settling loop (every product of its T steps),
-2**24 multiply-adds a thread at least: each block multiplies its rows by every weight matrix, so every thread
-packs each matrix for BLAS again, which small blocks do not earn back (the default PCN, batch 50: as fast in
-one block as in two at T 20, 2**25 multiply-adds; ngc-museum's width, 64-512-512-10 at batch 250: 89 against
-54 ms per batch). The optimizer kernels' element thresholds live in :data:`ngc_optim.config.PARALLEL_THRESHOLDS` (an
+2**25 multiply-adds a thread at least: each block multiplies its rows by every weight matrix, so every thread
+packs each matrix for BLAS again, which small blocks do not earn back (ms per batch, one block against two,
+batch 50, 2026-12-02: GenerativePCN 64-128, T 20, 2**25.0 multiply-adds: 0.64 against 0.80; the default PCN,
+T 10, 2**25.1: two blocks 0.86-0.94x as fast as one, T 20, 2**26.1: 0.91-1.10x; GenerativePCN 64-256-128,
+2**27.6: 3.34 against 2.90; ngc-museum's width, 64-512-512-10 at batch 250: 89 against 54). The optimizer kernels' element thresholds live in :data:`ngc_optim.config.PARALLEL_THRESHOLDS` (an
 element-wise level per rule)."""
 
 

@@ -36,8 +36,8 @@ from ngc_optim.threads import LEVELS, Decision, Level, decide
     (2, 250 * 128 * 128, "product", 1),
     (2, 250 * 256 * 256, "product", 2),
     (16, 250 * 512 * 512, "product", 15),
-    (2, 2**25, "settling", 2),
-    (2, 2**25 - 1, "settling", 1),
+    (2, 2**26, "settling", 2),
+    (2, 2**26 - 1, "settling", 1),
     (4, 250 * 20 * 2 * 512 * 512, "settling", 4),
 ])
 def test_the_decision_gives_each_thread_its_minimum_and_blas_one_thread(threads_, size, level, expected):
