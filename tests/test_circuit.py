@@ -42,6 +42,7 @@ from ngcsimlib.operations import Summation
 from ngcsimlib.parser import compilable
 
 from ngc_optim import Context, JointProcess, MethodProcess
+from ngc_optim.cell_kernels import put_rows, put_step
 
 STEPS = 7
 _names = itertools.count()
@@ -448,3 +449,24 @@ def test_components_of_different_modules_share_a_per_call_process():
     for row in range(3):
         step.run(t=float(row), dt=1.0)
     assert np.all(spiking.v.get() > -65.0)
+
+
+def test_the_copies_into_rows_are_numpys_slice_assignments_and_refuse_what_does_not_fit():
+    rng = np.random.default_rng(3)
+    out, values = rng.random((7, 2, 3)), rng.random((3, 2, 3))
+    expected = out.copy()
+    expected[4:7] = values
+    put_rows(out, 4, values)
+    assert out.tobytes() == expected.tobytes()
+    buffer, row = rng.random((5, 7, 3)).astype(np.float32), rng.random((2, 3)).astype(np.float32)
+    expected = buffer.copy()
+    expected[3, 5:7] = row
+    put_step(buffer, 3, 5, row)
+    assert buffer.tobytes() == expected.tobytes()
+    vector = np.zeros((4, 6))
+    put_step(vector, 2, 0, np.arange(6.0))
+    assert vector[2].tolist() == list(range(6)) and not vector[[0, 1, 3]].any()
+    with pytest.raises(ValueError, match="do not fit"):
+        put_rows(out, 5, values)
+    with pytest.raises(ValueError, match="does not fit"):
+        put_step(buffer, 4, 6, row)
