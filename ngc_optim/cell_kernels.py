@@ -590,7 +590,7 @@ def block_start(block, blocks, rows):
 
 
 @njit(inline="always")
-def _put(out, start, values):
+def copy_into(out, start, values):
     """The elements of ``values`` (in C order) into C-ordered ``out`` from flat index ``start`` on, in a loop:
     an array assignment (``out[a:b] = values``) costs a cold process seconds of compiling Numba's message for
     mismatched shapes."""
@@ -608,7 +608,7 @@ def put_rows(out, first, values):
         start = first * (out.size // out.shape[0])
         if start + values.size > out.size:
             raise ValueError("a block's rows do not fit in the batch's array")
-        _put(out, start, values)
+        copy_into(out, start, values)
 
 
 @njit(**config.jit_options(False))
@@ -620,7 +620,7 @@ def put_step(out, step, first, values):
         start = step * per_step + first * (per_step // out.shape[1])
         if start + values.size > (step + 1) * per_step:
             raise ValueError("a watched value does not fit in its step's row of the buffer")
-        _put(out, start, values)
+        copy_into(out, start, values)
 
 
 def _summed_outer(blocks, x, y, out):

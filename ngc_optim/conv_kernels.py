@@ -32,7 +32,8 @@ import numpy as np
 from numba import njit
 
 from . import config
-from .hebbian_kernels import _hebbian_limited, compiled_evolves, copy_flat, specialised_loops
+from .cell_kernels import copy_into
+from .hebbian_kernels import _hebbian_limited, compiled_evolves, specialised_loops
 
 __all__ = ["CONV_EVOLVE", "CONV_EVOLVE_IN_PLACE", "CONV_HEBBIAN", "CONV_HEBBIAN_IN_PLACE", "CONV_STEP", "conv_adjustments", "conv_backtransmit", "conv_transmit",
            "dilated_correlation_into", "dilated_filter_gradient_into", "rotated", "strided_correlation_into",
@@ -277,7 +278,7 @@ def _conv_evolve(pre, post, weights, out, biases, biases_out, geometry, settings
     w = weights.ravel()
     KERNEL(w, out.ravel(), (product.ravel(),), w, False, 0, conv, *slots, *slots_out, *scalars)
     if has_bias:
-        copy_flat(biases_out.ravel(), biases.ravel())
+        copy_into(biases_out, 0, biases)
         BIAS(biases_out.ravel(), d_biases.ravel(), *bias_slots, *scalars)
     return product, d_biases
 

@@ -64,7 +64,7 @@ import numpy as np
 from numba import njit
 
 from . import config, kernels
-from .cell_kernels import outer_into
+from .cell_kernels import copy_into, outer_into
 from .kernels import (
     L1,
     L2,
@@ -336,14 +336,6 @@ STDP_IN_PLACE = {weighted: loops for weighted, (_, loops) in _STDP_LOOPS.items()
 """The same, in place (see IN_PLACE)."""
 
 
-@njit(inline="always")
-def copy_flat(out, values):
-    """out[i] = values[i] for every i, in a loop: an array assignment (``out[...] = values``) costs a cold
-    process seconds of compiling Numba's message for mismatched shapes."""
-    for i in range(values.size):
-        out[i] = values[i]
-
-
 @_compile
 def hebbian_products(pre, post, weights, settings, blocks):
     """(the Hebbian product, db) of a HebbianSynapse (``settings`` as _hebbian_evolve's): pre and post scaled
@@ -402,7 +394,7 @@ def _hebbian_evolve(pre, post, weights, out, biases, biases_out, mask, settings,
     KERNEL(weights.ravel(), out.ravel(), (product.ravel(), mask.ravel()), mask.ravel(), masked, prior, hebbian,
            *slots, *slots_out, *scalars)
     if has_bias:
-        copy_flat(biases_out.ravel(), biases.ravel())
+        copy_into(biases_out, 0, biases)
         BIAS(biases_out.ravel(), d_biases.ravel(), *bias_slots, *scalars)
     return product, d_biases
 
@@ -569,7 +561,7 @@ def _synced(out, weights, changed):
     stdp_sgd_events), else all of them (``changed`` None-like: counts[0] < 0 or an empty tuple)."""
     rows, cols, counts, exact = changed
     if exact[0] == 0 or counts[0] < 0:
-        copy_flat(out.ravel(), weights.ravel())
+        copy_into(out, 0, weights)
         return
     for k in range(counts[0]):
         for j in range(weights.shape[1]):
