@@ -26,7 +26,7 @@ and, as ngc-learn adds ``eta * d`` to ``w``, the optimizer steps ``w`` with the 
 then ``w = w - w_old / tau_w`` when ``tau_w > 0`` (ngc-learn's decay, outside the optimizer)
 and ``w`` is clipped to ``[0, w_bound]``. The factors come in as arrays, computed
 in a loop of their own before (NumPy's fast paths for the exponents 0.5, 1 and 2,
-else the C library's ``pow``, as ``np.power`` on CPUs without AVX-512, whose loops differ by an ulp),
+else the C library's ``pow``; on AVX-512 CPUs ``np.power``'s own loops differ from it by up to an ulp),
 which keeps these loops vectorised.
 
 In both, ``d`` is written back into the first product (the synapse's dWeights),

@@ -86,8 +86,9 @@ against two blocks: 250 x 128 x 128, 2**22: 156 against 181 us; 250 x 256 x 256,
 packs each matrix for BLAS again, which small blocks do not earn back (ms per batch, one block against two,
 batch 50, 2026-12-02: GenerativePCN 64-128, T 20, 2**25.0 multiply-adds: 0.64 against 0.80; the default PCN,
 T 10, 2**25.1: two blocks 0.86-0.94x as fast as one, T 20, 2**26.1: 0.91-1.10x; GenerativePCN 64-256-128,
-2**27.6: 3.34 against 2.90; ngc-museum's width, 64-512-512-10 at batch 250: 89 against 54). The optimizer kernels' element thresholds live in :data:`ngc_optim.config.PARALLEL_THRESHOLDS` (an
-element-wise level per rule)."""
+2**27.6: 3.34 against 2.90; ngc-museum's width, 64-512-512-10 at batch 250: 89 against 54). The optimizer
+kernels' element thresholds live in :data:`ngc_optim.config.PARALLEL_THRESHOLDS` (an element-wise level per
+rule)."""
 
 
 class Decision(NamedTuple):
