@@ -562,18 +562,43 @@ def product_into(inputs, weights, out):
     the values alone, so every caller of this function gets the same bits for the same arguments."""
     if inputs.shape[0] == 1:
         row, nonzero = inputs[0], 0
-        for x in row:
-            nonzero += x != 0
+        for i in range(row.size):
+            if row[i] != 0:
+                nonzero += 1
         if nonzero * SPARSE_FRACTION <= row.size:
-            total = out[0]
-            total[:] = 0
-            for i in range(row.size):
-                if row[i] != 0:
-                    x, weight = row[i], weights[i]
-                    for c in range(total.size):
-                        total[c] += x * weight[c]
+            _sparse_row_product(row, nonzero, weights, out[0])
             return
     np.dot(inputs, weights, out)
+
+
+@njit(inline="always")
+def _sparse_row_product(row, nonzero, weights, total):
+    """total = the sum over the ``nonzero`` nonzero entries of ``row``, in order, of entry * weight row: four
+    rows a pass over ``total`` (each element still adds them one at a time, in order: the same bits as one row
+    a pass, with a quarter of the loads and stores of ``total``)."""
+    for c in range(total.size):
+        total[c] = 0
+    if nonzero == 0:
+        return
+    index = np.empty(nonzero, np.int64)
+    k = 0
+    for i in range(row.size):
+        if row[i] != 0:
+            index[k] = i
+            k += 1
+    k = 0
+    while k + 4 <= nonzero:
+        i0, i1, i2, i3 = index[k], index[k + 1], index[k + 2], index[k + 3]
+        x0, x1, x2, x3 = row[i0], row[i1], row[i2], row[i3]
+        for c in range(total.size):
+            total[c] = (((total[c] + x0 * weights[i0, c]) + x1 * weights[i1, c]) + x2 * weights[i2, c]) \
+                + x3 * weights[i3, c]
+        k += 4
+    for rest in range(k, nonzero):
+        i0 = index[rest]
+        x0 = row[i0]
+        for c in range(total.size):
+            total[c] += x0 * weights[i0, c]
 
 
 _ROW_TILE = threads.ROW_TILE
@@ -593,10 +618,13 @@ def block_start(block, blocks, rows):
 def copy_into(out, start, values):
     """The elements of ``values`` (in C order) into C-ordered ``out`` from flat index ``start`` on, in a loop:
     an array assignment (``out[a:b] = values``) costs a cold process seconds of compiling Numba's message for
-    mismatched shapes."""
-    flat, source = out.reshape(out.size), np.ascontiguousarray(values).reshape(values.size)
+    mismatched shapes. ``out`` is sliced first, so that the loop's index is the range's own: Numba checks an
+    index such as ``start + i`` for a negative value at each element, which keeps LLVM from vectorising the
+    loop (5x slower for 1000 float32)."""
+    source = np.ascontiguousarray(values).reshape(values.size)
+    flat = out.reshape(out.size)[start:start + source.size]
     for i in range(source.size):
-        flat[start + i] = source[i]
+        flat[i] = source[i]
 
 
 @njit(**config.jit_options(False))

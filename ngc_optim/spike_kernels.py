@@ -228,7 +228,8 @@ def lif_step(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, option
         else:
             count = 0
             for c in range(units):
-                count += out[_S_RAW, r, c] > zero
+                if out[_S_RAW, r, c] > zero:
+                    count += 1
             if count > 0:
                 chosen = min(int(uniform(state) * count), count - 1)
                 for c in range(units):
@@ -238,9 +239,11 @@ def lif_step(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, option
                             break
                         chosen -= 1
         for c in range(units):
-            fired = c == keep and out[_S_RAW, r, c] > zero
-            out[_S, r, c] = one if fired else zero
-            out[_TOLS, r, c] = now if fired else tols[r, c]
+            out[_S, r, c] = zero
+            out[_TOLS, r, c] = tols[r, c]
+        if keep >= 0 and out[_S_RAW, r, keep] > zero:
+            out[_S, r, keep] = one
+            out[_TOLS, r, keep] = now
     return out, state
 
 
