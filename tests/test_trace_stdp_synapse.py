@@ -292,11 +292,14 @@ def test_help_is_generated_from_the_spec():
     assert "bias_init" not in info["arguments"]
 
 
+@pytest.mark.parametrize("post_spikes", [1, 10])
 @pytest.mark.parametrize("A_minus", [0.5, 0.0])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_sparse_spikes_update_only_their_rows_and_columns_with_the_same_bits(dtype, A_minus):
+def test_sparse_spikes_update_only_their_rows_and_columns_with_the_same_bits(dtype, A_minus, post_spikes):
     """Batch-1 SGD with few spikes updates only the rows and columns of the spiking units (once the weights are
-    in [0, w_bound]); weights and dW equal the dense kernel's bit for bit, also after weights set from outside."""
+    in [0, w_bound]); weights and dW equal the dense kernel's bit for bit, also after weights set from outside.
+    With ``post_spikes`` 10 of 50 columns every third step, those steps update every row whole (see
+    hebbian_kernels.COLUMN_FACTOR), and the next clear what they wrote."""
     shape, rng = (60, 50), np.random.default_rng(4)
     synapses = []
     for sparse in (True, False):
@@ -312,7 +315,7 @@ def test_sparse_spikes_update_only_their_rows_and_columns_with_the_same_bits(dty
     for step in range(40):
         pre_spike = (rng.random((1, shape[0])) < 0.05).astype(dtype)
         post_spike = np.zeros((1, shape[1]), dtype)
-        post_spike[0, rng.integers(shape[1])] = step % 3 == 0
+        post_spike[0, rng.choice(shape[1], post_spikes, replace=False)] = step % 3 == 0
         pre_trace, post_trace = rng.random((1, shape[0])).astype(dtype), rng.random((1, shape[1])).astype(dtype)
         if step == 20:
             outside = rng.uniform(-0.2, 1.0, shape).astype(dtype)
