@@ -298,7 +298,10 @@ KILL_SCRIPT = textwrap.dedent("""
 def test_a_save_killed_midway_leaves_a_complete_checkpoint(tmp_path):
     path = tmp_path / "c.h5"
     save_checkpoint(path, {"version": np.array(0), "big": np.zeros(8_000_000, np.float32)})
-    for delay in (0.0, 0.02, 0.05, 0.1):
+    delays = (0.0, 0.02, 0.05, 0.1, *(0.007 * k for k in range(1, 30)))
+    for attempt, delay in enumerate(delays):  # the first four, then on until a kill lands during a save
+        if attempt >= 4 and list(tmp_path.glob(".c.h5.*.tmp")):
+            break
         child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(path)], stdout=subprocess.PIPE, text=True)
         started = [int(child.stdout.readline()) for _ in range(2)]
         time.sleep(delay)
