@@ -609,9 +609,10 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mas
     checking them, or after a step that clipped them).
 
     With ``sparse``, no regularisation (``scalars[1]`` of SGD) and weights in bounds, the event-driven step
-    runs on ``out`` (a copy of the weights unless it is them) when the spikes are few; otherwise p = (pre_trace - pretrace_target).T @ post_spike and
-    q = pre_spike.T @ post_trace (outer_into, ``blocks`` blocks) go to KERNEL (STDP of the rule), with the
-    factors (w_bound - w)**mu and w**mu when WEIGHTED (see _power).
+    runs on ``out`` (a copy of the weights unless it is them; whole rows when the spikes are many, see
+    stdp_sgd_events); otherwise p = (pre_trace - pretrace_target).T @ post_spike and q = pre_spike.T @
+    post_trace (outer_into, ``blocks`` blocks) go to KERNEL (STDP of the rule), with the factors
+    (w_bound - w)**mu and w**mu when WEIGHTED (see _power).
     """
     rule, target, w_bound, mu, masked, depressing, sparse = settings
     depression, d_weights, rows, cols, counts, potentiating, depressing_factor, changed = scratch
