@@ -25,7 +25,8 @@ multiply a spiking row by summing the weight rows of its spikes
 (``cell_kernels.product_into``: the product's sum without its zero terms), and
 W1's STDP, batch-1 SGD, updates only the rows of the inputs and the columns of
 the cells that spiked (``hebbian_kernels.stdp_sgd_events``: the same bits as
-updating every weight, which reads and writes all of them each step). The same network is written as
+updating every weight, which reads and writes all of them each step; in a scan,
+where nothing reads W1's dW, dW is written once, after the last step). The same network is written as
 plain vectorised NumPy (:class:`NumpySNN`: float32, the same equations in the
 same order, its own ``numpy.random.Generator``), the issue's reference, and
 again with event-driven products (:class:`EventNumpySNN`), which shows how much

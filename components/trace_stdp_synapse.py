@@ -10,7 +10,14 @@ from ngcsimlib.parser import compilable
 
 from ngc_optim.cell_kernels import outer_blocks
 from ngc_optim.circuit import Binding, Step
-from ngc_optim.hebbian_kernels import STDP, STDP_EVOLVE, STDP_EVOLVE_IN_PLACE, STDP_STEP
+from ngc_optim.hebbian_kernels import (
+    STDP,
+    STDP_EVOLVE,
+    STDP_EVOLVE_IN_PLACE,
+    STDP_STEP,
+    stdp_events_later,
+    stdp_events_settle,
+)
 from ngc_optim.optim import OPTIMIZERS
 
 from .dense_synapse import DenseSynapse
@@ -47,6 +54,8 @@ class _Plan(SynapsePlan):
 
         self.common = (scratch(depressing), scratch(weighted), scratch(weighted and depressing))
         self.events = [self._events(), self._events()]
+        self.later = stdp_events_later(self.events_size, self.dtype)
+        """The event-driven step's deferred dW (see hebbian_kernels.stdp_sgd_events), for a compiled circuit."""
         self.last = 0
         self.previous = (_gone, _gone)
         """Weak references to (the weights the last evolve replaced, its new weights): when the next one
@@ -69,12 +78,13 @@ class _Plan(SynapsePlan):
         return np.zeros(size, self.dtype), np.empty(size[0], np.int64), np.empty(size[1], np.int64), \
             np.full(2, -1, np.int64)
 
-    def scratch(self, exact=False):
+    def scratch(self, exact=False, defer=False):
         """The kernel's scratch for one call (hebbian_kernels._stdp_evolve's order). The event-driven step
         writes dW into one of two sets of arrays, not the one handed out last time (which the state holds as
         dWeights); a set still held elsewhere is replaced, so a dWeights read with ``.get()`` never changes.
         The last call's set tells which rows and columns it changed: ``exact``, the new weights' array held
-        the weights before it, so only those are copied into it."""
+        the weights before it, so only those are copied into it. ``defer``: the steps may leave dW to
+        :meth:`settle` (a compiled circuit in which nothing reads it)."""
         index = 1 - self.last
         if sys.getrefcount(self.events[index][0]) > 2:  # the set's tuple, getrefcount's argument
             self.events[index] = self._events()
@@ -82,7 +92,15 @@ class _Plan(SynapsePlan):
         depression, potentiating, depressing = self.common
         _, rows, cols, counts = self.events[1 - index]
         changed = (rows, cols, counts, np.array([1 if exact else 0], np.int64))
-        return depression, *self.events[index], potentiating, depressing, changed
+        flags = self.later[5]
+        flags[0], flags[1] = defer, 0
+        return depression, *self.events[index], self.later, potentiating, depressing, changed
+
+    def settle(self, events):
+        """dW of the last step into the dW array of ``events`` (the set a call's scratch held), when that step
+        deferred it."""
+        stdp_events_settle(*events, self.later)
+        self.later[5][0] = 0
 
     def evolve(self, state, pre_spike, post_spike, pre_trace, post_trace, weights, mask):
         """One step; returns (W, dW, the optimizer's state), the new W in the array of :meth:`outputs` and the
@@ -115,15 +133,19 @@ class _Plan(SynapsePlan):
         if bounded[0]:
             self.bounded = weights
 
-    def bound(self, state):
-        """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`)."""
+    def bound(self, state, defer=False):
+        """The compiled step's arguments from the state (see :class:`ngc_optim.circuit.Binding`; ``defer``: dW
+        may be written by ``finish``, see :meth:`scratch`)."""
         held, new, (out,), count, first, stepped = self.stepped_state(state)
         weights = state[self.weights.target]
         bounded = self._bounded(weights)
         start = held.count
         exact = out is self.previous[0]() and weights is self.previous[1]()
+        scratch = self.scratch(exact, defer and not self.later[5][0])  # not if another step of it defers
+        events = self.events[self.last]
 
         def finish():
+            self.settle(events)
             steps = int(count[0]) - start
             if steps:
                 self._keep_bounded(out, bounded)
@@ -131,8 +153,7 @@ class _Plan(SynapsePlan):
                     self.previous = (weakref.ref(weights), weakref.ref(out)) if steps == 1 else (_gone, _gone)
             return stepped()
 
-        return (count, first, self.scratch(exact), self.blocks(), bounded, self.slots(held), out,
-                self.slots(new)), finish
+        return (count, first, scratch, self.blocks(), bounded, self.slots(held), out, self.slots(new)), finish
 
 
 class TraceSTDPSynapse(LearningSynapse):
@@ -251,7 +272,7 @@ class TraceSTDPSynapse(LearningSynapse):
         plan = self.plan
         return [Step(plan.step_kernel, ("preSpike", "postSpike", "preTrace", "postTrace", "weights", "mask"),
                      ("weights", "dWeights"), constants=(plan.step_settings, self.optimizer.step_constants),
-                     binding=Binding(plan.bound))]
+                     binding=Binding(plan.bound, deferred=("dWeights",)))]
 
     def _steps_reset(self):
         spikes = ("preSpike", "postSpike", "preTrace", "postTrace")

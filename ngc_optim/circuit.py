@@ -77,6 +77,11 @@ class Binding(NamedTuple):
     """
 
     take: Callable
+    deferred: tuple = ()
+    """Written compartments (attributes of the step's ``writes``) the step can leave for ``finish`` to write:
+    when no step of the circuit reads them and none is watched, ``take(state, True)`` is called instead, and
+    the values the compiled call returns for them are complete only after ``finish`` (a trace-STDP synapse's
+    dW: see hebbian_kernels.stdp_sgd_events)."""
 
 
 class Step(NamedTuple):
@@ -263,8 +268,8 @@ class Circuit:
         self._checks = tuple((key, *self._expected[index]) for index, key in enumerate(self.keys))
         self._constants = tuple(call.step.constants for call in self._calls)
         self._unbound = tuple(() for _ in self._calls)
-        self._bindings = tuple((index, call.step.binding) for index, call in enumerate(self._calls)
-                               if call.step.binding is not None)
+        self._bindings = tuple((index, call.step.binding, self._deferrable(call)) for index, call
+                               in enumerate(self._calls) if call.step.binding is not None)
         self._watched_types = tuple(self._expected[self.keys.index(key)] for key in self.watched)
         self._carried = frozenset(number for number, call in enumerate(self._calls)
                                   if call.step.carry and self._writers(call.reads[0]) == {number})
@@ -285,6 +290,18 @@ class Circuit:
     def stale(self):
         """Whether compartments changed shape since the circuit was built (see :func:`shapes_changed`)."""
         return self._generation != _generation[0]
+
+    def _deferrable(self, call):
+        """Whether ``call``'s binding may defer its deferred writes (see Binding.deferred): no step reads them
+        and none is watched."""
+        deferred = call.step.binding.deferred
+        if not deferred:
+            return False
+        names = {call.writes[call.step.writes.index(attribute)] for attribute in deferred}
+        read = {variable for other in self._calls for expression in other.reads
+                for variable in _variables_in(expression)}
+        watched = {self._variables.names[key] for key in self.watched}
+        return not names & (read | watched)
 
     def _writers(self, name):
         """The calls that write the variable ``name``."""
@@ -539,8 +556,8 @@ class Circuit:
         replaced = {}
         bound = list(self._unbound)
         finishes = []
-        for index, binding in self._bindings:
-            bound[index], finish = binding.take(state)
+        for index, binding, deferring in self._bindings:
+            bound[index], finish = binding.take(state, True) if deferring else binding.take(state)
             finishes.append(finish)
         if self._columns is not None:
             rows = np.ascontiguousarray(rows[:, self._columns])

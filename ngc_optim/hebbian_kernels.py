@@ -81,7 +81,8 @@ __all__ = ["ADJUST", "HEBBIAN", "HEBBIAN_EVOLVE", "HEBBIAN_EVOLVE_IN_PLACE", "HE
            "HEBBIAN_PATCHED_EVOLVE", "HEBBIAN_PATCHED_EVOLVE_IN_PLACE", "HEBBIAN_PATCHED_IN_PLACE",
            "HEBBIAN_PATCHED_STEP", "HEBBIAN_STEP", "L1L2", "PRIOR_CODES", "STDP", "STDP_EVOLVE", "STDP_EVOLVE_IN_PLACE",
            "STDP_IN_PLACE", "STDP_STEP", "compiled_evolves", "hebbian_adjustments", "hebbian_products",
-           "patched_adjustments", "specialised_loops", "stdp_sgd_events", "within"]
+           "patched_adjustments", "specialised_loops", "stdp_events_later", "stdp_events_settle", "stdp_sgd_events",
+           "within"]
 
 L1L2 = 3
 PRIOR_CODES = {None: 0, "l1": L1, "l2": L2, "l1l2": L1L2}
@@ -454,12 +455,14 @@ HEBBIAN_PATCHED_EVOLVE, HEBBIAN_PATCHED_EVOLVE_IN_PLACE, HEBBIAN_PATCHED_STEP = 
 
 
 @njit(inline="always")
-def _stdp_sgd_element(w, d, i, j, p, q, constants, eta):
-    """d[i, j] = dW and w[i, j] one SGD step with the update -dW, clipped: what STDP["sgd"] does to an element
-    without regularisation, decay or mask."""
+def _stdp_sgd_element(w, i, j, d, r, c, p, q, constants, eta):
+    """d[r, c] = dW and w[i, j] one SGD step with the update -dW, clipped: what STDP["sgd"] does to an element
+    without regularisation, decay or mask (dW at (i, j) of d, or elsewhere in a buffer: see
+    stdp_sgd_events). dW is stored plus 0, which makes a -0.0 (a product with a zero spike) +0.0, as d holds
+    where no step wrote: so d's bits do not depend on which elements a step wrote."""
     change = _stdp_change(p, q, constants)
     old = w[i, j]
-    d[i, j] = change
+    d[r, c] = change + constants[4]
     w[i, j] = _stdp_limited(_sgd_rule(old, -change, eta), old, constants, False, old)
 
 
@@ -478,21 +481,56 @@ spiking column's elements, strided, cost about 20 times as much each as those of
 vectorises (measured for 784 x 100 float32: 2.5 us a column of 784, 11-12 us all of w)."""
 
 
+def stdp_events_later(shape, dtype):
+    """The buffers of stdp_sgd_events's deferred dW for weights of ``shape``: (rows of dW, columns of dW,
+    their rows, their columns, counts, flags (defer, pending)). The two buffers are as large as the weights,
+    but only the rows a step writes are ever touched (np.empty maps no memory until then)."""
+    n_in, n_out = shape
+    return (np.empty((n_in, n_out), dtype), np.empty((n_out, n_in), dtype), np.empty(n_in, np.int64),
+            np.empty(n_out, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64))
+
+
+@njit(inline="always")
+def _count_nonzero(values, n):
+    """How many of values[:n] are nonzero (a loop that vectorises: a sum of booleans does not)."""
+    count = 0
+    for i in range(n):
+        if values[i] != 0:
+            count += 1
+    return count
+
+
+@njit(inline="always")
+def _list_nonzero(values, n, listing):
+    """The indices of the nonzero values[:n] into ``listing``, in order."""
+    k = 0
+    for i in range(n):
+        if values[i] != 0:
+            listing[k] = i
+            k += 1
+
+
 @njit(**config.jit_options(False))
-def stdp_sgd_events(w, d, rows, cols, counts, pre_spike, post_spike, pre_trace, post_trace, pretrace_target,
-                    settings, eta):
+def stdp_sgd_events(w, d, rows, cols, counts, later, pre_spike, post_spike, pre_trace, post_trace,
+                    pretrace_target, settings, eta):
     """One batch-1 trace-STDP step through SGD without regularisation, decay (tau_w 0), weight dependence or
     mask, for w already in [0, w_bound] (see :func:`within`), in place on w and on d (which holds dW after
     it): the same bits as the products and STDP["sgd"].
 
     Only the rows of the presynaptic units that spiked (when A_minus > 0) and the columns of the
     postsynaptic units that spiked have a nonzero dW; elsewhere SGD leaves w as it is, and the clip to
-    [0, w_bound] too. So only they are updated, and d is cleared where the previous step wrote it
+    [0, w_bound] too. So only they are updated, and d is cleared where it holds the dW of an earlier step
     (``rows[:counts[0]]``, ``cols[:counts[1]]``) and written there. When the spikes are many (over a quarter
     of w to update, or over 1/COLUMN_FACTOR of the columns), or ``counts[0]`` < 0 (which a caller sets after
     writing d otherwise), every row of w and d is updated and written whole instead, as the dense kernel
     does. ``rows``, ``cols`` (int64, of the input and output sizes) and ``counts`` (int64 (2,)) are the
-    caller's scratch, kept from step to step: the rows and columns of the last step's nonzero dW.
+    caller's scratch, kept from step to step: where d's nonzero values are.
+
+    ``later`` (see :func:`stdp_events_later`): when its flags' defer is 1 (a compiled circuit in which
+    nothing reads dW before the call ends) and the spikes are few, d is not written: the step's dW rows and
+    columns go into the buffers' first rows, with their positions, and the flags' pending is set;
+    :func:`stdp_events_settle` writes them into d after the call. The weights' rows of a step's spikes come
+    from memory once (3.1 MB weights and as much dW do not fit in a core's cache), not with dW's.
     """
     dt = w.dtype.type
     constants = _stdp_constants(dt, settings)
@@ -500,56 +538,108 @@ def stdp_sgd_events(w, d, rows, cols, counts, pre_spike, post_spike, pre_trace, 
     eta_, target = dt(eta), dt(pretrace_target)
     n_in, n_out = w.shape
     spikes_in, spikes_out, trace_in, trace_out = pre_spike[0], post_spike[0], pre_trace[0], post_trace[0]
-    n_rows, n_cols = 0, 0
-    for i in range(n_in if depressing else 0):
-        if spikes_in[i] != 0:
-            n_rows += 1
-    for j in range(n_out):
-        if spikes_out[j] != 0:
-            n_cols += 1
-    whole = counts[0] < 0 or n_cols * COLUMN_FACTOR > n_out or 4 * (n_rows * n_out + n_cols * n_in) > w.size
+    n_rows = _count_nonzero(spikes_in, n_in if depressing else 0)
+    n_cols = _count_nonzero(spikes_out, n_out)
+    many = n_cols * COLUMN_FACTOR > n_out or 4 * (n_rows * n_out + n_cols * n_in) > w.size
+    row_buffer, column_buffer, new_rows, new_cols, new_counts, flags = later
+    if flags[0] and not many:
+        _list_nonzero(spikes_in, n_in if depressing else 0, new_rows)
+        _list_nonzero(spikes_out, n_out, new_cols)
+        new_counts[0], new_counts[1] = n_rows, n_cols
+        _stdp_sgd_lines(w, row_buffer, column_buffer, new_rows, new_cols, n_rows, n_cols, True, spikes_in,
+                        spikes_out, trace_in, trace_out, target, constants, eta_)
+        flags[1] = 1
+        return
+    whole = many or counts[0] < 0
     if not whole:
-        for k in range(counts[0]):
-            row = rows[k]
-            for j in range(n_out):
-                d[row, j] = 0
-        for k in range(counts[1]):
-            column = cols[k]
-            for i in range(n_in):
-                d[i, column] = 0
+        _cleared(d, rows, cols, counts)
     counts[0], counts[1] = n_rows, n_cols
-    k = 0
-    for i in range(n_in if depressing else 0):
-        if spikes_in[i] != 0:
-            rows[k] = i
-            k += 1
-    k = 0
-    for j in range(n_out):
-        if spikes_out[j] != 0:
-            cols[k] = j
-            k += 1
+    _list_nonzero(spikes_in, n_in if depressing else 0, rows)
+    _list_nonzero(spikes_out, n_out, cols)
+    flags[1] = 0
     if whole:
         for i in range(n_in):
-            _stdp_sgd_row(w, d, i, trace_in[i] - target, spikes_in[i], spikes_out, trace_out, constants, eta_)
+            _stdp_sgd_row(w, i, d, i, trace_in[i] - target, spikes_in[i], spikes_out, trace_out, constants, eta_)
         return
-    for k in range(n_rows):
-        i = rows[k]
-        _stdp_sgd_row(w, d, i, trace_in[i] - target, spikes_in[i], spikes_out, trace_out, constants, eta_)
-    for k in range(n_cols):
-        j = cols[k]
-        y, z = spikes_out[j], trace_out[j]
-        for i in range(n_in):
-            if not (depressing and spikes_in[i] != 0):
-                _stdp_sgd_element(w, d, i, j, (trace_in[i] - target) * y, spikes_in[i] * z, constants, eta_)
+    _stdp_sgd_lines(w, d, d, rows, cols, n_rows, n_cols, False, spikes_in, spikes_out, trace_in, trace_out,
+                    target, constants, eta_)
 
 
 @njit(inline="always")
-def _stdp_sgd_row(w, d, i, x, s, spikes_out, trace_out, constants, eta):
-    """Row ``i`` of stdp_sgd_events (x = its pre_trace - pretrace_target, s its pre_spike): every element, in
-    a loop that vectorises (indexed by the row, not through a row view: each view costs an atomic update of
-    the array's reference count)."""
+def _cleared(d, rows, cols, counts):
+    """d's rows rows[:counts[0]] and columns cols[:counts[1]] set to 0 (all of d when counts[0] < 0)."""
+    if counts[0] < 0:
+        for i in range(d.shape[0]):
+            for j in range(d.shape[1]):
+                d[i, j] = 0
+        return
+    for k in range(counts[0]):
+        row = rows[k]
+        for j in range(d.shape[1]):
+            d[row, j] = 0
+    for k in range(counts[1]):
+        column = cols[k]
+        for i in range(d.shape[0]):
+            d[i, column] = 0
+
+
+@njit(inline="always")
+def _stdp_sgd_lines(w, row_d, column_d, rows, cols, n_rows, n_cols, buffered, spikes_in, spikes_out, trace_in,
+                    trace_out, target, constants, eta):
+    """The spiking rows of w whole, then the spiking columns (outside those rows); dW into row_d and
+    column_d at the elements' own places, or (``buffered``) into their k-th row for the k-th row or column
+    (column_d's rows then hold columns)."""
+    depressing = constants[5]
+    for k in range(n_rows):
+        i = rows[k]
+        _stdp_sgd_row(w, i, row_d, k if buffered else i, trace_in[i] - target, spikes_in[i], spikes_out, trace_out,
+                      constants, eta)
+    for k in range(n_cols):
+        j = cols[k]
+        y, z = spikes_out[j], trace_out[j]
+        for i in range(w.shape[0]):
+            if not (depressing and spikes_in[i] != 0):
+                if buffered:
+                    _stdp_sgd_element(w, i, j, column_d, k, i, (trace_in[i] - target) * y, spikes_in[i] * z,
+                                      constants, eta)
+                else:
+                    _stdp_sgd_element(w, i, j, column_d, i, j, (trace_in[i] - target) * y, spikes_in[i] * z,
+                                      constants, eta)
+
+
+@njit(inline="always")
+def _stdp_sgd_row(w, i, d, r, x, s, spikes_out, trace_out, constants, eta):
+    """Row ``i`` of stdp_sgd_events (x = its pre_trace - pretrace_target, s its pre_spike), dW into row ``r`` of
+    d: every element, in a loop that vectorises (indexed by the row, not through a row view: each view costs
+    an atomic update of the array's reference count)."""
     for j in range(w.shape[1]):
-        _stdp_sgd_element(w, d, i, j, x * spikes_out[j], s * trace_out[j], constants, eta)
+        _stdp_sgd_element(w, i, j, d, r, j, x * spikes_out[j], s * trace_out[j], constants, eta)
+
+
+@njit(**config.jit_options(False))
+def stdp_events_settle(d, rows, cols, counts, later):
+    """After a call whose steps deferred dW (see stdp_sgd_events): when the last step's is pending, d's old
+    rows and columns cleared, the step's columns and then rows (which hold the values where the two cross)
+    written from the buffers, and rows, cols and counts set to them."""
+    row_buffer, column_buffer, new_rows, new_cols, new_counts, flags = later
+    if not flags[1]:
+        return
+    _cleared(d, rows, cols, counts)
+    n_rows, n_cols = new_counts[0], new_counts[1]
+    for k in range(n_cols):
+        column = new_cols[k]
+        for i in range(d.shape[0]):
+            d[i, column] = column_buffer[k, i]
+    for k in range(n_rows):
+        row = new_rows[k]
+        for j in range(d.shape[1]):
+            d[row, j] = row_buffer[k, j]
+    for k in range(n_rows):
+        rows[k] = new_rows[k]
+    for k in range(n_cols):
+        cols[k] = new_cols[k]
+    counts[0], counts[1] = n_rows, n_cols
+    flags[1] = 0
 
 
 @njit(inline="always")
@@ -602,11 +692,11 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mas
     ``settings`` = (the rule's (A_plus, A_minus, w_bound, tau_w), pretrace_target, w_bound and mu in the
     weights' dtype, masked, depressing (A_minus > 0), sparse (the event-driven step may apply: batch 1, SGD,
     no decay, weight dependence or mask)); ``scratch`` = (the depression product, and for the event-driven
-    step dW kept from step to step, rows, cols and counts: see stdp_sgd_events; then the two factors of the
-    weight dependence; then ``changed``, the last step's rows, cols and counts and ``exact`` (1 when ``out``
-    held the weights before the last step), so that bringing ``out`` to the weights copies only what that
-    step changed); ``bounded[0]`` is 1 when the weights are known to lie in [0, w_bound] (set here after
-    checking them, or after a step that clipped them).
+    step dW kept from step to step, rows, cols, counts and its deferred dW: see stdp_sgd_events; then the two
+    factors of the weight dependence; then ``changed``, the last step's rows, cols and counts and ``exact``
+    (1 when ``out`` held the weights before the last step), so that bringing ``out`` to the weights copies
+    only what that step changed); ``bounded[0]`` is 1 when the weights are known to lie in [0, w_bound] (set
+    here after checking them, or after a step that clipped them).
 
     With ``sparse``, no regularisation (``scalars[1]`` of SGD) and weights in bounds, the event-driven step
     runs on ``out`` (a copy of the weights unless it is them; whole rows when the spikes are many, see
@@ -615,15 +705,15 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mas
     (w_bound - w)**mu and w**mu when WEIGHTED (see _power).
     """
     rule, target, w_bound, mu, masked, depressing, sparse = settings
-    depression, d_weights, rows, cols, counts, potentiating, depressing_factor, changed = scratch
+    depression, d_weights, rows, cols, counts, later, potentiating, depressing_factor, changed = scratch
     if sparse and scalars[1] == 0:
         if bounded[0] == 0 and within(weights, weights.dtype.type(0), w_bound):
             bounded[0] = 1
         if bounded[0] == 1:
             if out.ctypes.data != weights.ctypes.data:
                 _synced(out, weights, changed)
-            stdp_sgd_events(out, d_weights, rows, cols, counts, pre_spike, post_spike, pre_trace, post_trace, target,
-                            rule, scalars[0])
+            stdp_sgd_events(out, d_weights, rows, cols, counts, later, pre_spike, post_spike, pre_trace, post_trace,
+                            target, rule, scalars[0])
             return d_weights
     potentiation = np.empty(weights.shape, weights.dtype)
     outer_into(blocks, pre_trace - target, post_spike, potentiation)
@@ -643,6 +733,7 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mas
            *slots_out, *scalars)
     if sparse:
         counts[0] = -1
+        later[5][1] = 0
         bounded[0] = 1
     return potentiation
 

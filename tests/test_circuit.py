@@ -470,3 +470,59 @@ def test_the_copies_into_rows_are_numpys_slice_assignments_and_refuse_what_does_
         put_rows(out, 5, values)
     with pytest.raises(ValueError, match="does not fit"):
         put_step(buffer, 4, 6, row)
+
+
+def _stdp_network(name, compiled, watched):
+    """Poisson inputs -> batch-1 SGD trace-STDP synapse -> LIF cells, with traces (bench_scan's spiking circuit,
+    smaller): its spikes are few in most steps (the STDP step's events, dW deferred in a scan when nothing
+    reads it) and many in some (whole rows)."""
+    with Context(name):
+        z0 = PoissonCell("z0", 60, target_freq=60.0, seed=1)
+        W = TraceSTDPSynapse("W", (60, 50), A_plus=0.9, A_minus=0.4, eta=0.3, pretrace_target=0.1, w_bound=0.8,
+                             weight_init={"dist": "uniform", "amin": 0.0, "amax": 0.8}, seed=2)
+        z1 = LIFCell("z1", 50, tau_m=20.0, resist_m=40.0, thr=-52.0, v_rest=-65.0, v_reset=-60.0, refract_time=2.0,
+                     seed=3)
+        tr0, tr1 = VarTrace("tr0", 60, tau_tr=8.0, a_delta=0.0), VarTrace("tr1", 50, tau_tr=8.0, a_delta=0.0)
+        z0.outputs >> W.inputs
+        W.outputs >> z1.j
+        z0.outputs >> tr0.inputs
+        z1.s >> tr1.inputs
+        tr0.trace >> W.preTrace
+        z0.outputs >> W.preSpike
+        tr1.trace >> W.postTrace
+        z1.s >> W.postSpike
+        step = MethodProcess("step")
+        for component in (W, z0, z1, tr0, tr1):
+            step >> component.advance_state
+        step >> W.evolve
+        step.watch(getattr(W, watched))
+    z0.inputs.set(np.random.default_rng(0).random((1, 60)).astype(np.float32))
+    step.compiled_circuit = compiled
+    step.compile_after = 0
+    return [z0, W, z1, tr0, tr1], step
+
+
+@pytest.mark.parametrize("watched", ["weights", "dWeights"])
+def test_trace_stdp_defers_dw_in_a_scan_only_when_nothing_reads_it(watched):
+    """In a scan where nothing reads or watches W.dWeights, its batch-1 SGD steps leave dW for the call's end
+    (hebbian_kernels.stdp_sgd_events); every compartment still equals the per-call path's bytes after each
+    of three scans, watched dW included, through steps with few spikes and with many."""
+    runs = {}
+    for compiled in (False, True):
+        components, step = _stdp_network(f"defer{next(_names)}", compiled, watched)
+        snapshots, values = [], []
+        for scan in range(3):
+            rows = step.pack_rows(40, t=lambda i, scan=scan: 40.0 * scan + i, dt=1.0)
+            if compiled:
+                final, (watch,) = step.scan(rows)
+                stateManager.set_state(final)
+                values.append(watch.tobytes())
+            else:
+                for row in rows:
+                    _, (value,) = step.run(t=row[list(step.get_keywords()).index("t")], dt=1.0)
+                    values.append(np.asarray(value).tobytes())
+            snapshots.append(_snapshot(components))
+        runs[compiled] = (snapshots, b"".join(values), step)
+    assert runs[True][:2] == runs[False][:2]
+    (_, _, deferring), = runs[True][2].circuit()._bindings
+    assert deferring == (watched != "dWeights")
