@@ -554,6 +554,27 @@ SPARSE_FRACTION = 8
 summing the weight rows of its nonzero entries (see product_into)."""
 
 
+@njit(inline="always")
+def count_nonzero(values, n):
+    """How many of values[:n] are nonzero, in a loop that vectorises (a sum of booleans, ``n += x != 0``,
+    does not: 0.48 against 0.06 us for 1000)."""
+    count = 0
+    for i in range(n):
+        if values[i] != 0:
+            count += 1
+    return count
+
+
+@njit(inline="always")
+def list_nonzero(values, n, listing):
+    """The indices of the nonzero values[:n] into ``listing``, in order."""
+    k = 0
+    for i in range(n):
+        if values[i] != 0:
+            listing[k] = i
+            k += 1
+
+
 @njit(**config.jit_options(False))
 def product_into(inputs, weights, out):
     """out = inputs @ weights. A single row with at most 1/SPARSE_FRACTION of it nonzero (e.g. spikes) is the
@@ -561,10 +582,8 @@ def product_into(inputs, weights, out):
     (which differ only where a weight is infinite or NaN); otherwise BLAS. Either way the choice depends on
     the values alone, so every caller of this function gets the same bits for the same arguments."""
     if inputs.shape[0] == 1:
-        row, nonzero = inputs[0], 0
-        for i in range(row.size):
-            if row[i] != 0:
-                nonzero += 1
+        row = inputs[0]
+        nonzero = count_nonzero(row, row.size)
         if nonzero * SPARSE_FRACTION <= row.size:
             _sparse_row_product(row, nonzero, weights, out[0])
             return
@@ -581,11 +600,7 @@ def _sparse_row_product(row, nonzero, weights, total):
     if nonzero == 0:
         return
     index = np.empty(nonzero, np.int64)
-    k = 0
-    for i in range(row.size):
-        if row[i] != 0:
-            index[k] = i
-            k += 1
+    list_nonzero(row, row.size, index)
     k = 0
     while k + 4 <= nonzero:
         i0, i1, i2, i3 = index[k], index[k + 1], index[k + 2], index[k + 3]

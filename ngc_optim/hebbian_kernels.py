@@ -64,7 +64,7 @@ import numpy as np
 from numba import njit
 
 from . import config, kernels
-from .cell_kernels import copy_into, outer_into
+from .cell_kernels import copy_into, count_nonzero, list_nonzero, outer_into
 from .kernels import (
     L1,
     L2,
@@ -490,26 +490,6 @@ def stdp_events_later(shape, dtype):
             np.empty(n_out, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64))
 
 
-@njit(inline="always")
-def _count_nonzero(values, n):
-    """How many of values[:n] are nonzero (a loop that vectorises: a sum of booleans does not)."""
-    count = 0
-    for i in range(n):
-        if values[i] != 0:
-            count += 1
-    return count
-
-
-@njit(inline="always")
-def _list_nonzero(values, n, listing):
-    """The indices of the nonzero values[:n] into ``listing``, in order."""
-    k = 0
-    for i in range(n):
-        if values[i] != 0:
-            listing[k] = i
-            k += 1
-
-
 @njit(**config.jit_options(False))
 def stdp_sgd_events(w, d, rows, cols, counts, later, pre_spike, post_spike, pre_trace, post_trace,
                     pretrace_target, settings, eta):
@@ -538,13 +518,13 @@ def stdp_sgd_events(w, d, rows, cols, counts, later, pre_spike, post_spike, pre_
     eta_, target = dt(eta), dt(pretrace_target)
     n_in, n_out = w.shape
     spikes_in, spikes_out, trace_in, trace_out = pre_spike[0], post_spike[0], pre_trace[0], post_trace[0]
-    n_rows = _count_nonzero(spikes_in, n_in if depressing else 0)
-    n_cols = _count_nonzero(spikes_out, n_out)
+    n_rows = count_nonzero(spikes_in, n_in if depressing else 0)
+    n_cols = count_nonzero(spikes_out, n_out)
     many = n_cols * COLUMN_FACTOR > n_out or 4 * (n_rows * n_out + n_cols * n_in) > w.size
     row_buffer, column_buffer, new_rows, new_cols, new_counts, flags = later
     if flags[0] and not many:
-        _list_nonzero(spikes_in, n_in if depressing else 0, new_rows)
-        _list_nonzero(spikes_out, n_out, new_cols)
+        list_nonzero(spikes_in, n_in if depressing else 0, new_rows)
+        list_nonzero(spikes_out, n_out, new_cols)
         new_counts[0], new_counts[1] = n_rows, n_cols
         _stdp_sgd_lines(w, row_buffer, column_buffer, new_rows, new_cols, n_rows, n_cols, True, spikes_in,
                         spikes_out, trace_in, trace_out, target, constants, eta_)
@@ -554,8 +534,8 @@ def stdp_sgd_events(w, d, rows, cols, counts, later, pre_spike, post_spike, pre_
     if not whole:
         _cleared(d, rows, cols, counts)
     counts[0], counts[1] = n_rows, n_cols
-    _list_nonzero(spikes_in, n_in if depressing else 0, rows)
-    _list_nonzero(spikes_out, n_out, cols)
+    list_nonzero(spikes_in, n_in if depressing else 0, rows)
+    list_nonzero(spikes_out, n_out, cols)
     flags[1] = 0
     if whole:
         for i in range(n_in):
