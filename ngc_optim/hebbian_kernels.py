@@ -579,12 +579,9 @@ def _stdp_sgd_lines(w, row_d, column_d, rows, cols, n_rows, n_cols, buffered, sp
         y, z = spikes_out[j], trace_out[j]
         for i in range(w.shape[0]):
             if not (depressing and spikes_in[i] != 0):
-                if buffered:
-                    _stdp_sgd_element(w, i, j, column_d, k, i, (trace_in[i] - target) * y, spikes_in[i] * z,
-                                      constants, eta)
-                else:
-                    _stdp_sgd_element(w, i, j, column_d, i, j, (trace_in[i] - target) * y, spikes_in[i] * z,
-                                      constants, eta)
+                r, c = (k, i) if buffered else (i, j)
+                _stdp_sgd_element(w, i, j, column_d, r, c, (trace_in[i] - target) * y, spikes_in[i] * z, constants,
+                                  eta)
 
 
 @njit(inline="always")
