@@ -35,6 +35,7 @@ from numba.extending import overload
 
 from . import config, threads
 from .kernels import ELEMENTS, renamed
+from .product_kernels import columns_product_into, own_product, rows_product_into
 
 __all__ = ["ACTIVATIONS", "BERNOULLI_EPS", "LEAKS", "RATE_CARRIED", "RATE_INTO", "RATE_INTO_STORED",
            "RATE_KINDS", "RATE_STEPS", "SPARSE_FRACTION", "SUMMED_OUTER", "THRESHOLDS", "affine", "bernoulli_loss",
@@ -579,15 +580,20 @@ def list_nonzero(values, n, listing):
 def product_into(inputs, weights, out):
     """out = inputs @ weights. A single row with at most 1/SPARSE_FRACTION of it nonzero (e.g. spikes) is the
     sum, in input order, of input * weight row over its nonzero inputs: the same sum without its zero terms
-    (which differ only where a weight is infinite or NaN); otherwise BLAS. Either way the choice depends on
-    the values alone, so every caller of this function gets the same bits for the same arguments."""
+    (which differ only where a weight is infinite or NaN); otherwise product_kernels.rows_product_into (each
+    element summed in input order) for weights of at most OWN_PRODUCT_ELEMENTS, BLAS for larger ones. The
+    choice depends on the values and the weights' size alone, so every caller of this function gets the same
+    bits for the same arguments, and a block of rows the bits of the whole batch's product."""
     if inputs.shape[0] == 1:
         row = inputs[0]
         nonzero = count_nonzero(row, row.size)
         if nonzero * SPARSE_FRACTION <= row.size:
             _sparse_row_product(row, nonzero, weights, out[0])
             return
-    np.dot(inputs, weights, out)
+    if own_product(weights):
+        rows_product_into(np.ascontiguousarray(inputs), np.ascontiguousarray(weights), out)
+    else:
+        np.dot(inputs, weights, out)
 
 
 @njit(inline="always")
@@ -668,13 +674,18 @@ def put_step(out, step, first, values):
 
 def _summed_outer(blocks, x, y, out):
     """out = x.T @ y (the outer products of the rows of x and y, summed over the rows) in ``blocks`` blocks of
-    out's rows (see block_start), each its own product of x.T's rows, copied into a contiguous array, by y (a
-    parallel loop in the parallel copy); the split does not change a bit. The copy is made for one block too:
-    BLAS's product of a transposed x rounds differently. It is written as a loop that reads x's rows in order
-    (0.08 ms for 250 x 512 float32, where np.ascontiguousarray(x.T) took 0.29 ms)."""
+    out's rows (see block_start; a parallel loop in the parallel copy); the split does not change a bit. For y
+    of at most OWN_PRODUCT_ELEMENTS, product_kernels.columns_product_into (each element summed over the rows in
+    order); for larger ones BLAS's product of x.T's rows, copied into a contiguous array, by y. The copy is made
+    for one block too (BLAS's product of a transposed x rounds differently), by a loop that reads x's rows in
+    order (0.08 ms for 250 x 512 float32, where np.ascontiguousarray(x.T) took 0.29 ms)."""
     rows, batch = out.shape[0], x.shape[0]
+    own = own_product(y)
     for block in prange(blocks):
         first, last = block_start(block, blocks, rows), block_start(block + 1, blocks, rows)
+        if own:
+            columns_product_into(np.ascontiguousarray(x), np.ascontiguousarray(y), out[first:last], first)
+            continue
         transposed = np.empty((last - first, batch), x.dtype)
         for i in range(batch):
             for r in range(last - first):

@@ -80,7 +80,7 @@ def test_dense_inputs_and_several_rows_are_a_matrix_product(rows):
     weights = rng.normal(size=(40, 7)).astype(np.float32)
     inputs = rng.normal(size=(rows, 40)).astype(np.float32)
     if rows > 1:
-        inputs[:, 2:] = 0  # several rows go to BLAS however sparse they are
+        inputs[:, 2:] = 0  # several rows go to the dense product however sparse they are
     out = np.empty((rows, 7), np.float32)
     product_into(inputs, weights, out)
     np.testing.assert_allclose(out, inputs @ weights, rtol=1e-6, atol=1e-6)
