@@ -195,46 +195,45 @@ def multiply_add(typingctx, total, left, right):
 
 
 @njit(inline="always")
+def _first(x, w0, w1, w2, w3):
+    """x times four registers of a weight row: a row's four accumulators at k = 0."""
+    return multiply(x, w0), multiply(x, w1), multiply(x, w2), multiply(x, w3)
+
+
+@njit(inline="always")
+def _added(c0, c1, c2, c3, x, w0, w1, w2, w3):
+    """A row's four accumulators plus x times four registers of a weight row."""
+    return multiply_add(c0, x, w0), multiply_add(c1, x, w1), multiply_add(c2, x, w2), multiply_add(c3, x, w3)
+
+
+@njit(inline="always")
+def _store_four(out, at, lanes, c0, c1, c2, c3):
+    store(out, at, c0), store(out, at + lanes, c1), store(out, at + 2 * lanes, c2), store(out, at + 3 * lanes, c3)
+
+
+@njit(inline="always")
 def _four_rows_wide(a, row, step, i, w, n, out, j, depth):
-    """out rows i..i+3, columns j..j+4*lanes-1 (all inside out)."""
+    """out rows i..i+3, columns j..j+4*lanes-1 (all inside out): sixteen accumulators, each a local (a
+    register)."""
     lanes = vector_lanes(w)
     r0, r1, r2, r3 = i * row, (i + 1) * row, (i + 2) * row, (i + 3) * row
     w0, w1, w2, w3 = load(w, j), load(w, j + lanes), load(w, j + 2 * lanes), load(w, j + 3 * lanes)
-    x = splat(a[r0])
-    c00, c01, c02, c03 = multiply(x, w0), multiply(x, w1), multiply(x, w2), multiply(x, w3)
-    x = splat(a[r1])
-    c10, c11, c12, c13 = multiply(x, w0), multiply(x, w1), multiply(x, w2), multiply(x, w3)
-    x = splat(a[r2])
-    c20, c21, c22, c23 = multiply(x, w0), multiply(x, w1), multiply(x, w2), multiply(x, w3)
-    x = splat(a[r3])
-    c30, c31, c32, c33 = multiply(x, w0), multiply(x, w1), multiply(x, w2), multiply(x, w3)
+    c00, c01, c02, c03 = _first(splat(a[r0]), w0, w1, w2, w3)
+    c10, c11, c12, c13 = _first(splat(a[r1]), w0, w1, w2, w3)
+    c20, c21, c22, c23 = _first(splat(a[r2]), w0, w1, w2, w3)
+    c30, c31, c32, c33 = _first(splat(a[r3]), w0, w1, w2, w3)
     for k in range(1, depth):
         at, offset = k * n + j, k * step
         w0, w1, w2, w3 = load(w, at), load(w, at + lanes), load(w, at + 2 * lanes), load(w, at + 3 * lanes)
-        x = splat(a[r0 + offset])
-        c00, c01 = multiply_add(c00, x, w0), multiply_add(c01, x, w1)
-        c02, c03 = multiply_add(c02, x, w2), multiply_add(c03, x, w3)
-        x = splat(a[r1 + offset])
-        c10, c11 = multiply_add(c10, x, w0), multiply_add(c11, x, w1)
-        c12, c13 = multiply_add(c12, x, w2), multiply_add(c13, x, w3)
-        x = splat(a[r2 + offset])
-        c20, c21 = multiply_add(c20, x, w0), multiply_add(c21, x, w1)
-        c22, c23 = multiply_add(c22, x, w2), multiply_add(c23, x, w3)
-        x = splat(a[r3 + offset])
-        c30, c31 = multiply_add(c30, x, w0), multiply_add(c31, x, w1)
-        c32, c33 = multiply_add(c32, x, w2), multiply_add(c33, x, w3)
+        c00, c01, c02, c03 = _added(c00, c01, c02, c03, splat(a[r0 + offset]), w0, w1, w2, w3)
+        c10, c11, c12, c13 = _added(c10, c11, c12, c13, splat(a[r1 + offset]), w0, w1, w2, w3)
+        c20, c21, c22, c23 = _added(c20, c21, c22, c23, splat(a[r2 + offset]), w0, w1, w2, w3)
+        c30, c31, c32, c33 = _added(c30, c31, c32, c33, splat(a[r3 + offset]), w0, w1, w2, w3)
     at = i * n + j
-    store(out, at, c00), store(out, at + lanes, c01), store(out, at + 2 * lanes, c02)
-    store(out, at + 3 * lanes, c03)
-    at += n
-    store(out, at, c10), store(out, at + lanes, c11), store(out, at + 2 * lanes, c12)
-    store(out, at + 3 * lanes, c13)
-    at += n
-    store(out, at, c20), store(out, at + lanes, c21), store(out, at + 2 * lanes, c22)
-    store(out, at + 3 * lanes, c23)
-    at += n
-    store(out, at, c30), store(out, at + lanes, c31), store(out, at + 2 * lanes, c32)
-    store(out, at + 3 * lanes, c33)
+    _store_four(out, at, lanes, c00, c01, c02, c03)
+    _store_four(out, at + n, lanes, c10, c11, c12, c13)
+    _store_four(out, at + 2 * n, lanes, c20, c21, c22, c23)
+    _store_four(out, at + 3 * n, lanes, c30, c31, c32, c33)
 
 
 @njit(inline="always")
@@ -242,16 +241,13 @@ def _one_row_wide(a, row, step, i, w, n, out, j, depth):
     """out row i, columns j..j+4*lanes-1 (all inside out)."""
     lanes = vector_lanes(w)
     r0 = i * row
-    x = splat(a[r0])
-    c0, c1 = multiply(x, load(w, j)), multiply(x, load(w, j + lanes))
-    c2, c3 = multiply(x, load(w, j + 2 * lanes)), multiply(x, load(w, j + 3 * lanes))
+    c0, c1, c2, c3 = _first(splat(a[r0]), load(w, j), load(w, j + lanes), load(w, j + 2 * lanes),
+                            load(w, j + 3 * lanes))
     for k in range(1, depth):
         at = k * n + j
-        x = splat(a[r0 + k * step])
-        c0, c1 = multiply_add(c0, x, load(w, at)), multiply_add(c1, x, load(w, at + lanes))
-        c2, c3 = multiply_add(c2, x, load(w, at + 2 * lanes)), multiply_add(c3, x, load(w, at + 3 * lanes))
-    at = i * n + j
-    store(out, at, c0), store(out, at + lanes, c1), store(out, at + 2 * lanes, c2), store(out, at + 3 * lanes, c3)
+        c0, c1, c2, c3 = _added(c0, c1, c2, c3, splat(a[r0 + k * step]), load(w, at), load(w, at + lanes),
+                                load(w, at + 2 * lanes), load(w, at + 3 * lanes))
+    _store_four(out, i * n + j, lanes, c0, c1, c2, c3)
 
 
 @njit(inline="always")
