@@ -277,6 +277,53 @@ def _one_row_narrow(a, row, step, i, w, n, out, j, depth, count):
 
 
 @njit(inline="always")
+def _four_rows_pair(a, row, step, i, w, n, out, j, depth, count):
+    """out rows i..i+3, columns j..j+count-1 (lanes < count <= 2 * lanes): two registers a row, in one pass
+    over k (each value of a broadcast once, where two narrow passes would broadcast it twice)."""
+    lanes, second = vector_lanes(w), count - vector_lanes(w)
+    r0, r1, r2, r3 = i * row, (i + 1) * row, (i + 2) * row, (i + 3) * row
+    w0, w1 = load(w, j), load_first(w, j + lanes, second)
+    x = splat(a[r0])
+    c00, c01 = multiply(x, w0), multiply(x, w1)
+    x = splat(a[r1])
+    c10, c11 = multiply(x, w0), multiply(x, w1)
+    x = splat(a[r2])
+    c20, c21 = multiply(x, w0), multiply(x, w1)
+    x = splat(a[r3])
+    c30, c31 = multiply(x, w0), multiply(x, w1)
+    for k in range(1, depth):
+        at, offset = k * n + j, k * step
+        w0, w1 = load(w, at), load_first(w, at + lanes, second)
+        x = splat(a[r0 + offset])
+        c00, c01 = multiply_add(c00, x, w0), multiply_add(c01, x, w1)
+        x = splat(a[r1 + offset])
+        c10, c11 = multiply_add(c10, x, w0), multiply_add(c11, x, w1)
+        x = splat(a[r2 + offset])
+        c20, c21 = multiply_add(c20, x, w0), multiply_add(c21, x, w1)
+        x = splat(a[r3 + offset])
+        c30, c31 = multiply_add(c30, x, w0), multiply_add(c31, x, w1)
+    at = i * n + j
+    store(out, at, c00), store_first(out, at + lanes, c01, second)
+    store(out, at + n, c10), store_first(out, at + n + lanes, c11, second)
+    store(out, at + 2 * n, c20), store_first(out, at + 2 * n + lanes, c21, second)
+    store(out, at + 3 * n, c30), store_first(out, at + 3 * n + lanes, c31, second)
+
+
+@njit(inline="always")
+def _one_row_pair(a, row, step, i, w, n, out, j, depth, count):
+    """out row i, columns j..j+count-1 (lanes < count <= 2 * lanes)."""
+    lanes, second = vector_lanes(w), count - vector_lanes(w)
+    r0 = i * row
+    x = splat(a[r0])
+    c0, c1 = multiply(x, load(w, j)), multiply(x, load_first(w, j + lanes, second))
+    for k in range(1, depth):
+        at = k * n + j
+        x = splat(a[r0 + k * step])
+        c0, c1 = multiply_add(c0, x, load(w, at)), multiply_add(c1, x, load_first(w, at + lanes, second))
+    store(out, i * n + j, c0), store_first(out, i * n + j + lanes, c1, second)
+
+
+@njit(inline="always")
 def _product(a, row, step, rows, depth, w, out):
     """out (rows x n, flat) = the products of a's rows (row i's k-th value at a[i * row + k * step]) by w
     (depth x n, flat), each element summed in order of k (see the module)."""
@@ -297,13 +344,20 @@ def _product(a, row, step, rows, depth, w, out):
             _one_row_wide(a, row, step, rest, w, n, out, j, depth)
         j += wide
     while j < n:
-        count = min(lanes, n - j)
+        count = min(2 * lanes, n - j)
         i = 0
-        while i + 4 <= rows:
-            _four_rows_narrow(a, row, step, i, w, n, out, j, depth, count)
-            i += 4
-        for rest in range(i, rows):
-            _one_row_narrow(a, row, step, rest, w, n, out, j, depth, count)
+        if count > lanes:
+            while i + 4 <= rows:
+                _four_rows_pair(a, row, step, i, w, n, out, j, depth, count)
+                i += 4
+            for rest in range(i, rows):
+                _one_row_pair(a, row, step, rest, w, n, out, j, depth, count)
+        else:
+            while i + 4 <= rows:
+                _four_rows_narrow(a, row, step, i, w, n, out, j, depth, count)
+                i += 4
+            for rest in range(i, rows):
+                _one_row_narrow(a, row, step, rest, w, n, out, j, depth, count)
         j += count
 
 
