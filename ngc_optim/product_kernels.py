@@ -41,8 +41,10 @@ OWN_PRODUCT_ELEMENTS = 2**20
 (2026-12-02, float32, one thread, us, ours against BLAS in the same run): 4 x 128 x 128 1.1 against 7.9,
 50 x 128 x 128 12.8 against 23.3, 50 x 64 x 128 4.0 against 10.6, 50 x 784 x 100 70 against 103, 250 x 512 x
 512 905 against 1256, 500 x 784 x 360 2080 against 2591, 250 x 1024 x 1024 5740 against 5662; one row (1 x
-128 x 128) 0.87 against 0.70 and 250 x 360 x 10 (one masked register a row) 35 against 31. Compiled for
-AVX2 alone (``NUMBA_CPU_NAME=haswell``): 50 x 128 x 128 23.9 against 23.0, 250 x 360 x 10 61 against 29."""
+128 x 128) 0.87 against 0.70, 250 x 360 x 10 (one masked register a row) 30 against 30, 50 x 128 x 40 6.8
+against 8.4. Compiled for AVX2 alone (``NUMBA_CPU_NAME=haswell``, on this AMD machine, whose AVX2 masked
+loads are slow): 50 x 128 x 128 24.8 against 24.3, 250 x 360 x 10 56 against 33, 50 x 128 x 10 4.2 against
+3.0."""
 
 
 class Vector(types.Type):
