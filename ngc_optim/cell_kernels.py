@@ -681,10 +681,11 @@ def _summed_outer(blocks, x, y, out):
     order (0.08 ms for 250 x 512 float32, where np.ascontiguousarray(x.T) took 0.29 ms)."""
     rows, batch = out.shape[0], x.shape[0]
     own = own_product(y)
+    packed_x, packed_y = np.ascontiguousarray(x), np.ascontiguousarray(y)
     for block in prange(blocks):
         first, last = block_start(block, blocks, rows), block_start(block + 1, blocks, rows)
         if own:
-            columns_product_into(np.ascontiguousarray(x), np.ascontiguousarray(y), out[first:last], first)
+            columns_product_into(packed_x, packed_y, out[first:last], first)
             continue
         transposed = np.empty((last - first, batch), x.dtype)
         for i in range(batch):
