@@ -18,8 +18,9 @@ the weights are read in place: four rows of ``a`` times four SIMD registers of a
 sixteen accumulators kept in registers (an LLVM vector type, :class:`Vector`; 16 float32 or 8 float64 lanes
 with AVX-512, half that without), the columns past a multiple of the register width through masked loads
 and stores. 4 x 128 x 128: 0.9 us; 50 x 128 x 128: 11-12 us (~140 GFLOP/s). Large weights are BLAS's
-(its packing then pays): :func:`own_product` decides, from the weights' shape and dtype alone, so every
-caller of a product gets the same bits for the same shapes.
+(its packing then pays): :func:`own_product` decides, from the weights' size alone, so every caller of a
+product gets the same bits for the same shapes. The arrays of one product share one float dtype (as Numba's
+np.dot requires); registers of two dtypes are a typing error.
 """
 
 from llvmlite import binding as llvm_binding
@@ -178,6 +179,8 @@ def splat(typingctx, value):
 @intrinsic
 def multiply(typingctx, left, right):
     """left * right, lane by lane."""
+    if left != right:
+        return None
 
     def codegen(context, builder, signature, arguments):
         return builder.fmul(arguments[0], arguments[1])
@@ -189,6 +192,8 @@ def multiply(typingctx, left, right):
 def multiply_add(typingctx, total, left, right):
     """total + left * right, lane by lane: the product rounded, then the sum (two roundings, not a fused
     multiply-add)."""
+    if not total == left == right:
+        return None
 
     def codegen(context, builder, signature, arguments):
         return builder.fadd(arguments[0], builder.fmul(arguments[1], arguments[2]))
