@@ -1,5 +1,6 @@
 """The installed layout: components and models live under ngc_optim, never at the top level."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,8 +13,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
+    """A wheel built from a copy of the package's sources: setuptools builds in the tree's ``build/``, which two
+    test workers building at once would share."""
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
+    source = out / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for package in ("ngc_optim", "components", "models"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__", "*.nb[ic]"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(source)],
                    check=True, capture_output=True)
     (path,) = out.glob("ngc_optim-*.whl")
     return path
