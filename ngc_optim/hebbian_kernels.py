@@ -652,7 +652,7 @@ def _synced(out, weights, changed):
     too when the columns are many: a column's elements, strided, cost about COLUMN_FACTOR times as much each
     as a whole copy's (measured for 784 x 100 float32: a column 0.85 us, the whole copy 2.9 us; 26 rows and 14
     columns 13.7 us). Each listed index is read once, before its loop (in the loop, Numba's code reloads it
-    after every store, which keeps the row's copy from vectorising: 17 times slower)."""
+    after every store, which keeps the row's copy from vectorising: 40 rows of 1000, 27 against 2.7 us)."""
     rows, cols, counts, exact = changed
     n_rows, n_cols = counts[0], counts[1]
     n_in, n_out = weights.shape
