@@ -365,3 +365,26 @@ def test_weight_factors_have_the_bits_of_the_c_library_power(mu, dtype):
     np.testing.assert_array_equal(synapse.plan.common[1], _c_power(bound - weights, mu))
     np.testing.assert_array_equal(synapse.plan.common[2], _c_power(weights, mu))
     np.testing.assert_array_max_ulp(synapse.plan.common[2], np.power(weights, weights.dtype.type(mu)), 1)
+
+
+@pytest.mark.parametrize("exact", [1, 0])
+@pytest.mark.parametrize("changed", [(3, 1), (0, 2), (40, 0), (5, 30), (-1, 0)])
+def test_synced_brings_the_new_weights_array_up_to_date(changed, exact):
+    """_synced leaves out equal to the weights when out differs from them only in the listed rows and columns
+    (exact), copying those or, when the columns are many (or counts[0] < 0, or not exact), everything."""
+    rng = np.random.default_rng(9)
+    weights = rng.random((60, 50)).astype(np.float32)
+    n_rows, n_cols = changed
+    rows = np.zeros(60, np.int64)
+    cols = np.zeros(50, np.int64)
+    rows[:max(n_rows, 0)] = rng.choice(60, max(n_rows, 0), replace=False)
+    cols[:n_cols] = rng.choice(50, n_cols, replace=False)
+    out = weights.copy()
+    if exact and n_rows >= 0:
+        out[rows[:n_rows]] = -1.0
+        out[:, cols[:n_cols]] = -1.0
+    else:
+        out[:] = -1.0
+    hebbian_kernels._synced(out, weights, (rows, cols, np.array([n_rows, n_cols], np.int64),
+                                           np.array([exact], np.int64)))
+    np.testing.assert_array_equal(out, weights)
