@@ -7,7 +7,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.cell_kernels import dense_transmit
+from ngc_optim.cell_kernels import dense_transmit, transmit
 from ngc_optim.circuit import Step
 
 from .initializers import initialize, validate
@@ -20,15 +20,17 @@ DEFAULT_WEIGHT_INIT = {"dist": "uniform", "amin": 0.025, "amax": 0.8}
 
 def _transmit(name, shape, inputs, weights, mask, gate, biases, masked, factor):
     """outputs = (inputs @ (weights * mask if masked else weights)) * gate * factor + biases, in the weights'
-    dtype (the product by cell_kernels.product_into: one spiking row sums the weight rows of its spikes)."""
+    dtype (the product by cell_kernels.product_into: one spiking row sums the weight rows of its spikes),
+    through cell_kernels.transmit, which the compiled circuit's dense_transmit calls too (so that a process's
+    first calls compile no kernel that its circuit does not use)."""
     if inputs.shape != shape:
         raise ValueError(f"{name!r}: inputs have shape {inputs.shape}; expected {shape}")
     shape = (inputs.shape[0], weights.shape[1])
     if gate.shape != shape or biases.shape != (1, shape[1]):
         raise ValueError(f"{name!r}: gate {gate.shape} must be {shape} and biases {biases.shape} (1, {shape[1]})")
     dtype = weights.dtype
-    return dense_transmit(np.ascontiguousarray(inputs, dtype), weights, np.asarray(mask, dtype),
-                          np.asarray(gate, dtype), np.asarray(biases, dtype), masked, factor)
+    return transmit(np.ascontiguousarray(inputs, dtype), weights * np.asarray(mask, dtype) if masked else weights,
+                    np.asarray(gate, dtype), factor, np.asarray(biases, dtype))
 
 
 class DenseSynapse(NumpyComponent):

@@ -6,7 +6,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.cell_kernels import outer_blocks
+from ngc_optim.cell_kernels import outer_blocks, outer_kind
 from ngc_optim.circuit import Binding, Step
 from ngc_optim.hebbian_kernels import (
     HEBBIAN,
@@ -48,7 +48,9 @@ class _Plan(SynapsePlan):
                                    "weights": synapse.shape, "biases": (1, synapse.shape[1])}, synapse.RULES)
         rule = synapse.optimizer.kernel.name
         evolve, in_place, step = synapse.KERNELS
-        self.evolve_kernel, self.step_kernel = (in_place if synapse.in_place else evolve)[rule], step[rule]
+        kind = outer_kind(*synapse.shape, synapse.batch_size)
+        self.evolve_kernel = (in_place if synapse.in_place else evolve)[kind][rule]
+        self.step_kernel = step[kind][rule]
         hebbian = (synapse.w_bound, synapse.lmbda, synapse.l1_ratio, synapse.sign_value, synapse.low)
         self.settings = (self.masked, PRIOR_CODES[synapse.prior], hebbian, synapse.pre_wght, synapse.post_wght,
                          synapse.has_bias)

@@ -8,7 +8,7 @@ import numpy as np
 from ngcsimlib.compartment import Compartment
 from ngcsimlib.parser import compilable
 
-from ngc_optim.cell_kernels import outer_blocks
+from ngc_optim.cell_kernels import outer_blocks, outer_kind
 from ngc_optim.circuit import Binding, Step
 from ngc_optim.hebbian_kernels import (
     STDP,
@@ -67,7 +67,8 @@ class _Plan(SynapsePlan):
                               self.masked, depressing, self.sparse)
         rule = synapse.optimizer.kernel.name
         evolve = STDP_EVOLVE_IN_PLACE if synapse.in_place else STDP_EVOLVE
-        self.evolve_kernel, self.step_kernel = evolve[weighted][rule], STDP_STEP[weighted][rule]
+        kind = (weighted, outer_kind(*synapse.shape, synapse.batch_size))
+        self.evolve_kernel, self.step_kernel = evolve[kind][rule], STDP_STEP[kind][rule]
         self.weights_shape, self.batch = synapse.shape, synapse.batch_size
         self.weights = synapse.weights
 

@@ -37,14 +37,15 @@ from . import config, threads
 from .kernels import ELEMENTS, renamed
 from .product_kernels import columns_product_into, own_product, rows_product_into
 
-__all__ = ["ACTIVATIONS", "BERNOULLI_EPS", "LEAKS", "RATE_CARRIED", "RATE_INTO", "RATE_INTO_STORED",
+__all__ = ["ACTIVATIONS", "BERNOULLI_EPS", "LEAKS", "OUTERS", "RATE_CARRIED", "RATE_INTO", "RATE_INTO_STORED",
            "RATE_KINDS", "RATE_STEPS", "SPARSE_FRACTION", "SUMMED_OUTER", "THRESHOLDS", "affine", "bernoulli_loss",
-           "bernoulli_rows", "block_start", "dense_transmit", "filled", "gaussian_error",
-           "gaussian_error_loss", "gaussian_error_rows", "gaussian_error_step", "gaussian_into",
-           "gaussian_loss", "gaussian_rows", "laplacian_error_loss", "laplacian_error_rows",
-           "laplacian_error_step", "laplacian_loss", "laplacian_rows", "outer_blocks", "outer_into",
-           "product_into", "rate_lateral_step", "rate_optimized_step", "scaled", "softmax_loss", "softmax_row_losses", "softmax_rows", "specialised", "sum_of_squares", "summed_outer", "tanh", "transmit",
-           "transmit_into", "transposed_transmit", "zero_d"]
+           "bernoulli_rows", "block_start", "dense_transmit", "filled", "gaussian_error", "gaussian_error_loss",
+           "gaussian_error_rows", "gaussian_error_step", "gaussian_into", "gaussian_loss", "gaussian_rows",
+           "laplacian_error_loss", "laplacian_error_rows", "laplacian_error_step", "laplacian_loss", "laplacian_rows",
+           "one_row_outer_into", "outer_blocks", "outer_into", "outer_kind", "product_into", "rate_lateral_step",
+           "rate_optimized_step", "scaled", "serial_outer_into", "softmax_loss", "softmax_row_losses", "softmax_rows",
+           "specialised", "sum_of_squares", "summed_outer", "tanh", "transmit", "transmit_into", "transposed_transmit",
+           "zero_d"]
 
 LEAKS = ("gaussian", "laplacian", "cauchy", "exp")
 """A rate cell's prior, by the leak it puts in its dynamics (see _rate_into)."""
@@ -576,7 +577,7 @@ def list_nonzero(values, n, listing):
             k += 1
 
 
-@njit(**config.jit_options(False))
+@njit(**config.inline_options())
 def product_into(inputs, weights, out):
     """out = inputs @ weights. A single row with at most 1/SPARSE_FRACTION of it nonzero (e.g. spikes) is the
     sum, in input order, of input * weight row over its nonzero inputs: the same sum without its zero terms
@@ -713,20 +714,61 @@ def outer_blocks(rows, columns, batch):
     return blocks
 
 
-@_jit
-def outer_into(blocks, x, y, out):
-    """out = x.T @ y: for one row the outer product (one multiplication per element, NumPy's values, four
-    times faster than BLAS's K = 1 product: 0.2 against 0.9 ms at 784x1000); otherwise SUMMED_OUTER in
-    ``blocks`` blocks (see outer_blocks), the parallel copy for more than one."""
+@njit(inline="always")
+def _outer_row(x, y, out):
+    """out = the outer product of x's and y's one row: one multiplication per element, NumPy's values."""
+    for i in range(x.shape[1]):
+        xi = x[0, i]
+        for j in range(y.shape[1]):
+            out[i, j] = xi * y[0, j]
+
+
+@njit(**config.inline_options())
+def serial_outer_into(blocks, x, y, out):
+    """outer_into in one block (``blocks`` is not used): for products that outer_blocks never splits, without
+    the parallel copy of the summed product (about 2 s of a first compile, and Numba's parallel machinery)."""
     if x.shape[0] == 1:
-        for i in range(x.shape[1]):
-            xi = x[0, i]
-            for j in range(y.shape[1]):
-                out[i, j] = xi * y[0, j]
-    elif blocks > 1:
+        _outer_row(x, y, out)
+    else:
+        _SUMMED_OUTER_SERIAL(1, x, y, out)
+
+
+@njit(**config.inline_options())
+def outer_into(blocks, x, y, out):
+    """out = x.T @ y: for one row the outer product (_outer_row, four times faster than BLAS's K = 1 product:
+    0.2 against 0.9 ms at 784x1000); otherwise SUMMED_OUTER in ``blocks`` blocks (see outer_blocks), the
+    parallel copy for more than one."""
+    if x.shape[0] > 1 and blocks > 1:
         _SUMMED_OUTER_PARALLEL(blocks, x, y, out)
     else:
-        _SUMMED_OUTER_SERIAL(blocks, x, y, out)
+        serial_outer_into(blocks, x, y, out)
+
+
+@njit(**config.inline_options())
+def one_row_outer_into(blocks, x, y, out):
+    """outer_into for x and y of one row (``blocks`` is not used), without the summed products of more rows;
+    ValueError for more rows."""
+    if x.shape[0] != 1 or y.shape[0] != 1:
+        raise ValueError("one_row_outer_into takes one row of x and of y")
+    _outer_row(x, y, out)
+
+
+OUTERS = {"one_row": one_row_outer_into, "serial": serial_outer_into, "split": outer_into}
+"""The outer products x.T @ y of a synapse's update, by :func:`outer_kind`; each compiles only the products it
+may call (the summed ones take 3-7 s to compile the first time, the parallel copy about 2 s of it)."""
+
+
+def outer_kind(rows, columns, batch):
+    """The key in OUTERS of the outer products of x: (batch, rows) and y: (batch, columns), decided when a
+    synapse is built for its batch: "one_row" for a batch of 1; "serial" when outer_blocks never splits them
+    (ngc_optim's parallel kernels off, or less work or fewer rows than two threads take, with any number of
+    threads: see :mod:`ngc_optim.threads`); else "split". Every kind gives the same bits."""
+    if batch == 1:
+        return "one_row"
+    if not config.PARALLEL or rows * batch * columns < 2 * threads.LEVELS["product"].minimum \
+            or rows < 2 * threads.ROW_TILE:
+        return "serial"
+    return "split"
 
 
 def summed_outer(x, y, out=None):
@@ -777,7 +819,7 @@ def transposed_transmit(signal, weights):
     return np.dot(signal, weights.T)
 
 
-@_jit
+@njit(**config.inline_options())
 def dense_transmit(inputs, weights, mask, gate, biases, masked, factor):
     """A DenseSynapse's step: transmit through ``weights * mask`` when ``masked``, else through ``weights``."""
     return transmit(inputs, weights * mask if masked else weights, gate, factor, biases)

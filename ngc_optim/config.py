@@ -77,6 +77,14 @@ CIRCUITS = _flag("NGC_OPTIM_CIRCUITS", "1")
 CACHE = _flag("NGC_OPTIM_CACHE", "1") and not FASTMATH
 
 
+def inline_options():
+    """``numba.njit``'s keyword arguments for a serial kernel that does little more than call another (a
+    compiled circuit's form of a step), or that one kernel alone calls: inlined where it is called, so that
+    what it calls is not linked and optimised by LLVM once more for it (each such level cost a circuit's first
+    compile 0.2-1.3 s). Called from Python, it compiles on its own."""
+    return {"inline": "always", **jit_options(False)}
+
+
 def jit_options(parallel):
     """Keyword arguments for ``numba.njit`` for a serial or a parallel kernel.
 

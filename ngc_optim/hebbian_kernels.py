@@ -64,7 +64,7 @@ import numpy as np
 from numba import njit
 
 from . import config, kernels
-from .cell_kernels import copy_into, count_nonzero, list_nonzero, outer_into
+from .cell_kernels import OUTERS, copy_into, count_nonzero, list_nonzero, outer_into
 from .kernels import (
     L1,
     L2,
@@ -79,10 +79,10 @@ from .kernels import (
 
 __all__ = ["ADJUST", "HEBBIAN", "HEBBIAN_EVOLVE", "HEBBIAN_EVOLVE_IN_PLACE", "HEBBIAN_IN_PLACE", "HEBBIAN_PATCHED",
            "HEBBIAN_PATCHED_EVOLVE", "HEBBIAN_PATCHED_EVOLVE_IN_PLACE", "HEBBIAN_PATCHED_IN_PLACE",
-           "HEBBIAN_PATCHED_STEP", "HEBBIAN_STEP", "L1L2", "PRIOR_CODES", "STDP", "STDP_EVOLVE", "STDP_EVOLVE_IN_PLACE",
-           "STDP_IN_PLACE", "STDP_STEP", "compiled_evolves", "hebbian_adjustments", "hebbian_products",
-           "patched_adjustments", "specialised_loops", "stdp_events_later", "stdp_events_settle", "stdp_sgd_events",
-           "within"]
+           "HEBBIAN_PATCHED_STEP", "HEBBIAN_PRODUCTS", "HEBBIAN_STEP", "L1L2", "PRIOR_CODES", "STDP", "STDP_EVOLVE",
+           "STDP_EVOLVE_IN_PLACE", "STDP_IN_PLACE", "STDP_STEP", "compiled_evolves", "hebbian_adjustments",
+           "hebbian_products", "patched_adjustments", "specialised_loops", "stdp_events_later", "stdp_events_settle",
+           "stdp_sgd_events", "within"]
 
 L1L2 = 3
 PRIOR_CODES = {None: 0, "l1": L1, "l2": L2, "l1l2": L1L2}
@@ -96,10 +96,13 @@ IN_PLACE = False
 """Bound true in the loops' in-place copies: ``out`` is ``w`` and the slots' outputs are the slots (passed or
 not), which LLVM then sees, and vectorises the loop (with distinct arguments that are the same arrays, its
 runtime overlap check sends the loop to its scalar fallback: 4x slower)."""
-KERNEL = BIAS = EVOLVE = EVOLVE_IN_PLACE = SCALARS = None
+KERNEL = BIAS = EVOLVE = EVOLVE_IN_PLACE = SCALARS = PRODUCTS = None
 WEIGHTED = False
+OUTER = outer_into
 """Bound in each compiled copy of a whole evolve (see HEBBIAN_EVOLVE, STDP_EVOLVE and their steps): the rule's
-kernels, the evolves a step calls, the rule's jit_scalars and whether STDP depends on the weights."""
+kernels, the evolves a step calls, the rule's jit_scalars, the Hebbian products (HEBBIAN_PRODUCTS), whether
+STDP depends on the weights and the outer products it takes (cell_kernels.OUTERS, by the synapse's
+cell_kernels.outer_kind)."""
 
 
 @njit(inline="always")
@@ -337,11 +340,10 @@ STDP_IN_PLACE = {weighted: loops for weighted, (_, loops) in _STDP_LOOPS.items()
 """The same, in place (see IN_PLACE)."""
 
 
-@_compile
-def hebbian_products(pre, post, weights, settings, blocks):
+def _hebbian_products(pre, post, weights, settings, blocks):
     """(the Hebbian product, db) of a HebbianSynapse (``settings`` as _hebbian_evolve's): pre and post scaled
     in their dtype (NumPy's array times a Python number), db = (the column sums of the scaled post, row by
-    row) * sign_value, the product (pre.T @ post) of outer_into in ``blocks`` blocks."""
+    row) * sign_value, the product (pre.T @ post) of OUTER in ``blocks`` blocks."""
     _, _, hebbian, pre_wght, post_wght, _ = settings
     dtype = weights.dtype.type
     scaled_pre = pre * dtype(pre_wght) if pre_wght != 1.0 else pre
@@ -352,8 +354,15 @@ def hebbian_products(pre, post, weights, settings, blocks):
             d_biases[0, c] += scaled_post[r, c]
     d_biases *= dtype(hebbian[3])
     product = np.empty((pre.shape[1], post.shape[1]), weights.dtype)
-    outer_into(blocks, scaled_pre, scaled_post, product)
+    OUTER(blocks, scaled_pre, scaled_post, product)
     return product, d_biases
+
+
+HEBBIAN_PRODUCTS = {kind: _compile(renamed(_hebbian_products, f"hebbian_products_{kind}",
+                                           {**_hebbian_products.__globals__, "OUTER": outer}))
+                    for kind, outer in OUTERS.items()}
+"""cell_kernels.outer_kind -> _hebbian_products through that kind's outer products."""
+hebbian_products = HEBBIAN_PRODUCTS["split"]
 
 
 @_compile
@@ -387,11 +396,11 @@ def _hebbian_evolve(pre, post, weights, out, biases, biases_out, mask, settings,
     has_bias); ``slots``/``bias_slots`` the optimizer's flat state arrays of weights/biases; ``scalars`` the
     step's (its ``advance``, or ``jit_scalars``). pre and post are scaled in their dtype (NumPy's array
     times a Python number), db = (the column sums of the scaled post, row by row) * sign_value, dW the
-    product of outer_into in ``blocks`` blocks, then KERNEL (HEBBIAN of the rule) and BIAS (the rule's
-    serial kernel) step weights and biases.
+    product of PRODUCTS in ``blocks`` blocks, then KERNEL (HEBBIAN of the rule) and BIAS (the rule's serial
+    kernel) step weights and biases.
     """
     masked, prior, hebbian, _, _, has_bias = settings
-    product, d_biases = hebbian_products(pre, post, weights, settings, blocks)
+    product, d_biases = PRODUCTS(pre, post, weights, settings, blocks)
     KERNEL(weights.ravel(), out.ravel(), (product.ravel(), mask.ravel()), mask.ravel(), masked, prior, hebbian,
            *slots, *slots_out, *scalars)
     if has_bias:
@@ -444,13 +453,23 @@ def compiled_evolves(function, step_function, name, kernels, in_place_kernels, *
     return evolve, in_place, step
 
 
-HEBBIAN_EVOLVE, HEBBIAN_EVOLVE_IN_PLACE, HEBBIAN_STEP = compiled_evolves(
-    _hebbian_evolve, _hebbian_step, lambda function, rule: f"_hebbian_{function}_{rule}", HEBBIAN, HEBBIAN_IN_PLACE)
-"""Optimizer kernel name -> a HebbianSynapse's whole evolve (see _hebbian_evolve), the same in place, and its
-step in a compiled circuit (counting the optimizer's steps)."""
-HEBBIAN_PATCHED_EVOLVE, HEBBIAN_PATCHED_EVOLVE_IN_PLACE, HEBBIAN_PATCHED_STEP = compiled_evolves(
-    _hebbian_evolve, _hebbian_step, lambda function, rule: f"_patched_hebbian_{function}_{rule}", HEBBIAN_PATCHED,
-    HEBBIAN_PATCHED_IN_PLACE)
+def _by_kind(prefix, kernels, in_place_kernels):
+    """(evolve, in-place evolve, step): cell_kernels.outer_kind -> optimizer kernel name -> the compiled copies
+    of _hebbian_evolve and _hebbian_step (see compiled_evolves) through HEBBIAN_PRODUCTS of that kind."""
+    evolves = {kind: compiled_evolves(_hebbian_evolve, _hebbian_step,
+                                      lambda function, rule, kind=kind: f"_{prefix}hebbian_{kind}_{function}_{rule}",
+                                      kernels, in_place_kernels, PRODUCTS=products)
+               for kind, products in HEBBIAN_PRODUCTS.items()}
+    return tuple({kind: copies[index] for kind, copies in evolves.items()} for index in range(3))
+
+
+HEBBIAN_EVOLVE, HEBBIAN_EVOLVE_IN_PLACE, HEBBIAN_STEP = _by_kind("", HEBBIAN, HEBBIAN_IN_PLACE)
+"""cell_kernels.outer_kind -> optimizer kernel name -> a HebbianSynapse's whole evolve (see _hebbian_evolve), the
+same in place, and its step in a compiled circuit (counting the optimizer's steps). Each kind compiles only the
+outer products it may call (the first compile of a synapse whose product is never split does not compile the
+parallel one)."""
+HEBBIAN_PATCHED_EVOLVE, HEBBIAN_PATCHED_EVOLVE_IN_PLACE, HEBBIAN_PATCHED_STEP = _by_kind(
+    "patched_", HEBBIAN_PATCHED, HEBBIAN_PATCHED_IN_PLACE)
 """The same for a patched Hebbian synapse (HEBBIAN_PATCHED's rule)."""
 
 
@@ -686,7 +705,7 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mas
     With ``sparse``, no regularisation (``scalars[1]`` of SGD) and weights in bounds, the event-driven step
     runs on ``out`` (a copy of the weights unless it is them; whole rows when the spikes are many, see
     stdp_sgd_events); otherwise p = (pre_trace - pretrace_target).T @ post_spike and q = pre_spike.T @
-    post_trace (outer_into, ``blocks`` blocks) go to KERNEL (STDP of the rule), with the factors
+    post_trace (OUTER, ``blocks`` blocks) go to KERNEL (STDP of the rule), with the factors
     (w_bound - w)**mu and w**mu when WEIGHTED (see _power).
     """
     rule, target, w_bound, mu, masked, depressing, sparse = settings
@@ -701,9 +720,9 @@ def _stdp_evolve(pre_spike, post_spike, pre_trace, post_trace, weights, out, mas
                             target, rule, scalars[0])
             return d_weights
     potentiation = np.empty(weights.shape, weights.dtype)
-    outer_into(blocks, pre_trace - target, post_spike, potentiation)
+    OUTER(blocks, pre_trace - target, post_spike, potentiation)
     if depressing:
-        outer_into(blocks, pre_spike, post_trace, depression)
+        OUTER(blocks, pre_spike, post_trace, depression)
     else:
         depression = potentiation
     w, a, b = weights.ravel(), potentiation.ravel(), depression.ravel()
@@ -740,13 +759,16 @@ def _stdp_step(pre_spike, post_spike, pre_trace, post_trace, weights, mask, sett
     return out, d_weights
 
 
-def _stdp_name(weighted, function, rule):
-    return f"_{'weighted_' if weighted else ''}stdp_{function}_{rule}"
+def _stdp_name(weighted, kind, function, rule):
+    return f"_{'weighted_' if weighted else ''}stdp_{kind}_{function}_{rule}"
 
 
-_STDP_EVOLVES = {weighted: compiled_evolves(_stdp_evolve, _stdp_step, partial(_stdp_name, weighted), STDP[weighted],
-                                            STDP_IN_PLACE[weighted], WEIGHTED=weighted) for weighted in (False, True)}
-STDP_EVOLVE, STDP_EVOLVE_IN_PLACE, STDP_STEP = ({weighted: evolves[index] for weighted, evolves in _STDP_EVOLVES.items()}
+_STDP_EVOLVES = {(weighted, kind): compiled_evolves(
+    _stdp_evolve, _stdp_step, partial(_stdp_name, weighted, kind), STDP[weighted], STDP_IN_PLACE[weighted],
+    WEIGHTED=weighted, OUTER=outer) for weighted in (False, True) for kind, outer in OUTERS.items()}
+STDP_EVOLVE, STDP_EVOLVE_IN_PLACE, STDP_STEP = ({key: evolves[index] for key, evolves in _STDP_EVOLVES.items()}
                                                 for index in range(3))
-"""Weight-dependent or not -> optimizer kernel name -> a TraceSTDPSynapse's whole evolve (see _stdp_evolve),
-the same in place, and its step in a compiled circuit (counting the optimizer's steps)."""
+"""(weight-dependent or not, cell_kernels.outer_kind) -> optimizer kernel name -> a TraceSTDPSynapse's whole
+evolve (see _stdp_evolve), the same in place, and its step in a compiled circuit (counting the optimizer's
+steps). Each kind compiles only the outer products it may call (a batch-1 synapse's, none of the summed ones,
+which took 5-7 s of a spiking circuit's first compile)."""

@@ -53,6 +53,7 @@ LIF_OUTPUTS = ("v", "s", "s_raw", "rfr", "thr_theta", "v_thr", "surrogate", "tol
 _V, _S, _S_RAW, _RFR, _THETA, _V_THR, _SURROGATE, _TOLS = range(len(LIF_OUTPUTS))
 
 _jit = njit(**config.jit_options(False))
+_inlined = njit(**config.inline_options())
 _U64 = np.uint64
 _INV_2_53 = 2.0**-53
 
@@ -251,7 +252,7 @@ DECAYS = ("exp", "lin", "step")
 """VarTrace's decay types, by their code in :func:`trace_advance`."""
 
 
-@_jit
+@_inlined
 def trace_advance(inputs, trace, dt, decay_code, tau_tr, gamma_tr, a_delta, P_scale, n_nearest_spikes):
     """A VarTrace's step: trace_step with decay exp(-dt/tau_tr), 1 - dt/tau_tr or 0 (``decay_code`` 0, 1, 2
     in :data:`DECAYS`), computed in float64. Returns the new trace twice (trace and outputs)."""
@@ -265,14 +266,14 @@ def trace_advance(inputs, trace, dt, decay_code, tau_tr, gamma_tr, a_delta, P_sc
     return out, out
 
 
-@_jit
+@_inlined
 def bernoulli_advance(inputs, tols, key, t, scale):
     """A BernoulliCell's (scale 1) step in a compiled circuit: bernoulli_step's (outputs, tols', key')."""
     out, state = bernoulli_step(inputs, scale, tols, t, key)
     return out[0], out[1], state
 
 
-@_jit
+@_inlined
 def poisson_advance(inputs, tols, key, t, dt, target_freq):
     """A PoissonCell's step in a compiled circuit: bernoulli_advance with its scale (poisson_scale)."""
     return bernoulli_advance(inputs, tols, key, t, poisson_scale(dt, target_freq))
@@ -284,7 +285,7 @@ def poisson_scale(dt, target_freq):
     return dt / 1000.0 * target_freq
 
 
-@_jit
+@_inlined
 def lif_advance(j, v, rfr, thr_theta, tols, key, t, dt, membrane, threshold, options):
     """A LIFCell's step in a compiled circuit: lif_step's block split into its eight compartments (LIF_OUTPUTS
     order), then key' (the per-call method splits the block itself: returning one array costs less)."""

@@ -12,12 +12,17 @@ import textwrap
 import numba
 import numpy as np
 import pytest
+from ngc_optim.components import HebbianSynapse, TraceSTDPSynapse
 from ngc_optim.models import PCN
+from ngcsimlib import MethodProcess
+from ngcsimlib.context import Context
 from threadpoolctl import threadpool_limits
 
 from ngc_optim import cell_kernels, config, threads
 from ngc_optim.datasets import one_hot
 from ngc_optim.threads import LEVELS, Decision, Level, decide
+
+_names = itertools.count()
 
 
 @pytest.mark.parametrize(("threads_", "size", "level", "expected"), [
@@ -167,6 +172,70 @@ def test_a_summed_outer_product_has_the_same_bits_in_any_number_of_blocks(rows, 
 def test_a_one_row_summed_outer_product_is_the_outer_product():
     x, y = np.arange(3, dtype=np.float32)[None], np.arange(4, dtype=np.float32)[None]
     np.testing.assert_array_equal(cell_kernels.summed_outer(x, y), np.outer(x, y))
+
+
+@pytest.mark.parametrize(("rows", "columns", "batch", "kind"), [
+    (784, 100, 1, "one_row"), (784, 1000, 1, "one_row"), (128, 128, 50, "serial"), (300, 200, 120, "serial"),
+    (16, 4096, 4096, "serial"), (784, 1000, 200, "split"), (256, 256, 128, "split")])
+def test_the_kind_of_outer_product_follows_whether_outer_blocks_can_split_it(rows, columns, batch, kind):
+    assert cell_kernels.outer_kind(rows, columns, batch) == kind
+    size = rows * columns * batch
+    most = max(min(decide(threads_, size, "product").numba, rows // threads.ROW_TILE) for threads_ in (2, 8, 64))
+    assert (most > 1) == (kind == "split") or kind == "one_row"
+
+
+def test_with_the_parallel_kernels_off_no_outer_product_is_split(monkeypatch):
+    monkeypatch.setattr(config, "PARALLEL", False)
+    assert cell_kernels.outer_kind(784, 1000, 200) == "serial"
+    assert cell_kernels.outer_kind(784, 1000, 1) == "one_row"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_kind_of_outer_product_gives_outer_intos_bits(dtype):
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((40, 64)).astype(dtype), rng.standard_normal((40, 24)).astype(dtype)
+    expected = np.empty((64, 24), dtype)
+    cell_kernels.outer_into(1, x, y, expected)
+    for kind, blocks in (("serial", 1), ("serial", 3), ("split", 1), ("split", 2), ("split", 4)):
+        got = np.full((64, 24), np.nan, dtype)
+        cell_kernels.OUTERS[kind](blocks, x, y, got)
+        np.testing.assert_array_equal(got, expected)
+    one_row = np.empty((64, 24), dtype)
+    cell_kernels.OUTERS["one_row"](1, x[:1], y[:1], one_row)
+    np.testing.assert_array_equal(one_row, np.outer(x[0], y[0]))
+    with pytest.raises(ValueError, match="one row"):
+        cell_kernels.OUTERS["one_row"](1, x, y, one_row)
+
+
+def evolved_weights(make, steps=4):
+    """The weights of the synapse ``make(name)`` returns (with its pre and post compartments' names) after
+    ``steps`` evolves on random pre and post rows of 32."""
+    rng = np.random.default_rng(6)
+    with Context(f"kinds{next(_names)}"):
+        synapse, pre, post = make("W")
+        evolve = MethodProcess("evolve") >> synapse.evolve
+    for _ in range(steps):
+        getattr(synapse, pre).set(rng.random((32, synapse.shape[0])).astype(np.float32))
+        getattr(synapse, post).set((rng.random((32, synapse.shape[1])) < 0.3).astype(np.float32))
+        evolve.run(t=0.0, dt=1.0)
+    return synapse.weights.get()
+
+
+SYNAPSES = {
+    "hebbian": lambda name: (HebbianSynapse(name, (96, 40), eta=0.01, optim_type="adam", w_bound=1.0,
+                                            batch_size=32, seed=1), "pre", "post"),
+    "stdp": lambda name: (TraceSTDPSynapse(name, (96, 40), A_plus=0.01, A_minus=0.005, eta=1.0, w_bound=1.0,
+                                           batch_size=32, seed=1), "preTrace", "postSpike"),
+}
+
+
+@pytest.mark.parametrize("synapse", SYNAPSES)
+def test_a_synapse_whose_products_split_gives_the_bits_of_one_whose_do_not(synapse, monkeypatch):
+    expected = evolved_weights(SYNAPSES[synapse])
+    monkeypatch.setattr(threads.LEVELS["product"], "minimum", 64)
+    monkeypatch.setattr(threads, "numba_threads", lambda size, level: 2)
+    assert cell_kernels.outer_kind(96, 40, 32) == "split" and cell_kernels.outer_blocks(96, 40, 32) == 2
+    np.testing.assert_array_equal(evolved_weights(SYNAPSES[synapse]), expected)
 
 
 def train_weights(sizes, batch, steps):
