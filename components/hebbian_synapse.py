@@ -10,11 +10,11 @@ from ngc_optim.cell_kernels import outer_blocks, outer_kind
 from ngc_optim.circuit import Binding, Step
 from ngc_optim.hebbian_kernels import (
     HEBBIAN,
+    HEBBIAN_ADJUSTMENTS,
     HEBBIAN_EVOLVE,
     HEBBIAN_EVOLVE_IN_PLACE,
     HEBBIAN_STEP,
     PRIOR_CODES,
-    hebbian_adjustments,
 )
 from ngc_optim.optim import OPTIMIZERS
 
@@ -48,9 +48,10 @@ class _Plan(SynapsePlan):
                                    "weights": synapse.shape, "biases": (1, synapse.shape[1])}, synapse.RULES)
         rule = synapse.optimizer.kernel.name
         evolve, in_place, step = synapse.KERNELS
-        kind = outer_kind(*synapse.shape, synapse.batch_size)
-        self.evolve_kernel = (in_place if synapse.in_place else evolve)[kind][rule]
-        self.step_kernel = step[kind][rule]
+        self.kind = outer_kind(*synapse.shape, synapse.batch_size)
+        """The synapse's kind of outer products (see cell_kernels.outer_kind), which picks its kernels."""
+        self.evolve_kernel = (in_place if synapse.in_place else evolve)[self.kind][rule]
+        self.step_kernel = step[self.kind][rule]
         hebbian = (synapse.w_bound, synapse.lmbda, synapse.l1_ratio, synapse.sign_value, synapse.low)
         self.settings = (self.masked, PRIOR_CODES[synapse.prior], hebbian, synapse.pre_wght, synapse.post_wght,
                          synapse.has_bias)
@@ -61,7 +62,7 @@ class _Plan(SynapsePlan):
     def adjustments(self, pre, post, weights):
         """(dW, db) of ngc-learn's rule for the current values, without changing the synapse."""
         self.checked(pre=pre, post=post, weights=weights)
-        return hebbian_adjustments(pre, post, weights, self.settings, self.blocks(pre.shape[0]))
+        return HEBBIAN_ADJUSTMENTS[self.kind](pre, post, weights, self.settings, self.blocks(pre.shape[0]))
 
     def blocks(self, batch):
         """The blocks the Hebbian product is split into (see cell_kernels.outer_blocks)."""
@@ -207,7 +208,7 @@ class HebbianSynapse(LearningSynapse):
                      constants=(plan.settings, self.optimizer.step_constants), binding=Binding(plan.bound))]
 
     def _steps_calc_update(self):
-        return [Step(hebbian_adjustments, ("pre", "post", "weights"), ("dWeights", "dBiases"),
+        return [Step(HEBBIAN_ADJUSTMENTS[self.plan.kind], ("pre", "post", "weights"), ("dWeights", "dBiases"),
                      constants=(self.plan.settings,), binding=Binding(self.plan.adjustment_blocks))]
 
     def _steps_reset(self):

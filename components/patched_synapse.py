@@ -13,7 +13,7 @@ from ngc_optim.hebbian_kernels import (
     HEBBIAN_PATCHED_EVOLVE,
     HEBBIAN_PATCHED_EVOLVE_IN_PLACE,
     HEBBIAN_PATCHED_STEP,
-    patched_adjustments,
+    PATCHED_ADJUSTMENTS,
 )
 
 from .dense_synapse import DenseSynapse, _transmit
@@ -66,10 +66,10 @@ def _full_shape(owner, shape, n_sub_models, stride_shape):
 
 
 def _patched_update(plan, pre, post, weights, mask):
-    """A HebbianPatchedSynapse's calc_update through :func:`ngc_optim.hebbian_kernels.patched_adjustments`,
+    """A HebbianPatchedSynapse's calc_update through ``ngc_optim.hebbian_kernels.PATCHED_ADJUSTMENTS``,
     after checking the arrays."""
     plan.checked(pre=pre, post=post, weights=weights)
-    return patched_adjustments(pre, post, weights, mask, plan.settings, plan.blocks(pre.shape[0]))
+    return PATCHED_ADJUSTMENTS[plan.kind](pre, post, weights, mask, plan.settings, plan.blocks(pre.shape[0]))
 
 
 class _Patched:
@@ -241,7 +241,7 @@ class HebbianPatchedSynapse(_Patched, HebbianSynapse):
         self._evolve()
 
     def _steps_calc_update(self):
-        return [Step(patched_adjustments, ("pre", "post", "weights", "mask"), ("dWeights", "dBiases"),
+        return [Step(PATCHED_ADJUSTMENTS[self.plan.kind], ("pre", "post", "weights", "mask"), ("dWeights", "dBiases"),
                      constants=(self.plan.settings,), binding=Binding(self.plan.adjustment_blocks))]
 
     def _steps_reset(self):

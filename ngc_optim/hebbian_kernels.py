@@ -77,12 +77,12 @@ from .kernels import (
     renamed,
 )
 
-__all__ = ["ADJUST", "HEBBIAN", "HEBBIAN_EVOLVE", "HEBBIAN_EVOLVE_IN_PLACE", "HEBBIAN_IN_PLACE", "HEBBIAN_PATCHED",
-           "HEBBIAN_PATCHED_EVOLVE", "HEBBIAN_PATCHED_EVOLVE_IN_PLACE", "HEBBIAN_PATCHED_IN_PLACE",
-           "HEBBIAN_PATCHED_STEP", "HEBBIAN_PRODUCTS", "HEBBIAN_STEP", "L1L2", "PRIOR_CODES", "STDP", "STDP_EVOLVE",
-           "STDP_EVOLVE_IN_PLACE", "STDP_IN_PLACE", "STDP_STEP", "compiled_evolves", "hebbian_adjustments",
-           "hebbian_products", "patched_adjustments", "specialised_loops", "stdp_events_later", "stdp_events_settle",
-           "stdp_sgd_events", "within"]
+__all__ = ["ADJUST", "HEBBIAN", "HEBBIAN_ADJUSTMENTS", "HEBBIAN_EVOLVE", "HEBBIAN_EVOLVE_IN_PLACE", "HEBBIAN_IN_PLACE",
+           "HEBBIAN_PATCHED", "HEBBIAN_PATCHED_EVOLVE", "HEBBIAN_PATCHED_EVOLVE_IN_PLACE", "HEBBIAN_PATCHED_IN_PLACE",
+           "HEBBIAN_PATCHED_STEP", "HEBBIAN_PRODUCTS", "HEBBIAN_STEP", "L1L2", "PATCHED_ADJUSTMENTS", "PRIOR_CODES",
+           "STDP", "STDP_EVOLVE", "STDP_EVOLVE_IN_PLACE", "STDP_IN_PLACE", "STDP_STEP", "compiled_evolves",
+           "hebbian_adjustments", "hebbian_products", "patched_adjustments", "specialised_loops", "stdp_events_later",
+           "stdp_events_settle", "stdp_sgd_events", "within"]
 
 L1L2 = 3
 PRIOR_CODES = {None: 0, "l1": L1, "l2": L2, "l1l2": L1L2}
@@ -365,11 +365,10 @@ HEBBIAN_PRODUCTS = {kind: _compile(renamed(_hebbian_products, f"hebbian_products
 hebbian_products = HEBBIAN_PRODUCTS["split"]
 
 
-@_compile
-def patched_adjustments(pre, post, weights, mask, settings, blocks):
+def _patched_adjustments(pre, post, weights, mask, settings, blocks):
     """A patched Hebbian synapse's calc_update: hebbian_adjustments' dW times the block mask and times 0 where
     the weight is 0 (see _patched_element), and db."""
-    product, d_biases = hebbian_products(pre, post, weights, settings, blocks)
+    product, d_biases = PRODUCTS(pre, post, weights, settings, blocks)
     w, m, d = weights.ravel(), mask.ravel(), product.ravel()
     constants = _hebbian_constants(w.dtype.type, settings[2])
     for i in range(w.size):
@@ -377,13 +376,26 @@ def patched_adjustments(pre, post, weights, mask, settings, blocks):
     return product, d_biases
 
 
-@_compile
-def hebbian_adjustments(pre, post, weights, settings, blocks):
-    """A HebbianSynapse's calc_update: (dW, db) of its rule for the current values (hebbian_products, then
-    the bound, prior and sign of ADJUST on dW), changing nothing else."""
-    product, d_biases = hebbian_products(pre, post, weights, settings, blocks)
+def _hebbian_adjustments(pre, post, weights, settings, blocks):
+    """A HebbianSynapse's calc_update: (dW, db) of its rule for the current values (PRODUCTS, then the bound,
+    prior and sign of ADJUST on dW), changing nothing else."""
+    product, d_biases = PRODUCTS(pre, post, weights, settings, blocks)
     _adjust(weights.ravel(), product.ravel(), settings[1], settings[2])
     return product, d_biases
+
+
+def _adjustments_by_kind(function):
+    """cell_kernels.outer_kind -> a compiled copy of ``function`` through HEBBIAN_PRODUCTS of that kind."""
+    return {kind: _compile(renamed(function, f"{function.__name__.lstrip('_')}_{kind}",
+                                   {**function.__globals__, "PRODUCTS": products}))
+            for kind, products in HEBBIAN_PRODUCTS.items()}
+
+
+HEBBIAN_ADJUSTMENTS = _adjustments_by_kind(_hebbian_adjustments)
+"""cell_kernels.outer_kind -> a HebbianSynapse's calc_update (see _hebbian_adjustments)."""
+PATCHED_ADJUSTMENTS = _adjustments_by_kind(_patched_adjustments)
+"""cell_kernels.outer_kind -> a patched Hebbian synapse's calc_update (see _patched_adjustments)."""
+hebbian_adjustments, patched_adjustments = HEBBIAN_ADJUSTMENTS["split"], PATCHED_ADJUSTMENTS["split"]
 
 
 def _hebbian_evolve(pre, post, weights, out, biases, biases_out, mask, settings, blocks, slots, slots_out, bias_slots,

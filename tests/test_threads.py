@@ -18,7 +18,7 @@ from ngcsimlib import MethodProcess
 from ngcsimlib.context import Context
 from threadpoolctl import threadpool_limits
 
-from ngc_optim import cell_kernels, config, threads
+from ngc_optim import cell_kernels, config, hebbian_kernels, threads
 from ngc_optim.datasets import one_hot
 from ngc_optim.threads import LEVELS, Decision, Level, decide
 
@@ -205,6 +205,23 @@ def test_every_kind_of_outer_product_gives_outer_intos_bits(dtype):
     np.testing.assert_array_equal(one_row, np.outer(x[0], y[0]))
     with pytest.raises(ValueError, match="one row"):
         cell_kernels.OUTERS["one_row"](1, x, y, one_row)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_kind_of_calc_update_gives_the_same_bits(dtype):
+    rng = np.random.default_rng(7)
+    pre, post = rng.standard_normal((40, 64)).astype(dtype), rng.standard_normal((40, 24)).astype(dtype)
+    weights, mask = rng.uniform(-0.5, 0.5, (64, 24)).astype(dtype), (rng.random((64, 24)) < 0.7).astype(dtype)
+    settings = (False, hebbian_kernels.PRIOR_CODES["l2"], (1.0, 0.01, 0.0, -1.0, -1.0), 0.9, 1.1, True)
+    for adjustments, arguments in ((hebbian_kernels.HEBBIAN_ADJUSTMENTS, (pre, post, weights)),
+                                   (hebbian_kernels.PATCHED_ADJUSTMENTS, (pre, post, weights, mask))):
+        expected = adjustments["split"](*arguments, settings, 1)
+        for kind, blocks in (("serial", 1), ("split", 2)):
+            for got, want in zip(adjustments[kind](*arguments, settings, blocks), expected):
+                np.testing.assert_array_equal(got, want)
+        one_row = adjustments["one_row"](pre[:1], post[:1], *arguments[2:], settings, 1)
+        for got, want in zip(one_row, adjustments["split"](pre[:1], post[:1], *arguments[2:], settings, 1)):
+            np.testing.assert_array_equal(got, want)
 
 
 def evolved_weights(make, steps=4):
