@@ -14,11 +14,9 @@ import numpy as np
 import pytest
 from ngc_optim.components import HebbianSynapse, TraceSTDPSynapse
 from ngc_optim.models import PCN
-from ngcsimlib import MethodProcess
-from ngcsimlib.context import Context
 from threadpoolctl import threadpool_limits
 
-from ngc_optim import cell_kernels, config, hebbian_kernels, threads
+from ngc_optim import Context, MethodProcess, cell_kernels, config, hebbian_kernels, threads
 from ngc_optim.datasets import one_hot
 from ngc_optim.threads import LEVELS, Decision, Level, decide
 
@@ -224,25 +222,29 @@ def test_every_kind_of_calc_update_gives_the_same_bits(dtype):
             np.testing.assert_array_equal(got, want)
 
 
-def evolved_weights(make, steps=4):
-    """The weights of the synapse ``make(name)`` returns (with its pre and post compartments' names) after
-    ``steps`` evolves on random pre and post rows of 32."""
+def evolved_weights(make, steps=5):
+    """The weights of the synapse ``make(name)`` returns (with the names of its compartments of pre- and
+    postsynaptic values) after ``steps`` evolves on random rows of 32 (values in [0, 1), spikes at rate 0.3): the
+    first two per call, the rest through the process's compiled circuit."""
     rng = np.random.default_rng(6)
     with Context(f"kinds{next(_names)}"):
         synapse, pre, post = make("W")
         evolve = MethodProcess("evolve") >> synapse.evolve
     for _ in range(steps):
-        getattr(synapse, pre).set(rng.random((32, synapse.shape[0])).astype(np.float32))
-        getattr(synapse, post).set((rng.random((32, synapse.shape[1])) < 0.3).astype(np.float32))
+        for names, size in ((pre, synapse.shape[0]), (post, synapse.shape[1])):
+            for name in names:
+                values = rng.random((32, size))
+                getattr(synapse, name).set((values < 0.3 if "Spike" in name else values).astype(np.float32))
         evolve.run(t=0.0, dt=1.0)
+    assert evolve.circuit() is not None
     return synapse.weights.get()
 
 
 SYNAPSES = {
     "hebbian": lambda name: (HebbianSynapse(name, (96, 40), eta=0.01, optim_type="adam", w_bound=1.0,
-                                            batch_size=32, seed=1), "pre", "post"),
+                                            batch_size=32, seed=1), ("pre",), ("post",)),
     "stdp": lambda name: (TraceSTDPSynapse(name, (96, 40), A_plus=0.01, A_minus=0.005, eta=1.0, w_bound=1.0,
-                                           batch_size=32, seed=1), "preTrace", "postSpike"),
+                                           batch_size=32, seed=1), ("preSpike", "preTrace"), ("postSpike", "postTrace")),
 }
 
 
