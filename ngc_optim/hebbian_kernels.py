@@ -308,8 +308,8 @@ _LOOPS = {"sgd": _fused_sgd, "nag": _fused_nag, "momentum": _fused_momentum, "rm
 
 
 def _specialised(loop, kind, **bindings):
-    """A serial compiled copy of ``loop`` with the element functions ``bindings`` bound as constants, under its
-    own name (Numba's cache is keyed on the qualified name)."""
+    """A serial compiled copy of ``loop`` with the functions ``bindings`` bound as constants, under its own name
+    (Numba's cache is keyed on the qualified name)."""
     copy = renamed(loop, f"{loop.__name__}_{kind}", {**loop.__globals__, **bindings})
     return njit(**config.jit_options(False))(copy)
 
@@ -358,9 +358,7 @@ def _hebbian_products(pre, post, weights, settings, blocks):
     return product, d_biases
 
 
-HEBBIAN_PRODUCTS = {kind: _compile(renamed(_hebbian_products, f"hebbian_products_{kind}",
-                                           {**_hebbian_products.__globals__, "OUTER": outer}))
-                    for kind, outer in OUTERS.items()}
+HEBBIAN_PRODUCTS = {kind: _specialised(_hebbian_products, kind, OUTER=outer) for kind, outer in OUTERS.items()}
 """cell_kernels.outer_kind -> _hebbian_products through that kind's outer products."""
 hebbian_products = HEBBIAN_PRODUCTS["split"]
 
@@ -386,9 +384,7 @@ def _hebbian_adjustments(pre, post, weights, settings, blocks):
 
 def _adjustments_by_kind(function):
     """cell_kernels.outer_kind -> a compiled copy of ``function`` through HEBBIAN_PRODUCTS of that kind."""
-    return {kind: _compile(renamed(function, f"{function.__name__.lstrip('_')}_{kind}",
-                                   {**function.__globals__, "PRODUCTS": products}))
-            for kind, products in HEBBIAN_PRODUCTS.items()}
+    return {kind: _specialised(function, kind, PRODUCTS=products) for kind, products in HEBBIAN_PRODUCTS.items()}
 
 
 HEBBIAN_ADJUSTMENTS = _adjustments_by_kind(_hebbian_adjustments)
